@@ -1,0 +1,61 @@
+"""``grammar-rae data prepare``: parse a data file into the compact cached arrays."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from grammar_rae.cli.options import add_grammar_option, add_workers_option, positive_int
+from grammar_rae.data.prepare import prepare_dataset
+from grammar_rae.data.sources import registry
+from grammar_rae.grammar.cfg import Grammar
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``data`` and its sub-commands."""
+    data = subparsers.add_parser("data", help="prepare data sets")
+    commands = data.add_subparsers(dest="data_command", metavar="SUBCOMMAND", required=True)
+    prepare = commands.add_parser(
+        "prepare",
+        help="parse a SMILES/expression file into cached production-index arrays",
+        description="Parse every line of a data file with a grammar and cache the result as compact, "
+        "memory-mappable arrays. Bad lines are skipped, counted and listed with their line numbers "
+        "in a rejects file next to the cache.",
+    )
+    add_grammar_option(prepare, default="smiles")
+    prepare.add_argument(
+        "--data",
+        default=None,
+        help=f"a text/CSV file, or a data set name ({', '.join(registry())}); default: the grammar's data set",
+    )
+    prepare.add_argument("--column", default=None, help="the CSV column holding the strings (default: the first)")
+    prepare.add_argument("--max-length", type=positive_int, default=None, help="maximum production-sequence length")
+    prepare.add_argument("--cache-dir", default=None, help="where prepared arrays go (default: the user cache)")
+    prepare.add_argument("--force", action="store_true", help="prepare again even if a cache exists")
+    add_workers_option(prepare)
+    prepare.set_defaults(run=run_prepare)
+
+
+def run_prepare(args: argparse.Namespace) -> int:
+    """Prepare the data set and print a summary."""
+    grammar = Grammar.load(args.grammar)
+    dataset = prepare_dataset(
+        grammar,
+        args.data,
+        column=args.column,
+        max_length=args.max_length,
+        cache_dir=args.cache_dir,
+        workers=args.workers,
+        force=args.force,
+        progress=sys.stderr.isatty(),
+    )
+    meta = dataset.meta
+    rejected = sum(meta["rejected"].values())
+    print(f"data:     {meta['source']}")
+    print(f"grammar:  {grammar.name} ({grammar.n_rules} rules, max length {meta['max_length']})")
+    print(f"kept:     {meta['kept']:,} of {meta['lines']:,} lines (prepared in {meta['seconds']} s)")
+    reasons = ", ".join(f"{count:,} {kind}" for kind, count in meta["rejected"].items())
+    print(f"rejected: {rejected:,}" + (f" ({reasons})" if reasons else ""))
+    print(f"cache:    {dataset.folder}")
+    print(f"rejects:  {dataset.rejects_path}")
+    return 0

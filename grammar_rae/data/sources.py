@@ -1,0 +1,103 @@
+"""Where data sets come from: local files, named data sets, the user cache, and downloads.
+
+A named data set (``zinc250k``, ``expr100k``; see ``data/datasets.json``) is looked up in this
+order: ``$GRAMMAR_RAE_DATA_DIR/<filename>``, the user cache, and finally its canonical URL,
+whose download is checked against the recorded sha256 before it is kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import urllib.error
+import urllib.request
+from functools import lru_cache
+from pathlib import Path
+
+from grammar_rae.errors import DataError
+from grammar_rae.resources import shipped
+
+DATA_DIR_ENV = "GRAMMAR_RAE_DATA_DIR"
+CACHE_DIR_ENV = "GRAMMAR_RAE_CACHE_DIR"
+
+
+@lru_cache(maxsize=1)
+def registry() -> dict[str, dict]:
+    """The named data sets: name → {grammar, filename, url, sha256, lines, description}."""
+    return json.loads((shipped("grammar_rae.datafiles") / "datasets.json").read_text())
+
+
+def default_dataset(grammar_name: str) -> str | None:
+    """The named data set that belongs to a grammar (``smiles`` → ``zinc250k``), if any."""
+    return next((name for name, info in registry().items() if info["grammar"] == grammar_name), None)
+
+
+def cache_dir() -> Path:
+    """The user cache: ``$GRAMMAR_RAE_CACHE_DIR``, else ``$XDG_CACHE_HOME/grammar-rae``, else ``~/.cache/grammar-rae``."""
+    if os.environ.get(CACHE_DIR_ENV):
+        return Path(os.environ[CACHE_DIR_ENV]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base).expanduser() / "grammar-rae"
+
+
+def file_sha256(path: Path) -> str:
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def resolve_data(data: str | Path | None, grammar_name: str) -> Path:
+    """The file to read for ``data``: a path, a data set name, or None for the grammar's default."""
+    if data is not None and Path(data).expanduser().is_file():
+        return Path(data).expanduser()
+    name = str(data) if data is not None else default_dataset(grammar_name)
+    if name is None:
+        raise DataError(f"The {grammar_name} grammar has no default data set: pass --data FILE.")
+    if name not in registry():
+        raise DataError(
+            f"No such file or data set '{name}': give an existing file or one of {', '.join(registry())}."
+        )
+    info = registry()[name]
+    if info["grammar"] != grammar_name:
+        raise DataError(f"Data set {name} is written in the {info['grammar']} grammar, not {grammar_name}.")
+    candidates = []
+    if os.environ.get(DATA_DIR_ENV):
+        candidates.append(Path(os.environ[DATA_DIR_ENV]).expanduser() / info["filename"])
+    candidates.append(cache_dir() / "datasets" / info["filename"])
+    for path in candidates:
+        if path.is_file():
+            return path
+    return download(name, candidates[-1])
+
+
+def download(name: str, target: Path) -> Path:
+    """Download a named data set to ``target``, verify its sha256 and keep it only if it matches."""
+    info = registry()[name]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    try:
+        digest = hashlib.sha256()
+        with os.fdopen(handle, "wb") as out, urllib.request.urlopen(info["url"], timeout=60) as response:
+            for block in iter(lambda: response.read(1 << 20), b""):
+                digest.update(block)
+                out.write(block)
+        if digest.hexdigest() != info["sha256"]:
+            raise DataError(
+                f"The download of {name} from {info['url']} has sha256 {digest.hexdigest()}, "
+                f"not the expected {info['sha256']}; it was discarded."
+            )
+        os.replace(tmp, target)
+        return target
+    except (urllib.error.URLError, OSError, TimeoutError) as exc:
+        raise DataError(
+            f"Could not download {name} from {info['url']} ({exc}); download it yourself and pass "
+            f"--data FILE, or put it at ${DATA_DIR_ENV}/{info['filename']}."
+        ) from exc
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

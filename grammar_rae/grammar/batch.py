@@ -1,0 +1,116 @@
+"""Parsing many strings on all cores, with a per-item outcome instead of an abort on failure."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+from tqdm import tqdm
+
+from grammar_rae.errors import GrammarRAEError, InvalidString
+from grammar_rae.grammar.cfg import Grammar
+from grammar_rae.grammar.codec import check_length
+from grammar_rae.grammar.parser import Parser
+
+Check = Callable[[str], "str | None"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one input string: its production sequence, or the kind and text of its error."""
+
+    sequence: list[int] | None
+    kind: str | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the string parsed (and passed the checks)."""
+        return self.sequence is not None
+
+
+class _Encoder:
+    """Parse one string, enforce the length limit and the language's own check."""
+
+    def __init__(self, grammar: Grammar, max_length: int | None, check: Check | None):
+        self.parser = Parser(grammar)
+        self.max_length = max_length
+        self.check = check
+
+    def __call__(self, text: str) -> Outcome:
+        try:
+            sequence = self.parser.parse(text)
+            if self.max_length is not None:
+                check_length(text, sequence, self.max_length)
+            reason = self.check(text) if self.check else None
+            if reason:
+                raise InvalidString(f"{text!r} is not valid: {reason}.")
+        except GrammarRAEError as exc:
+            return Outcome(None, exc.kind, str(exc))
+        return Outcome(sequence)
+
+    def chunk(self, texts: Sequence[str]) -> list[Outcome]:
+        return [self(text) for text in texts]
+
+
+_worker_encoder: _Encoder | None = None
+
+
+def _start_worker(grammar_text: str, max_length: int | None, check: Check | None) -> None:
+    global _worker_encoder
+    _worker_encoder = _Encoder(Grammar.from_text(grammar_text), max_length, check)
+
+
+def _work(texts: Sequence[str]) -> list[Outcome]:
+    assert _worker_encoder is not None
+    return _worker_encoder.chunk(texts)
+
+
+def default_workers() -> int:
+    """The number of cores this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def parse_many(
+    grammar: Grammar,
+    texts: Sequence[str],
+    *,
+    max_length: int | None = None,
+    check: Check | None = None,
+    workers: int | None = None,
+    chunk_size: int = 2000,
+    progress: bool | str = False,
+) -> list[Outcome]:
+    """Parse ``texts`` in order on ``workers`` processes (default: all cores).
+
+    Each string gets an :class:`Outcome`; strings longer than ``max_length`` productions or
+    failing ``check`` (a function returning a reason or None; it must be picklable) count as
+    failures. ``progress`` shows a bar (a string sets its description).
+    """
+    workers = workers or default_workers()
+    chunks = [texts[i : i + chunk_size] for i in range(0, len(texts), chunk_size)]
+    bar = tqdm(
+        total=len(texts),
+        desc=progress if isinstance(progress, str) else "parsing",
+        unit=" strings",
+        disable=not progress,
+        smoothing=0.1,
+    )
+    outcomes: list[Outcome] = []
+    with bar:
+        for done in _chunk_results(grammar, chunks, max_length, check, workers):
+            outcomes.extend(done)
+            bar.update(len(done))
+    return outcomes
+
+
+def _chunk_results(grammar, chunks, max_length, check, workers) -> Iterator[list[Outcome]]:
+    if workers == 1 or len(chunks) <= 1:
+        encoder = _Encoder(grammar, max_length, check)
+        yield from map(encoder.chunk, chunks)
+        return
+    context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+    with context.Pool(workers, _start_worker, (grammar.source_text, max_length, check)) as pool:
+        yield from pool.imap(_work, chunks)

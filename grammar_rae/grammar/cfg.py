@@ -1,0 +1,241 @@
+"""Context-free grammars loaded from the files in ``grammars/`` and the tables derived from them.
+
+A grammar file is plain ``nltk.CFG`` text. Header comments of the form ``# @key: value`` carry
+the settings that belong to the grammar rather than to code: the start symbol, the padding
+nonterminal, the default maximum sequence length and the token separator used when a
+sequence is turned back into a string. The 0-based position of a production in the file is
+its index everywhere in grammar-rae.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import nltk
+import numpy as np
+from nltk.grammar import Nonterminal, Production
+
+from grammar_rae.errors import GrammarError
+from grammar_rae.resources import shipped
+
+_META_RE = re.compile(r"^#\s*@(\w+)\s*:\s*(.*?)\s*$")
+_REQUIRED_META = ("name", "start", "padding", "max_length", "separator")
+
+
+def builtin_grammars() -> list[str]:
+    """Names of the grammars shipped with the package (``smiles``, ``expr``)."""
+    folder = shipped("grammar_rae.grammars")
+    return sorted(p.name[: -len(".cfg")] for p in folder.iterdir() if p.name.endswith(".cfg"))
+
+
+def _read_grammar_text(name_or_path: str | Path) -> str:
+    text_path = Path(name_or_path)
+    if str(name_or_path) in builtin_grammars():
+        return (shipped("grammar_rae.grammars") / f"{name_or_path}.cfg").read_text()
+    if text_path.is_file():
+        try:
+            return text_path.read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise GrammarError(f"Cannot read grammar file {text_path}: {exc}.") from exc
+    raise GrammarError(
+        f"Unknown grammar '{name_or_path}': use one of {', '.join(builtin_grammars())} "
+        "or the path of a .cfg file."
+    )
+
+
+def _parse_meta(text: str) -> dict[str, str]:
+    meta = {}
+    for line in text.splitlines():
+        match = _META_RE.match(line)
+        if match:
+            meta[match.group(1)] = match.group(2)
+    missing = [key for key in _REQUIRED_META if key not in meta]
+    if missing:
+        raise GrammarError(f"Grammar file lacks the header line(s) {', '.join('# @' + k + ': ...' for k in missing)}.")
+    try:
+        meta["separator"] = json.loads(meta["separator"])
+        meta["max_length"] = int(meta["max_length"])
+    except (ValueError, TypeError) as exc:
+        raise GrammarError(f"Bad grammar header value: {exc}.") from exc
+    return meta
+
+
+@dataclass(frozen=True, eq=False)
+class Grammar:
+    """A CFG with the derived tables that parsing, encoding and masked decoding need.
+
+    Attributes:
+        name: short name (``smiles``, ``expr``).
+        cfg: the ``nltk.CFG`` object, the single source of truth.
+        max_length: default length of padded production sequences.
+        separator: text put between tokens when a sequence becomes a string.
+        padding_rule: index of the padding production (``Nothing -> None``).
+    """
+
+    name: str
+    cfg: nltk.CFG
+    max_length: int
+    separator: str
+    padding_rule: int
+    source_text: str = field(repr=False)
+
+    @classmethod
+    def load(cls, name_or_path: str | Path = "smiles") -> "Grammar":
+        """Load a shipped grammar by name or any grammar file by path."""
+        return cls.from_text(_read_grammar_text(name_or_path), str(name_or_path))
+
+    @classmethod
+    def from_text(cls, text: str, origin: str = "<text>") -> "Grammar":
+        """Build a grammar from the text of a grammar file (``origin`` names it in errors)."""
+        meta = _parse_meta(text)
+        try:
+            cfg = nltk.CFG.fromstring(text)
+        except ValueError as exc:
+            raise GrammarError(f"Grammar {origin} is not valid nltk CFG text: {exc}.") from exc
+        start = Nonterminal(meta["start"])
+        cfg = nltk.CFG(start, cfg.productions())  # the header, not the first line, names the start
+        padding = [i for i, p in enumerate(cfg.productions()) if p.lhs() == Nonterminal(meta["padding"])]
+        if len(padding) != 1:
+            raise GrammarError(f"The padding nonterminal {meta['padding']} must have exactly one production.")
+        if not cfg.productions(lhs=start):
+            raise GrammarError(f"The start symbol {start} has no production.")
+        return cls(meta["name"], cfg, meta["max_length"], meta["separator"], padding[0], text)
+
+    # ----- basic views ------------------------------------------------------------------
+    @property
+    def productions(self) -> list[Production]:
+        """All productions in file order; the position is the production's index."""
+        return self.cfg.productions()
+
+    @property
+    def n_rules(self) -> int:
+        """Number of productions (the width of a one-hot step)."""
+        return len(self.productions)
+
+    @property
+    def start(self) -> Nonterminal:
+        """The start symbol."""
+        return self.cfg.start()
+
+    @cached_property
+    def hash(self) -> str:
+        """A digest of the productions and settings; caches and checkpoints are keyed by it."""
+        payload = json.dumps(
+            {
+                "productions": [str(p) for p in self.productions],
+                "start": str(self.start),
+                "padding_rule": self.padding_rule,
+                "max_length": self.max_length,
+                "separator": self.separator,
+            },
+            sort_keys=True,
+        )
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+    @cached_property
+    def production_index(self) -> dict[Production, int]:
+        """Production → index."""
+        return {p: i for i, p in enumerate(self.productions)}
+
+    @cached_property
+    def terminals(self) -> tuple[str, ...]:
+        """All terminal strings of the grammar, in first-appearance order."""
+        seen: dict[str, None] = {}
+        for p in self.productions:
+            for sym in p.rhs():
+                if isinstance(sym, str):
+                    seen.setdefault(sym)
+        return tuple(seen)
+
+    # ----- derived tables ---------------------------------------------------------------
+    @cached_property
+    def lhs_list(self) -> list[Nonterminal]:
+        """The distinct left-hand sides, in first-appearance order."""
+        return list(dict.fromkeys(p.lhs() for p in self.productions))
+
+    @cached_property
+    def lhs_index(self) -> dict[Nonterminal, int]:
+        """Left-hand side → its position in :attr:`lhs_list`."""
+        return {lhs: i for i, lhs in enumerate(self.lhs_list)}
+
+    @cached_property
+    def rule_lhs(self) -> np.ndarray:
+        """Production index → index of its left-hand side, shape (n_rules,)."""
+        return np.array([self.lhs_index[p.lhs()] for p in self.productions], dtype=np.int64)
+
+    @cached_property
+    def productive(self) -> np.ndarray:
+        """Which productions can derive a terminal string (plus the padding rule).
+
+        Rules that mention a nonterminal without productions (the reference SMILES grammar's
+        ``class``) can never complete, so they are masked out of training and generation.
+        """
+        productive_nts: set[Nonterminal] = set()
+        changed = True
+        while changed:
+            changed = False
+            for p in self.productions:
+                if p.lhs() not in productive_nts and all(
+                    isinstance(s, str) or s in productive_nts for s in p.rhs()
+                ):
+                    productive_nts.add(p.lhs())
+                    changed = True
+        flags = np.array(
+            [all(isinstance(s, str) or s in productive_nts for s in p.rhs()) for p in self.productions]
+        )
+        flags[self.padding_rule] = True
+        return flags
+
+    @cached_property
+    def lhs_mask(self) -> np.ndarray:
+        """Left-hand side → allowed productions, boolean (n_lhs, n_rules)."""
+        mask = np.zeros((len(self.lhs_list), self.n_rules), dtype=bool)
+        mask[self.rule_lhs, np.arange(self.n_rules)] = True
+        return mask & self.productive[None, :]
+
+    @cached_property
+    def rule_masks(self) -> np.ndarray:
+        """Production → mask of the productions sharing its left-hand side, (n_rules, n_rules).
+
+        This is the teacher-forced mask of the masked loss: the true production at a step
+        tells which left-hand side was on top of the stack.
+        """
+        return self.lhs_mask[self.rule_lhs]
+
+    @cached_property
+    def rule_rhs_nonterminals(self) -> tuple[tuple[int, ...], ...]:
+        """Production → left-hand-side indices of the nonterminals on its right, left to right.
+
+        The padding rule and unproductive rules get an empty tuple: nothing is ever expanded
+        after them.
+        """
+        out = []
+        for i, p in enumerate(self.productions):
+            if i == self.padding_rule or not self.productive[i]:
+                out.append(())
+            else:
+                out.append(tuple(self.lhs_index[s] for s in p.rhs() if isinstance(s, Nonterminal)))
+        return tuple(out)
+
+    @property
+    def start_lhs(self) -> int:
+        """Index of the start symbol in :attr:`lhs_list`."""
+        return self.lhs_index[self.start]
+
+    @property
+    def padding_lhs(self) -> int:
+        """Index of the padding nonterminal in :attr:`lhs_list` (the 'empty stack' row)."""
+        return int(self.rule_lhs[self.padding_rule])
+
+    @property
+    def index_dtype(self) -> np.dtype:
+        """The smallest signed integer type that holds every production index."""
+        return np.dtype(np.int8 if self.n_rules <= 127 else np.int16)
+
+    def __repr__(self) -> str:
+        return f"Grammar(name={self.name!r}, n_rules={self.n_rules}, max_length={self.max_length})"

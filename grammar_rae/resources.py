@@ -1,0 +1,23 @@
+"""Files shipped with the package: the grammars (``grammars/``) and data tables (``data/``).
+
+In a wheel they are the packages ``grammar_rae.grammars`` and ``grammar_rae.datafiles``
+(mapped from the top-level folders by ``pyproject.toml``). When the code runs straight from a
+source checkout that was not installed, the top-level folders are read instead.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from importlib.abc import Traversable
+from pathlib import Path
+
+_SOURCE_ROOT = Path(__file__).resolve().parent.parent
+_FOLDERS = {"grammar_rae.grammars": "grammars", "grammar_rae.datafiles": "data"}
+
+
+def shipped(package: str) -> Traversable:
+    """The folder of shipped files for ``package`` (one of the keys of ``_FOLDERS``)."""
+    try:
+        return resources.files(package)
+    except ModuleNotFoundError:
+        return _SOURCE_ROOT / _FOLDERS[package]

@@ -1,0 +1,1 @@
+"""Grammar files shipped with grammar-rae (installed as the package ``grammar_rae.grammars``)."""

@@ -1,0 +1,59 @@
+"""Shared fixtures: the real data sets in ../shared/data (override with GRAMMAR_RAE_TEST_DATA)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from grammar_rae import Grammar
+
+DATA = Path(os.environ.get("GRAMMAR_RAE_TEST_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+def _data_file(name: str) -> Path:
+    path = DATA / name
+    if not path.is_file():
+        pytest.fail(f"Test data {path} is missing: put the shared data beside the repository or set GRAMMAR_RAE_TEST_DATA.")
+    return path
+
+
+@pytest.fixture(scope="session")
+def zinc_path() -> Path:
+    return _data_file("zinc250k.smi")
+
+
+@pytest.fixture(scope="session")
+def expr_path() -> Path:
+    return _data_file("expr100k.txt")
+
+
+@pytest.fixture(scope="session")
+def zinc(zinc_path) -> list[str]:
+    """All 249,456 ZINC250k SMILES, in file order."""
+    return zinc_path.read_text().split("\n")[:-1]
+
+
+@pytest.fixture(scope="session")
+def expressions(expr_path) -> list[str]:
+    """All 100,000 expressions, in file order."""
+    return expr_path.read_text().split("\n")[:-1]
+
+
+@pytest.fixture(scope="session")
+def smiles_grammar() -> Grammar:
+    return Grammar.load("smiles")
+
+
+@pytest.fixture(scope="session")
+def expr_grammar() -> Grammar:
+    return Grammar.load("expr")
+
+
+@pytest.fixture
+def isolated_cache(tmp_path, monkeypatch) -> Path:
+    """A private user cache and data directory for tests that prepare data."""
+    monkeypatch.setenv("GRAMMAR_RAE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("GRAMMAR_RAE_DATA_DIR", str(DATA))
+    return tmp_path / "cache"

@@ -1,0 +1,91 @@
+"""The command line: thin over the API, one clear sentence and a non-zero exit on bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from grammar_rae.cli.main import main
+from grammar_rae.grammar import Grammar, Parser
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_parse_prints_sequences(capsys, zinc):
+    code, out, _ = run(capsys, "parse", zinc[0], zinc[1])
+    assert code == 0
+    lines = out.splitlines()
+    parser = Parser(Grammar.load("smiles"))
+    assert lines[0] == f"{zinc[0]}\t{' '.join(map(str, parser.parse(zinc[0])))}"
+    assert len(lines) == 2
+
+
+def test_parse_json_reports_each_input(capsys):
+    code, out, err = run(capsys, "parse", "--grammar", "expr", "--json", "x + 1", "x +", "y")
+    assert code == 1
+    records = [json.loads(line) for line in out.splitlines()]
+    assert records[0] == {"input": "x + 1", "productions": [0, 3, 7, 8]}
+    assert records[1]["input"] == "x +" and "incomplete" in records[1]["error"]
+    assert records[2]["input"] == "y" and "Unknown token 'y'" in records[2]["error"]
+    assert "2 of 3 inputs" in err
+
+
+def test_parse_file(capsys, tmp_path, expressions):
+    path = tmp_path / "e.txt"
+    path.write_text("\n".join(expressions[:20]) + "\n")
+    code, out, _ = run(capsys, "parse", "--grammar", "expr", "--file", str(path), "--json")
+    assert code == 0
+    assert [json.loads(line)["input"] for line in out.splitlines()] == expressions[:20]
+
+
+def test_parse_with_a_grammar_file(capsys, tmp_path):
+    path = tmp_path / "mine.cfg"
+    path.write_text(Grammar.load("expr").source_text)
+    code, out, _ = run(capsys, "parse", "--grammar", str(path), "x * 2")
+    assert code == 0 and out.strip() == "x * 2\t1 3 7 9"
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["parse", "--grammar", "nope", "x"], "Unknown grammar 'nope'"),
+        (["parse"], "Nothing to parse"),
+        (["parse", "--file", "/no/such/file.smi"], "Cannot read /no/such/file.smi"),
+        (["data", "prepare", "--data", "/no/such.smi"], "No such file or data set"),
+    ],
+)
+def test_user_errors_are_one_sentence(capsys, argv, message):
+    code, _, err = run(capsys, *argv)
+    assert code == 1
+    assert message in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_data_prepare_prints_a_summary(capsys, isolated_cache, tmp_path, zinc):
+    path = tmp_path / "m.smi"
+    path.write_text("\n".join(zinc[:40] + ["C1CC", "CC(", "Xe"]) + "\n")
+    code, out, _ = run(capsys, "data", "prepare", "--grammar", "smiles", "--data", str(path), "--workers", "1")
+    assert code == 0
+    assert "kept:     40 of 43 lines" in out
+    assert "rejected: 3 (1 invalid, 1 not in grammar, 1 unknown token)" in out
+    rejects = out.split("rejects:")[1].strip()
+    assert rejects.endswith("rejects.tsv")
+    assert [line.split("\t")[0] for line in open(rejects).read().splitlines()[1:]] == ["41", "42", "43"]
+
+
+def test_console_script_has_help_and_clean_errors():
+    exe = shutil.which("grammar-rae")
+    command = [exe] if exe else [sys.executable, "-m", "grammar_rae.cli.main"]
+    help_text = subprocess.run([*command, "--help"], capture_output=True, text=True, check=True).stdout
+    for word in ("data", "parse"):
+        assert word in help_text
+    bad = subprocess.run([*command, "parse", "--grammar", "expr", "x +"], capture_output=True, text=True)
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr

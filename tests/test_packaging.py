@@ -1,0 +1,35 @@
+"""The grammar files and data tables ship inside the wheel and are found after a normal install."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_wheel_ships_grammars_and_data(tmp_path):
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path)],
+        check=True,
+    )
+    (wheel,) = tmp_path.glob("grammar_rae-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    for shipped in ("grammar_rae/grammars/smiles.cfg", "grammar_rae/grammars/expr.cfg", "grammar_rae/datafiles/datasets.json"):
+        assert shipped in names
+    assert any(name.endswith("entry_points.txt") for name in names)
+
+    site = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(wheel)], check=True)
+    probe = (
+        "import grammar_rae, json; from grammar_rae import Grammar; from grammar_rae.data import registry;"
+        "print(json.dumps([grammar_rae.__file__, Grammar.load('smiles').n_rules, Grammar.load('expr').n_rules, sorted(registry())]))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True, check=True)
+    location, n_smiles, n_expr, datasets = __import__("json").loads(out.stdout)
+    assert location.startswith(str(site))  # the installed copy, not the source tree
+    assert (n_smiles, n_expr, datasets) == (76, 12, ["expr100k", "zinc250k"])
