@@ -51,6 +51,34 @@ def expr_grammar() -> Grammar:
     return Grammar.load("expr")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_user_cache(tmp_path_factory):
+    """Tests never write to the real user cache."""
+    old = os.environ.get("GRAMMAR_RAE_CACHE_DIR")
+    os.environ["GRAMMAR_RAE_CACHE_DIR"] = str(tmp_path_factory.mktemp("user-cache"))
+    yield
+    if old is None:
+        del os.environ["GRAMMAR_RAE_CACHE_DIR"]
+    else:
+        os.environ["GRAMMAR_RAE_CACHE_DIR"] = old
+
+
+@pytest.fixture(scope="session")
+def zinc_slice(tmp_path_factory, zinc) -> Path:
+    """The first 400 ZINC250k molecules as a file."""
+    path = tmp_path_factory.mktemp("slices") / "zinc400.smi"
+    path.write_text("\n".join(zinc[:400]) + "\n")
+    return path
+
+
+@pytest.fixture(scope="session")
+def expr_slice(tmp_path_factory, expressions) -> Path:
+    """Every 100th expression (1,000 of them) as a file."""
+    path = tmp_path_factory.mktemp("slices") / "expr1000.txt"
+    path.write_text("\n".join(expressions[::100]) + "\n")
+    return path
+
+
 @pytest.fixture
 def isolated_cache(tmp_path, monkeypatch) -> Path:
     """A private user cache and data directory for tests that prepare data."""

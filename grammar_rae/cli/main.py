@@ -11,10 +11,10 @@ import argparse
 import sys
 
 from grammar_rae import __version__
-from grammar_rae.cli import data_cmd, parse_cmd
+from grammar_rae.cli import codes_cmd, data_cmd, parse_cmd, train_cmd
 from grammar_rae.errors import GrammarRAEError
 
-_COMMANDS = (data_cmd, parse_cmd)
+_COMMANDS = (data_cmd, parse_cmd, train_cmd, codes_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

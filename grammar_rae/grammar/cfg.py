@@ -203,9 +203,10 @@ class Grammar:
         """Production → mask of the productions sharing its left-hand side, (n_rules, n_rules).
 
         This is the teacher-forced mask of the masked loss: the true production at a step
-        tells which left-hand side was on top of the stack.
+        tells which left-hand side was on top of the stack. Each row also allows its own rule,
+        so even a target holding an unproductive rule gets a finite loss.
         """
-        return self.lhs_mask[self.rule_lhs]
+        return self.lhs_mask[self.rule_lhs] | np.eye(self.n_rules, dtype=bool)
 
     @cached_property
     def rule_rhs_nonterminals(self) -> tuple[tuple[int, ...], ...]:

@@ -1,0 +1,139 @@
+"""The four models: CVAE, GVAE, GCVAE and GrammarRAE, sharing the encoder and decoder.
+
+- ``gvae``/``cvae`` (:class:`VAE`): z = μ + σ(x)·ε with ε ~ N(0, noise_std²) (the reference
+  uses 0.01), plus the KL to N(0, I). ``cvae`` decodes characters without a grammar mask.
+- ``gcvae`` (:class:`ConstantVarianceVAE`): z = μ(x) + ε, ε ~ N(0, noise_std²) fixed; the KL
+  reduces to ½‖μ‖² (averaged over dimensions).
+- ``grae`` (:class:`RAE`): deterministic z = E(x); loss L_REC + β·½‖z‖² + λ·L_REG with L_REG
+  decoder weight decay (``l2``), a gradient penalty ‖∇_z D(z)‖² (``gp``), or spectral
+  normalisation of the decoder's layers (``sn``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+from grammar_rae.models.config import ModelConfig
+from grammar_rae.models.losses import half_squared_norm, kl_to_standard_normal, reconstruction_terms
+from grammar_rae.models.networks import Decoder, Encoder
+
+
+@dataclass
+class LossTerms:
+    """One batch's loss: ``total`` to minimise, and its parts (means over the batch)."""
+
+    total: torch.Tensor
+    reconstruction: torch.Tensor
+    latent: torch.Tensor
+    regulariser: torch.Tensor
+    exact: torch.Tensor  # (B,) whether the teacher-forced masked argmax reconstructs the sequence
+
+
+class Autoencoder(nn.Module):
+    """Encoder + decoder + loss; subclasses define how z is drawn and penalised."""
+
+    variational = False
+
+    def __init__(self, config: ModelConfig, rule_masks: np.ndarray | None = None):
+        super().__init__()
+        self.config = config
+        self.encoder = Encoder(config, self.variational)
+        self.decoder = Decoder(config)
+        masks = None if rule_masks is None else torch.as_tensor(rule_masks, dtype=torch.bool)
+        self.register_buffer("rule_masks", masks, persistent=False)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Deterministic latent codes (the mean for the VAEs) of one-hot sequences (B, T, V)."""
+        return self.encoder(x)[0]
+
+    def decode(self, z: torch.Tensor, steps: int | None = None) -> torch.Tensor:
+        """Decoder logits (B, steps, V) for latent codes (B, d)."""
+        return self.decoder(z, steps or self.config.max_length)
+
+    def latent(self, x: torch.Tensor, generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Latent codes used for reconstruction during training, and their penalty (B,)."""
+        raise NotImplementedError
+
+    def regulariser(self, z: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+        """The extra regulariser L_REG (a scalar); none by default."""
+        return logits.new_zeros(())
+
+    def forward(
+        self, x: torch.Tensor, targets: torch.Tensor, steps: int, generator: torch.Generator | None = None
+    ) -> LossTerms:
+        """Loss of a batch: one-hot inputs (B, T, V), target indices (B, ≥steps), decoded steps."""
+        z, penalty = self.latent(x, generator)
+        logits = self.decoder(z, steps)
+        rec, exact = reconstruction_terms(logits, targets[:, :steps], self.rule_masks)
+        reg = self.regulariser(z, logits)
+        total = rec.mean() + self.config.beta * penalty.mean() + self.config.lam * reg
+        return LossTerms(total, rec.mean(), penalty.mean(), reg, exact)
+
+    def _noise(self, like: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        return torch.randn(like.shape, generator=generator, device=like.device, dtype=like.dtype)
+
+
+class VAE(Autoencoder):
+    """Grammar VAE (``gvae``) and character VAE (``cvae``)."""
+
+    variational = True
+
+    def latent(self, x, generator):
+        mean, log_var = self.encoder(x)
+        z = mean
+        if self.training:
+            z = mean + torch.exp(0.5 * log_var) * self._noise(mean, generator) * self.config.noise_std
+        return z, kl_to_standard_normal(mean, log_var)
+
+
+class ConstantVarianceVAE(Autoencoder):
+    """Grammar constant-variance VAE (``gcvae``): fixed σ = noise_std."""
+
+    def latent(self, x, generator):
+        mean = self.encode(x)
+        z = mean + self._noise(mean, generator) * self.config.noise_std if self.training else mean
+        return z, half_squared_norm(mean)
+
+
+class RAE(Autoencoder):
+    """Grammar regularised autoencoder (``grae``), deterministic."""
+
+    def __init__(self, config: ModelConfig, rule_masks: np.ndarray | None = None):
+        super().__init__(config, rule_masks)
+        if config.reg == "sn":
+            for module in (self.decoder.input, self.decoder.output):
+                for layer in module.modules() if isinstance(module, nn.Sequential) else [module]:
+                    if isinstance(layer, nn.Linear):
+                        spectral_norm(layer)
+            for k in range(config.gru_layers):
+                spectral_norm(self.decoder.gru, name=f"weight_ih_l{k}")
+                spectral_norm(self.decoder.gru, name=f"weight_hh_l{k}")
+
+    def latent(self, x, generator):
+        z = self.encode(x)
+        return z, half_squared_norm(z)
+
+    def regulariser(self, z, logits):
+        if self.config.reg == "l2":
+            return sum(p.pow(2).sum() for name, p in self.decoder.named_parameters() if "weight" in name)
+        if self.config.reg == "gp" and self.training:
+            # ‖∇_z D(z)‖²_F estimated with one random projection v: E_v ‖∇_z (vᵀ D(z))‖² = ‖J‖²_F.
+            projection = torch.randn_like(logits)
+            (gradient,) = torch.autograd.grad((logits * projection).sum(), z, create_graph=True)
+            return gradient.pow(2).sum(dim=1).mean()
+        return super().regulariser(z, logits)
+
+
+_CLASSES = {"grae": RAE, "gvae": VAE, "gcvae": ConstantVarianceVAE, "cvae": VAE}
+
+
+def build_model(config: ModelConfig, rule_masks: np.ndarray | None = None) -> Autoencoder:
+    """The model named by ``config.model``; grammar models need the grammar's ``rule_masks``."""
+    if config.is_grammar_model and rule_masks is None:
+        raise ValueError("Grammar models need the grammar's rule masks.")
+    return _CLASSES[config.model](config, rule_masks if config.is_grammar_model else None)

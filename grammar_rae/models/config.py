@@ -1,0 +1,107 @@
+"""Model configuration: one dataclass that builds any of the four models and is saved with
+every checkpoint; presets (``paper``, ``cpu``) and per-model defaults are data in
+``data/presets.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from functools import lru_cache
+
+from grammar_rae.errors import GrammarRAEError
+from grammar_rae.resources import shipped
+
+MODELS = ("grae", "gvae", "gcvae", "cvae")
+REGULARISERS = ("l2", "gp", "sn", "none")
+
+
+@lru_cache(maxsize=1)
+def presets() -> dict:
+    """The contents of ``data/presets.json``."""
+    return json.loads((shipped("grammar_rae.datafiles") / "presets.json").read_text())
+
+
+def preset_names() -> list[str]:
+    """The architecture/training presets (``paper``, ``cpu``)."""
+    return [name for name in presets() if name != "models"]
+
+
+def preset_settings(preset: str, grammar_name: str) -> dict:
+    """The settings of ``preset`` for a grammar (architecture and training values)."""
+    if preset not in preset_names():
+        raise GrammarRAEError(f"Unknown preset '{preset}': use one of {', '.join(preset_names())}.")
+    if grammar_name not in presets()[preset]:
+        raise GrammarRAEError(f"Preset '{preset}' has no settings for the {grammar_name} grammar.")
+    return dict(presets()[preset][grammar_name])
+
+
+@dataclass
+class ModelConfig:
+    """Everything needed to rebuild a model.
+
+    ``vocab_size`` is the number of production rules (grammar models) or characters (``cvae``);
+    ``max_length`` the sequence length the encoder reads. ``noise_std`` is the
+    reparameterisation noise scale (GVAE/CVAE, reference 0.01) or the fixed σ (GCVAE). The
+    latent penalty weight is ``beta`` (KL for the VAEs, ½‖z‖²/d for GCVAE and GRAE); ``lam``
+    weighs GRAE's regulariser ``reg``.
+    """
+
+    model: str
+    grammar: str
+    vocab_size: int
+    max_length: int
+    latent_dim: int
+    conv_filters: list[int]
+    conv_kernels: list[int]
+    conv_batchnorm: bool
+    encoder_hidden: int
+    decoder_input_batchnorm: bool
+    decoder_dense: int
+    gru_hidden: int
+    gru_layers: int
+    noise_std: float
+    beta: float
+    lam: float
+    reg: str
+
+    def __post_init__(self) -> None:
+        if self.model not in MODELS:
+            raise GrammarRAEError(f"Unknown model '{self.model}': use one of {', '.join(MODELS)}.")
+        if self.reg not in REGULARISERS:
+            raise GrammarRAEError(f"Unknown regulariser '{self.reg}': use one of {', '.join(REGULARISERS)}.")
+        if len(self.conv_filters) != len(self.conv_kernels):
+            raise GrammarRAEError("conv_filters and conv_kernels must have the same length.")
+        if self.max_length - sum(k - 1 for k in self.conv_kernels) < 1:
+            raise GrammarRAEError(f"Sequences of length {self.max_length} are too short for the encoder's convolutions.")
+
+    @property
+    def is_grammar_model(self) -> bool:
+        """True for the grammar models (masked decoding over productions)."""
+        return self.model != "cvae"
+
+    def to_dict(self) -> dict:
+        """Plain JSON-able values."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "ModelConfig":
+        """Rebuild from :meth:`to_dict` output; unknown keys are an error."""
+        names = {f.name for f in fields(cls)}
+        unknown = set(values) - names
+        if unknown:
+            raise GrammarRAEError(f"Unknown model settings: {', '.join(sorted(unknown))}.")
+        return cls(**values)
+
+    @classmethod
+    def from_preset(cls, model: str, grammar_name: str, vocab_size: int, max_length: int, preset: str = "paper", **overrides) -> "ModelConfig":
+        """A config from a preset and the per-model defaults, with ``overrides`` applied."""
+        if model not in MODELS:
+            raise GrammarRAEError(f"Unknown model '{model}': use one of {', '.join(MODELS)}.")
+        names = {f.name for f in fields(cls)}
+        values = {k: v for k, v in preset_settings(preset, grammar_name).items() if k in names}
+        values.update(presets()["models"][model])
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.from_dict(
+            {**values, "model": model, "grammar": grammar_name, "vocab_size": vocab_size, "max_length": max_length}
+        )

@@ -1,0 +1,203 @@
+"""``train()``: from a grammar, a model name and a preset to a finished run folder."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from grammar_rae.data.batching import Splits, make_splits
+from grammar_rae.data.prepare import PreparedDataset, prepare_dataset
+from grammar_rae.data.sequences import SequenceArrays, char_sequences, grammar_sequences
+from grammar_rae.errors import GrammarRAEError
+from grammar_rae.grammar.cfg import Grammar
+from grammar_rae.grammar.charset import CharCodec
+from grammar_rae.models.autoencoders import build_model
+from grammar_rae.models.config import ModelConfig, preset_settings
+from grammar_rae.training import run_folder as rf
+from grammar_rae.training.distributed import World, gather, init_world, shutdown
+from grammar_rae.training.trainer import TrainConfig, Trainer, collect_digests, estimate_epoch_seconds
+
+MODEL_SETTINGS = {f.name for f in fields(ModelConfig)} - {"model", "grammar", "vocab_size", "max_length"}
+TRAIN_SETTINGS = {f.name for f in fields(TrainConfig)}
+
+
+@dataclass
+class TrainResult:
+    """A finished run: its folder and metrics log."""
+
+    folder: Path
+    metrics: list[dict]
+    world: World
+
+    @property
+    def best(self) -> dict:
+        """The epoch record with the lowest validation loss."""
+        return min(self.metrics, key=lambda m: m["val_loss"])
+
+
+def select_device(name: str = "auto", world: World | None = None) -> torch.device:
+    """``auto``: CUDA when present (one GPU per local process), else CPU."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(name)
+    except RuntimeError as exc:
+        raise GrammarRAEError(f"Unknown device '{name}': use auto, cpu, cuda or cuda:N.") from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise GrammarRAEError("--device cuda was asked for, but PyTorch sees no CUDA GPU here.")
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", world.local_rank if world else 0)
+    return device
+
+
+def default_run_folder(model: str, grammar: str, root: str | Path = "runs") -> Path:
+    """``runs/<model>-<grammar>-<date>-<time>``."""
+    return Path(root) / f"{model}-{grammar}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def sequences_for(config: ModelConfig, dataset: PreparedDataset) -> SequenceArrays:
+    """Production sequences for grammar models, character sequences for the CVAE."""
+    return grammar_sequences(dataset) if config.is_grammar_model else char_sequences(dataset, config.max_length)
+
+
+def split_rows(sequences: SequenceArrays, train_config: TrainConfig) -> Splits:
+    """The splits of protocol section 1 over the usable rows (at most ``max_molecules`` of them)."""
+    usable = np.flatnonzero(sequences.usable)[: train_config.max_molecules]
+    splits = make_splits(len(usable), train_config.test_size, train_config.val_fraction, train_config.shuffle_split)
+    return Splits(usable[splits.train], usable[splits.val], usable[splits.test])
+
+
+def split_strings(folder: str | Path, split: str = "test") -> list[str]:
+    """The strings of a run's ``train``, ``val`` or ``test`` split, recomputed from its config."""
+    saved = rf.read_config(Path(folder))
+    dataset = prepare_dataset(Grammar.load(saved["grammar"]), saved["data"]["source"])
+    model_config, train_config = ModelConfig.from_dict(saved["model"]), TrainConfig.from_dict(saved["train"])
+    rows = getattr(split_rows(sequences_for(model_config, dataset), train_config), split)
+    strings = dataset.strings
+    return [strings[i] for i in rows]
+
+
+def _new_configs(grammar: Grammar, model: str, preset: str, overrides: dict) -> tuple[ModelConfig, TrainConfig]:
+    settings = preset_settings(preset, grammar.name)
+    char_length = settings["char_max_length"]
+    model_overrides = {k: v for k, v in overrides.items() if k in MODEL_SETTINGS}
+    vocab, length = grammar.n_rules, grammar.max_length
+    if model == "cvae":
+        vocab, length = CharCodec(grammar, char_length).vocab_size, char_length
+    model_config = ModelConfig.from_preset(model, grammar.name, vocab, length, preset, **model_overrides)
+    train_values = {k: settings[k] for k in ("epochs", "batch_size", "patience", "bucket", "shuffle_split")}
+    train_values.update({k: v for k, v in overrides.items() if k in TRAIN_SETTINGS and v is not None})
+    return model_config, TrainConfig.from_dict(train_values)
+
+
+def _saved_configs(folder: Path, grammar: Grammar, model: str, overrides: dict) -> tuple[ModelConfig, TrainConfig, dict]:
+    saved = rf.read_config(folder)
+    if saved["grammar_hash"] != grammar.hash:
+        raise rf.RunError(f"{folder} was trained with a different {grammar.name} grammar; it cannot be resumed with this one.")
+    model_config = ModelConfig.from_dict(saved["model"])
+    train_config = TrainConfig.from_dict(saved["train"])
+    if model_config.model != model:
+        raise rf.RunError(f"{folder} holds a {model_config.model} run, not {model}.")
+    current = {**asdict(model_config), **asdict(train_config)}
+    clashes = [f"{k} (run: {current[k]}, given: {v})" for k, v in overrides.items() if v is not None and k in current and current[k] != v]
+    if clashes:
+        raise rf.RunError(f"--resume continues {folder} with its own settings, but these differ: {', '.join(clashes)}.")
+    return model_config, train_config, saved
+
+
+def train(
+    grammar: str | Path = "smiles",
+    model: str = "grae",
+    data: str | Path | None = None,
+    out: str | Path | None = None,
+    preset: str = "paper",
+    resume: bool = False,
+    device: str = "auto",
+    progress: bool = True,
+    workers: int | None = None,
+    log=print,
+    **overrides,
+) -> TrainResult:
+    """Train a model and return its run.
+
+    ``overrides`` set any model or training setting (``latent_dim``, ``gru_hidden``,
+    ``gru_layers``, ``batch_size``, ``epochs``, ``beta``, ``lam``, ``reg``, ``seed``,
+    ``max_molecules``, ...); None values are ignored. With ``resume`` the run in ``out``
+    continues exactly where it stopped, with its saved settings.
+    """
+    unknown = set(overrides) - MODEL_SETTINGS - TRAIN_SETTINGS
+    if unknown:
+        raise TypeError(f"Unknown settings: {', '.join(sorted(unknown))}")
+    world = init_world(select_device(device))
+    device_ = select_device(device, world)
+    grammar_ = Grammar.load(grammar)
+    if resume and out is None:
+        raise rf.RunError("--resume needs --out, the run folder to continue.")
+    folder = Path(gather(str(out or default_run_folder(model, grammar_.name)), world)[0])
+
+    if resume:
+        model_config, train_config, saved = _saved_configs(folder, grammar_, model, overrides)
+        data = saved["data"]["source"]
+    else:
+        if (folder / rf.CONFIG).exists():
+            raise rf.RunError(f"{folder} already holds a run: pass --resume to continue it, or choose another --out.")
+        model_config, train_config = _new_configs(grammar_, model, preset, overrides)
+
+    dataset = prepare_dataset(grammar_, data, workers=workers, progress=progress and world.is_main)
+    if resume and dataset.meta["source_sha256"] != saved["data"]["sha256"]:
+        raise rf.RunError(f"The data of {folder} ({data}) has changed since the run started.")
+    sequences = sequences_for(model_config, dataset)
+    splits = split_rows(sequences, train_config)
+    torch.manual_seed(train_config.seed)
+    network = build_model(model_config, grammar_.rule_masks)
+
+    if world.is_main and not resume:
+        folder.mkdir(parents=True, exist_ok=True)
+        rf.save_json(
+            folder / rf.CONFIG,
+            {
+                "grammar": grammar_.name,
+                "grammar_hash": grammar_.hash,
+                "preset": preset,
+                "model": model_config.to_dict(),
+                "train": asdict(train_config),
+                "data": {"source": dataset.meta["source"], "sha256": dataset.meta["source_sha256"]},
+                "splits": {"train": len(splits.train), "val": len(splits.val), "test": len(splits.test)},
+            },
+        )
+    trainer = Trainer(folder, network, train_config, sequences, splits, device_, world)
+    if resume:
+        trainer.restore(rf.load_tensors(folder / rf.CHECKPOINT, device_))
+    if world.is_main:
+        if resume:
+            log(f"Resuming {folder} at epoch {trainer.epoch + 1}, batch {trainer.batch + 1}.")
+        log(f"Training {model_config.model} on {len(splits.train):,} {grammar_.name} strings "
+            f"({len(splits.val):,} validation, {len(splits.test):,} test) on {device_} into {folder}.")
+        if device_.type == "cpu" and preset == "paper" and trainer.epoch < train_config.epochs:
+            seconds = estimate_epoch_seconds(network, sequences, splits.train, train_config.batch_size, device_)
+            log(f"The paper preset on this CPU takes about {_duration(seconds)} per epoch "
+                f"({train_config.epochs} epochs: about {_duration(seconds * train_config.epochs)}); "
+                "--preset cpu is sized for about one hour of CPU training.")
+    try:
+        metrics = trainer.train(progress)
+        digests = collect_digests(trainer)
+        if world.is_main and world.distributed:
+            rf.save_json(folder / "ddp.json", {"world_size": world.size, "rank_digests": digests})
+    except KeyboardInterrupt:
+        if world.is_main:
+            log(f"Interrupted: the state is saved; continue with `grammar-rae train --resume --out {folder}`.")
+        raise
+    finally:
+        shutdown(world)
+    return TrainResult(folder, metrics, world)
+
+
+def _duration(seconds: float) -> str:
+    """Seconds as a rounded human duration (``40 s``, ``12 min``, ``3.5 h``)."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"

@@ -1,0 +1,282 @@
+"""The training loop: Adam, reduce-on-plateau, best-validation checkpoint, exact resume.
+
+Each epoch's batch plan is a pure function of (seed, epoch) and the reparameterisation noise
+comes from a generator whose state is checkpointed, so ``--resume`` continues an interrupted
+run on exactly the batches and noise it would have seen, from the batch where it stopped.
+Grammar-model batches are truncated to their longest real sequence (exact: padding steps have
+zero loss); character-model batches are not (their padding steps carry loss).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import math
+import time
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+from grammar_rae.data.batching import Splits, epoch_batches, eval_batches
+from grammar_rae.data.sequences import SequenceArrays
+from grammar_rae.errors import GrammarRAEError
+from grammar_rae.models.autoencoders import Autoencoder
+from grammar_rae.training import run_folder as rf
+from grammar_rae.training.distributed import World, all_sum, barrier, gather
+
+
+class TrainingError(GrammarRAEError):
+    """Training cannot go on (for example the loss became NaN)."""
+
+    kind = "training failed"
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings (protocol section 4 defaults), saved in ``config.json``."""
+
+    epochs: int
+    batch_size: int
+    patience: int
+    lr: float = 1e-3
+    lr_factor: float = 0.2
+    min_lr: float = 1e-4
+    seed: int = 0
+    test_size: int = 5000
+    val_fraction: float = 0.1
+    max_molecules: int | None = None
+    bucket: bool = True
+    shuffle_split: bool = False
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrainConfig":
+        """Rebuild from ``asdict`` output, ignoring nothing silently."""
+        names = {f.name for f in fields(cls)}
+        unknown = set(values) - names
+        if unknown:
+            raise GrammarRAEError(f"Unknown training settings: {', '.join(sorted(unknown))}.")
+        return cls(**values)
+
+
+@dataclass
+class EpochMetrics:
+    """Means over one pass: loss, reconstruction term and teacher-forced exact-match accuracy."""
+
+    loss: float
+    reconstruction: float
+    accuracy: float
+
+
+class Trainer:
+    """Trains one model in one run folder (only rank 0 writes)."""
+
+    def __init__(
+        self,
+        folder: Path,
+        model: Autoencoder,
+        train_config: TrainConfig,
+        sequences: SequenceArrays,
+        splits: Splits,
+        device: torch.device,
+        world: World = World(),
+    ):
+        self.folder = folder
+        self.config = train_config
+        self.sequences = sequences
+        self.splits = splits
+        self.device = device
+        self.world = world
+        self.model = model.to(device)
+        self.net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None) if world.distributed else model
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=train_config.lr)
+        self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            self.optimizer, factor=train_config.lr_factor, patience=train_config.patience, min_lr=train_config.min_lr
+        )
+        self.generator = torch.Generator(device=device)
+        self.generator.manual_seed(train_config.seed * 1000 + world.rank)
+        self.truncate = model.config.is_grammar_model
+        self.amp_dtype = _amp_dtype(device)
+        self.epoch, self.batch, self.best_val = 0, 0, math.inf
+        self.partial = [0.0, 0.0, 0.0, 0.0]  # sums of loss, reconstruction, exact, count so far this epoch
+
+    # ----- batches --------------------------------------------------------------------------
+    def _tensors(self, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, int]:
+        rows = np.sort(rows)  # memory-mapped reads in file order
+        targets = torch.from_numpy(self.sequences.indices[rows].astype(np.int64)).to(self.device)
+        steps = int(self.sequences.lengths[rows].max()) if self.truncate else targets.shape[1]
+        return F.one_hot(targets, self.sequences.vocab_size).float(), targets, steps
+
+    def _my_batches(self, epoch: int) -> list[np.ndarray]:
+        batches = epoch_batches(
+            self.splits.train, self.sequences.lengths, self.config.batch_size, self.config.seed, epoch, self.config.bucket
+        )
+        usable = len(batches) - len(batches) % self.world.size
+        return batches[self.world.rank : usable : self.world.size]
+
+    # ----- one step and one pass -----------------------------------------------------------------
+    def _step(self, rows: np.ndarray) -> tuple[float, float, float]:
+        x, targets, steps = self._tensors(rows)
+        with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
+            terms = self.net(x, targets, steps, self.generator)
+        if not torch.isfinite(terms.total):
+            raise TrainingError(
+                f"The loss became {terms.total.item()} at epoch {self.epoch + 1}, batch {self.batch + 1}; "
+                f"training stopped and the last good checkpoint in {self.folder} is kept."
+            )
+        self.optimizer.zero_grad(set_to_none=True)
+        terms.total.backward()
+        self.optimizer.step()
+        return terms.total.item(), terms.reconstruction.item(), terms.exact.float().sum().item()
+
+    @torch.no_grad()
+    def evaluate(self, rows: np.ndarray) -> EpochMetrics:
+        """Loss and teacher-forced accuracy on ``rows`` with z = the deterministic code."""
+        self.model.eval()
+        sums = [0.0, 0.0, 0.0, 0.0]
+        batches = eval_batches(rows, self.sequences.lengths, self.config.batch_size)
+        for rows_ in batches[self.world.rank :: self.world.size]:
+            x, targets, steps = self._tensors(rows_)
+            terms = self.model(x, targets, steps)
+            n = len(rows_)
+            sums = [s + v for s, v in zip(sums, (terms.total.item() * n, terms.reconstruction.item() * n, terms.exact.float().sum().item(), n))]
+        loss, rec, exact, count = all_sum(sums, self.world, self.device)
+        return EpochMetrics(loss / count, rec / count, exact / count)
+
+    def train(self, progress: bool = True) -> list[dict]:
+        """Run the remaining epochs; returns the metrics log."""
+        while self.epoch < self.config.epochs:
+            started = time.perf_counter()
+            batches = self._my_batches(self.epoch)
+            self.model.train()
+            bar = tqdm(
+                total=len(batches),
+                initial=self.batch,
+                desc=f"epoch {self.epoch + 1}/{self.config.epochs}",
+                unit="batch",
+                disable=not (progress and self.world.is_main),
+                dynamic_ncols=True,
+            )
+            try:
+                with bar:
+                    while self.batch < len(batches):
+                        rows = batches[self.batch]
+                        tick = time.perf_counter()
+                        loss, rec, exact = self._step(rows)
+                        self.partial = [s + v for s, v in zip(self.partial, (loss * len(rows), rec * len(rows), exact, len(rows)))]
+                        self.batch += 1
+                        bar.set_postfix(
+                            loss=f"{loss:.4f}",
+                            acc=f"{exact / len(rows):.3f}",
+                            mol_s=f"{len(rows) * self.world.size / (time.perf_counter() - tick):.0f}",
+                        )
+                        bar.update()
+            except KeyboardInterrupt:
+                self.save_checkpoint()
+                raise
+            self._finish_epoch(time.perf_counter() - started)
+        return rf.read_metrics(self.folder)
+
+    def _finish_epoch(self, seconds: float) -> None:
+        loss, rec, exact, count = all_sum(self.partial, self.world, self.device)
+        val = self.evaluate(self.splits.val)
+        self.scheduler.step(val.loss)
+        record = {
+            "epoch": self.epoch + 1,
+            "train_loss": loss / count,
+            "train_reconstruction": rec / count,
+            "train_accuracy": exact / count,
+            "val_loss": val.loss,
+            "val_reconstruction": val.reconstruction,
+            "val_accuracy": val.accuracy,
+            "lr": self.optimizer.param_groups[0]["lr"],
+            "seconds": round(seconds, 1),
+        }
+        improved = val.loss < self.best_val
+        self.epoch, self.batch, self.partial = self.epoch + 1, 0, [0.0, 0.0, 0.0, 0.0]
+        if improved:
+            self.best_val = val.loss
+        record["best"] = improved
+        if self.world.is_main:
+            if improved:
+                rf.save_tensors(self.folder / rf.WEIGHTS, self.model.state_dict())
+                rf.save_json(self.folder / rf.BEST, {"epoch": self.epoch, "val_loss": val.loss, "val_accuracy": val.accuracy})
+            rf.append_metrics(self.folder, record)
+            self.save_checkpoint()
+            tqdm.write(
+                f"epoch {record['epoch']}: train loss {record['train_loss']:.4f}, val loss {val.loss:.4f}, "
+                f"val accuracy {val.accuracy:.3f}, lr {record['lr']:.1e}, {seconds:.0f} s" + (" (best)" if improved else "")
+            )
+        barrier(self.world)
+
+    # ----- state ------------------------------------------------------------------------------
+    def state(self) -> dict:
+        """Everything needed to continue exactly where training is now."""
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "generator": self.generator.get_state(),
+            "epoch": self.epoch,
+            "batch": self.batch,
+            "best_val": self.best_val,
+            "partial": self.partial,
+        }
+
+    def save_checkpoint(self) -> None:
+        """Write ``checkpoint.pt`` (rank 0 only)."""
+        if self.world.is_main:
+            rf.save_tensors(self.folder / rf.CHECKPOINT, self.state())
+
+    def restore(self, state: dict) -> None:
+        """Continue from a :meth:`state` dict."""
+        try:
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.scheduler.load_state_dict(state["scheduler"])
+            self.generator.set_state(state["generator"].cpu() if self.device.type == "cpu" else state["generator"])
+            self.epoch, self.batch, self.best_val = state["epoch"], state["batch"], state["best_val"]
+            self.partial = list(state["partial"])
+        except (KeyError, RuntimeError, ValueError) as exc:
+            raise rf.RunError(f"The checkpoint in {self.folder} does not fit this model ({exc}).") from exc
+
+    def parameter_digest(self) -> str:
+        """A digest of the current weights (to check that all processes hold the same model)."""
+        return weights_digest(self.model.state_dict())
+
+
+def weights_digest(state_dict: dict) -> str:
+    """sha256 over the tensors of a state dict, in key order."""
+    digest = hashlib.sha256()
+    for key in sorted(state_dict):
+        digest.update(key.encode())
+        digest.update(state_dict[key].detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _amp_dtype(device: torch.device) -> torch.dtype | None:
+    """bfloat16 autocast on GPUs that support it; full precision elsewhere."""
+    if device.type == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return None
+
+
+def estimate_epoch_seconds(model: Autoencoder, sequences: SequenceArrays, rows: np.ndarray, batch_size: int, device: torch.device) -> float:
+    """Seconds per training epoch, from timing forward + backward on one typical batch of a copy of the model."""
+    trial = copy.deepcopy(model).to(device).train()
+    sample = rows[np.argsort(sequences.lengths[rows])][len(rows) // 2 :][:batch_size]
+    targets = torch.from_numpy(sequences.indices[np.sort(sample)].astype(np.int64)).to(device)
+    x = F.one_hot(targets, sequences.vocab_size).float()
+    steps = int(sequences.lengths[sample].max()) if model.config.is_grammar_model else targets.shape[1]
+    started = time.perf_counter()
+    trial(x, targets, steps).total.backward()
+    return (time.perf_counter() - started) * math.ceil(len(rows) / batch_size)
+
+
+def collect_digests(trainer: Trainer) -> list[str]:
+    """Every process's weight digest, in rank order."""
+    return gather(trainer.parameter_digest(), trainer.world)

@@ -1,0 +1,118 @@
+"""Networks, the masked loss and the four models."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from grammar_rae.errors import GrammarRAEError
+from grammar_rae.grammar.codec import Codec
+from grammar_rae.models import ModelConfig, build_model
+from grammar_rae.models.losses import reconstruction_terms
+
+
+def _config(grammar, model="grae", preset="paper", **overrides) -> ModelConfig:
+    return ModelConfig.from_preset(model, grammar.name, grammar.n_rules, grammar.max_length, preset, **overrides)
+
+
+def _batch(grammar, strings):
+    indices = Codec(grammar).encode_batch(strings)
+    targets = torch.from_numpy(indices.indices.astype(np.int64))
+    return F.one_hot(targets, grammar.n_rules).float(), targets, int(indices.lengths.max())
+
+
+def test_paper_architecture_for_molecules(smiles_grammar):
+    model = build_model(_config(smiles_grammar, "gvae"), smiles_grammar.rule_masks)
+    convs = [m for m in model.encoder.convolutions if isinstance(m, torch.nn.Conv1d)]
+    assert [(c.out_channels, c.kernel_size[0]) for c in convs] == [(9, 9), (9, 9), (10, 11)]
+    assert model.encoder.dense[1].in_features == 10 * (277 - 8 - 8 - 10)
+    assert model.encoder.dense[1].out_features == 435 and model.encoder.mean.out_features == 56
+    gru = model.decoder.gru
+    assert (gru.hidden_size, gru.num_layers, model.decoder.output.out_features) == (501, 3, 76)
+    assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in model.modules())
+
+
+def test_paper_architecture_for_expressions(expr_grammar):
+    model = build_model(_config(expr_grammar, "grae"), expr_grammar.rule_masks)
+    assert sum(isinstance(m, torch.nn.BatchNorm1d) for m in model.encoder.modules()) == 3
+    assert isinstance(model.decoder.input[0], torch.nn.BatchNorm1d)
+    assert model.decoder.input[1].out_features == 25 and model.decoder.gru.hidden_size == 100
+    assert model.encoder.mean.out_features == 25 and model.encoder.log_var is None
+
+
+def test_truncated_loss_equals_full_length_loss(smiles_grammar, zinc):
+    torch.manual_seed(0)
+    model = build_model(_config(smiles_grammar, "gvae", preset="cpu", gru_hidden=64), smiles_grammar.rule_masks).eval()
+    x, targets, longest = _batch(smiles_grammar, zinc[:16])
+    assert longest < 277
+    with torch.no_grad():
+        z = model.encode(x)
+        full_logits = model.decoder(z, 277)
+        short_logits = model.decoder(z, longest)
+    assert torch.allclose(full_logits[:, :longest], short_logits, atol=1e-6)  # the decoder is causal
+    full, full_exact = reconstruction_terms(full_logits, targets, model.rule_masks)
+    short, short_exact = reconstruction_terms(short_logits, targets[:, :longest], model.rule_masks)
+    assert torch.allclose(full, short, atol=1e-6)
+    assert torch.equal(full_exact, short_exact)
+    assert torch.allclose(model(x, targets, 277).total, model(x, targets, longest).total, atol=1e-6)
+
+
+def test_forced_steps_have_zero_loss_and_gradient(smiles_grammar, zinc):
+    _, targets, _ = _batch(smiles_grammar, zinc[:4])
+    masks = torch.as_tensor(smiles_grammar.rule_masks)
+    logits = torch.randn(4, 277, 76, requires_grad=True)
+    loss, _ = reconstruction_terms(logits, targets, masks)
+    loss.sum().backward()
+    forced = masks[targets].sum(-1) == 1  # padding steps, and rules like smiles -> chain
+    assert forced.any()
+    assert logits.grad[forced].abs().max() == 0
+
+
+@pytest.mark.parametrize("scale", [1e30, -1e30, 1e4])
+def test_masked_loss_is_finite_with_extreme_logits(smiles_grammar, zinc, scale):
+    _, targets, _ = _batch(smiles_grammar, zinc[:4])
+    logits = (torch.randn(4, 277, 76) * scale).requires_grad_()
+    loss, _ = reconstruction_terms(logits, targets, torch.as_tensor(smiles_grammar.rule_masks))
+    loss.sum().backward()
+    assert torch.isfinite(loss).all() and torch.isfinite(logits.grad).all()
+
+
+@pytest.mark.parametrize("model_name, reg", [("grae", "l2"), ("grae", "gp"), ("grae", "sn"), ("gvae", "none"), ("gcvae", "none")])
+def test_grammar_models_train_step(smiles_grammar, zinc, model_name, reg):
+    torch.manual_seed(0)
+    model = build_model(_config(smiles_grammar, model_name, "cpu", gru_hidden=32, reg=reg), smiles_grammar.rule_masks)
+    x, targets, steps = _batch(smiles_grammar, zinc[:8])
+    terms = model(x, targets, steps)
+    terms.total.backward()
+    assert torch.isfinite(terms.total)
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
+    if reg in ("l2", "gp"):
+        assert terms.regulariser > 0
+    if reg == "sn":
+        assert torch.nn.utils.parametrize.is_parametrized(model.decoder.gru, "weight_hh_l0")
+        assert torch.nn.utils.parametrize.is_parametrized(model.decoder.output, "weight")
+
+
+def test_vae_noise_only_in_training(smiles_grammar, zinc):
+    model = build_model(_config(smiles_grammar, "gvae", "cpu", gru_hidden=32), smiles_grammar.rule_masks)
+    x, _, _ = _batch(smiles_grammar, zinc[:4])
+    model.eval()
+    assert torch.equal(model.latent(x, None)[0], model.encode(x))
+    model.train()
+    assert not torch.equal(model.latent(x, None)[0], model.encode(x))
+    rae = build_model(_config(smiles_grammar, "grae", "cpu", gru_hidden=32), smiles_grammar.rule_masks).train()
+    assert torch.equal(rae.latent(x, None)[0], rae.encode(x))
+
+
+def test_config_round_trip_and_errors(smiles_grammar):
+    config = _config(smiles_grammar, "gcvae", latent_dim=8)
+    assert ModelConfig.from_dict(config.to_dict()) == config
+    assert config.noise_std == 0.01 and config.latent_dim == 8
+    with pytest.raises(GrammarRAEError, match="Unknown model 'vae'"):
+        _config(smiles_grammar, "vae")
+    with pytest.raises(GrammarRAEError, match="Unknown regulariser"):
+        _config(smiles_grammar, "grae", reg="dropout")
+    with pytest.raises(GrammarRAEError, match="Unknown preset"):
+        _config(smiles_grammar, "grae", preset="gpu")

@@ -1,0 +1,161 @@
+"""Training end to end: all models on both grammars, run folders, exact resume, failures, DDP."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from grammar_rae.cli.main import main
+from grammar_rae.errors import GrammarRAEError
+from grammar_rae.generation.trained import TrainedModel
+from grammar_rae.models import MODELS
+from grammar_rae.training import Trainer, train
+from grammar_rae.training import run_folder as rf
+from grammar_rae.training.trainer import TrainingError, weights_digest
+
+SMALL = dict(preset="cpu", gru_hidden=32, gru_layers=1, latent_dim=8, batch_size=64, progress=False, log=lambda *_: None)
+
+
+def _train(grammar, data, out, **kw):
+    settings = {**SMALL, "epochs": 2, **kw}
+    return train(grammar, data=data, out=out, **settings)
+
+
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("grammar", ["smiles", "expr"])
+def test_every_model_trains_on_both_grammars(model, grammar, zinc_slice, expr_slice, tmp_path):
+    data = zinc_slice if grammar == "smiles" else expr_slice
+    result = _train(grammar, data, tmp_path / "run", model=model)
+    assert [m["epoch"] for m in result.metrics] == [1, 2]
+    assert all(torch.isfinite(torch.tensor(m["val_loss"])) for m in result.metrics)
+    assert result.metrics[1]["train_loss"] < result.metrics[0]["train_loss"]  # it learns
+    for name in (rf.CONFIG, rf.CHECKPOINT, rf.WEIGHTS, rf.METRICS, rf.BEST):
+        assert (result.folder / name).is_file()
+    config = json.loads((result.folder / rf.CONFIG).read_text())
+    assert config["model"]["model"] == model and config["grammar_hash"]
+    trained = TrainedModel.load(result.folder)
+    codes, errors = trained.encode(["x + 1", "sin( x )"] if grammar == "expr" else ["CCO", "c1ccccc1"])
+    assert codes.shape == (2, 8) and errors == {}
+    assert len(trained.decode(codes)) == 2
+
+
+def test_resume_after_an_epoch_is_exact(zinc_slice, tmp_path):
+    straight = _train("smiles", zinc_slice, tmp_path / "straight", model="gvae")
+    _train("smiles", zinc_slice, tmp_path / "split", model="gvae", epochs=1)
+    with pytest.raises(rf.RunError, match="already holds a run"):
+        _train("smiles", zinc_slice, tmp_path / "split", model="gvae")
+    with pytest.raises(rf.RunError, match="these differ: batch_size"):
+        _train("smiles", zinc_slice, tmp_path / "split", model="gvae", resume=True, batch_size=32)
+    # the epoch count is the one setting a resumed run may extend
+    resumed = train("smiles", model="gvae", out=tmp_path / "split", resume=True, epochs=None, progress=False, log=lambda *_: None)
+    assert [m["epoch"] for m in resumed.metrics] == [1]  # the saved config says 1 epoch: nothing left to do
+    assert _digest(tmp_path / "split") != _digest(tmp_path / "straight")
+    assert straight.metrics[0] == resumed.metrics[0] | {"seconds": straight.metrics[0]["seconds"]}
+
+
+def _digest(folder):
+    return weights_digest(rf.load_tensors(folder / rf.CHECKPOINT)["model"])
+
+
+def test_interrupted_mid_epoch_resumes_exactly(zinc_slice, tmp_path, monkeypatch):
+    _train("smiles", zinc_slice, tmp_path / "straight", model="gvae")
+    original = Trainer._step
+    calls = {"n": 0}
+
+    def interrupting(self, rows):
+        calls["n"] += 1
+        if calls["n"] == 8:  # the second batch of the second epoch (6 batches per epoch)
+            raise KeyboardInterrupt
+        return original(self, rows)
+
+    monkeypatch.setattr(Trainer, "_step", interrupting)
+    with pytest.raises(KeyboardInterrupt):
+        _train("smiles", zinc_slice, tmp_path / "cut", model="gvae")
+    state = rf.load_tensors(tmp_path / "cut" / rf.CHECKPOINT)
+    assert (state["epoch"], state["batch"]) == (1, 1)
+    monkeypatch.setattr(Trainer, "_step", original)
+    resumed = train("smiles", model="gvae", out=tmp_path / "cut", resume=True, progress=False, log=lambda *_: None)
+    assert _digest(tmp_path / "cut") == _digest(tmp_path / "straight")
+    straight = rf.read_metrics(tmp_path / "straight")
+    strip = lambda ms: [{k: v for k, v in m.items() if k != "seconds"} for m in ms]  # noqa: E731
+    assert strip(resumed.metrics) == strip(straight)
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(expr_slice, tmp_path, monkeypatch):
+    original = Trainer._finish_epoch
+
+    def poison_after_first_epoch(self, seconds):
+        original(self, seconds)
+        with torch.no_grad():
+            self.model.decoder.output.bias.fill_(float("nan"))
+
+    monkeypatch.setattr(Trainer, "_finish_epoch", poison_after_first_epoch)
+    with pytest.raises(TrainingError, match="loss became nan at epoch 2, batch 1"):
+        _train("expr", expr_slice, tmp_path / "run", epochs=3)
+    state = rf.load_tensors(tmp_path / "run" / rf.CHECKPOINT)
+    assert state["epoch"] == 1
+    assert all(torch.isfinite(t).all() for t in state["model"].values() if t.is_floating_point())
+
+
+def test_bad_runs_give_clear_errors(expr_slice, tmp_path):
+    result = _train("expr", expr_slice, tmp_path / "run", epochs=1)
+    (result.folder / rf.CHECKPOINT).write_bytes(b"garbage")
+    with pytest.raises(rf.RunError, match="corrupt or not a grammar-rae checkpoint"):
+        train("expr", out=result.folder, resume=True, progress=False, log=lambda *_: None)
+    config = json.loads((result.folder / rf.CONFIG).read_text())
+    (result.folder / rf.CONFIG).write_text(json.dumps({**config, "grammar_hash": "0" * 64}))
+    with pytest.raises(rf.RunError, match="different expr grammar"):
+        train("expr", out=result.folder, resume=True, progress=False, log=lambda *_: None)
+    with pytest.raises(rf.RunError, match="holds no grammar-rae run"):
+        TrainedModel.load(tmp_path)
+    with pytest.raises(GrammarRAEError, match="Unknown device"):
+        _train("expr", expr_slice, tmp_path / "other", device="tpu")
+
+
+def test_checkpoints_refuse_arbitrary_pickles(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo pwned",))
+
+    torch.save({"model": Evil()}, tmp_path / "evil.pt")
+    with pytest.raises(rf.RunError, match="corrupt or not a grammar-rae checkpoint"):
+        rf.load_tensors(tmp_path / "evil.pt")
+
+
+def test_cli_train_encode_decode(capsys, expr_slice, tmp_path):
+    out = tmp_path / "run"
+    code = main(["train", "--grammar", "expr", "--data", str(expr_slice), "--out", str(out), "--preset", "cpu",
+                 "--hidden", "32", "--layers", "1", "--latent-dim", "8", "--epochs", "1", "--batch-size", "64"])
+    printed = capsys.readouterr().out
+    assert code == 0 and "best epoch: 1" in printed and "test reconstruction (argmax decode, exact match):" in printed
+    assert main(["encode", "--model", str(out), "x + 1", "x +"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert len(json.loads(lines[0])["z"]) == 8 and "incomplete" in json.loads(lines[1])["error"]
+    (tmp_path / "z.jsonl").write_text(lines[0] + "\n")
+    assert main(["decode", "--model", str(out), "--file", str(tmp_path / "z.jsonl")]) == 0
+    assert "output" in json.loads(capsys.readouterr().out)
+    assert main(["train", "--grammar", "expr", "--out", str(out), "--data", str(expr_slice)]) == 1
+    assert "already holds a run" in capsys.readouterr().err
+
+
+def test_ddp_with_two_cpu_processes(zinc_slice, tmp_path):
+    out = tmp_path / "ddp"
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29517",
+        "-m", "grammar_rae.cli.main", "train", "--grammar", "smiles", "--model", "grae", "--data", str(zinc_slice),
+        "--out", str(out), "--preset", "cpu", "--hidden", "32", "--layers", "1", "--latent-dim", "8",
+        "--epochs", "2", "--batch-size", "32", "--device", "cpu", "--no-eval",
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    ddp = json.loads((out / "ddp.json").read_text())
+    assert ddp["world_size"] == 2
+    assert ddp["rank_digests"][0] == ddp["rank_digests"][1]  # both ranks hold the same model
+    assert _digest(out) == ddp["rank_digests"][0]  # and it is the saved one
+    assert len(rf.read_metrics(out)) == 2
