@@ -8,6 +8,7 @@ into one clear sentence and a non-zero exit status.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 from grammar_rae import __version__
@@ -37,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     if not hasattr(args, "run"):
         parser.print_help()
         return 2
+    signal.signal(signal.SIGTERM, _interrupt)  # a stopped job saves its state like Ctrl-C
     try:
         return args.run(args) or 0
     except GrammarRAEError as exc:
@@ -45,6 +47,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("grammar-rae: interrupted.", file=sys.stderr)
         return 130
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

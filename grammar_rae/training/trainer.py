@@ -175,10 +175,10 @@ class Trainer:
                             mol_s=f"{len(rows) * self.world.size / (time.perf_counter() - tick):.0f}",
                         )
                         bar.update()
+                self._finish_epoch(time.perf_counter() - started)
             except KeyboardInterrupt:
-                self.save_checkpoint()
+                self.save_checkpoint()  # mid-epoch, or with the epoch's batches done but not yet validated
                 raise
-            self._finish_epoch(time.perf_counter() - started)
         return rf.read_metrics(self.folder)
 
     def _finish_epoch(self, seconds: float) -> None:
