@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
@@ -159,3 +161,23 @@ def test_ddp_with_two_cpu_processes(zinc_slice, tmp_path):
     assert ddp["rank_digests"][0] == ddp["rank_digests"][1]  # both ranks hold the same model
     assert _digest(out) == ddp["rank_digests"][0]  # and it is the saved one
     assert len(rf.read_metrics(out)) == 2
+
+
+def test_sigterm_saves_the_state(expr_slice, tmp_path):
+    out = tmp_path / "run"
+    command = [
+        sys.executable, "-m", "grammar_rae.cli.main", "train", "--grammar", "expr", "--data", str(expr_slice),
+        "--out", str(out), "--preset", "cpu", "--hidden", "32", "--layers", "1", "--latent-dim", "8",
+        "--epochs", "1000", "--batch-size", "16", "--no-eval",
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (out / rf.METRICS).exists() and time.time() < deadline:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    printed, err = process.communicate(timeout=60)
+    assert process.returncode == 130 and "Traceback" not in err
+    assert f"grammar-rae train --resume --out {out}" in printed
+    state = rf.load_tensors(out / rf.CHECKPOINT)
+    finished = len(rf.read_metrics(out))
+    assert finished >= 1 and (state["epoch"], state["batch"]) >= (finished, 0)

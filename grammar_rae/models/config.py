@@ -6,7 +6,7 @@ every checkpoint; presets (``paper``, ``cpu``) and per-model defaults are data i
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 from functools import lru_cache
 
 from grammar_rae.errors import GrammarRAEError
@@ -34,6 +34,19 @@ def preset_settings(preset: str, grammar_name: str) -> dict:
     if grammar_name not in presets()[preset]:
         raise GrammarRAEError(f"Preset '{preset}' has no settings for the {grammar_name} grammar.")
     return dict(presets()[preset][grammar_name])
+
+
+def settings_from_dict(cls: type, values: dict, what: str):
+    """Build the settings dataclass ``cls`` from plain values; unknown or missing keys are a
+    clear error (for example a config.json written by another version)."""
+    names = {f.name for f in fields(cls)}
+    required = {f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING}
+    unknown, missing = set(values) - names, required - set(values)
+    if unknown or missing:
+        detail = "; ".join(p for p in (f"unknown: {', '.join(sorted(unknown))}" if unknown else "",
+                                       f"missing: {', '.join(sorted(missing))}" if missing else "") if p)
+        raise GrammarRAEError(f"The {what} settings do not fit this version of grammar-rae ({detail}).")
+    return cls(**values)
 
 
 @dataclass
@@ -86,12 +99,8 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> "ModelConfig":
-        """Rebuild from :meth:`to_dict` output; unknown keys are an error."""
-        names = {f.name for f in fields(cls)}
-        unknown = set(values) - names
-        if unknown:
-            raise GrammarRAEError(f"Unknown model settings: {', '.join(sorted(unknown))}.")
-        return cls(**values)
+        """Rebuild from :meth:`to_dict` output."""
+        return settings_from_dict(cls, values, "model")
 
     @classmethod
     def from_preset(cls, model: str, grammar_name: str, vocab_size: int, max_length: int, preset: str = "paper", **overrides) -> "ModelConfig":

@@ -13,7 +13,7 @@ import copy
 import hashlib
 import math
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +26,7 @@ from grammar_rae.data.batching import Splits, epoch_batches, eval_batches
 from grammar_rae.data.sequences import SequenceArrays
 from grammar_rae.errors import GrammarRAEError
 from grammar_rae.models.autoencoders import Autoencoder
+from grammar_rae.models.config import settings_from_dict
 from grammar_rae.training import run_folder as rf
 from grammar_rae.training.distributed import World, all_sum, barrier, gather
 
@@ -55,12 +56,8 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> "TrainConfig":
-        """Rebuild from ``asdict`` output, ignoring nothing silently."""
-        names = {f.name for f in fields(cls)}
-        unknown = set(values) - names
-        if unknown:
-            raise GrammarRAEError(f"Unknown training settings: {', '.join(sorted(unknown))}.")
-        return cls(**values)
+        """Rebuild from ``asdict`` output."""
+        return settings_from_dict(cls, values, "training")
 
 
 @dataclass
