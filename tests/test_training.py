@@ -181,3 +181,11 @@ def test_sigterm_saves_the_state(expr_slice, tmp_path):
     state = rf.load_tensors(out / rf.CHECKPOINT)
     finished = len(rf.read_metrics(out))
     assert finished >= 1 and (state["epoch"], state["batch"]) >= (finished, 0)
+
+
+def test_top_level_api():
+    import grammar_rae
+
+    assert grammar_rae.train is train and grammar_rae.TrainedModel is TrainedModel
+    with pytest.raises(AttributeError):
+        grammar_rae.no_such_thing  # noqa: B018
