@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 
 from grammar_rae.data.prepare import PreparedDataset
 from grammar_rae.grammar.charset import CharCodec
@@ -34,3 +36,9 @@ def char_sequences(dataset: PreparedDataset, max_length: int) -> SequenceArrays:
     usable[list(errors)] = False
     lengths = (indices != 0).sum(axis=1)
     return SequenceArrays(indices, lengths, usable, codec.vocab_size)
+
+
+def one_hot_rows(indices: np.ndarray, rows: np.ndarray, vocab_size: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """One-hot inputs (B, T, V) and integer targets (B, T) of ``indices[rows]`` on ``device``."""
+    targets = torch.from_numpy(np.asarray(indices[rows]).astype(np.int64)).to(device)
+    return F.one_hot(targets, vocab_size).float(), targets

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
+from grammar_rae.data.sequences import one_hot_rows
 from grammar_rae.generation.decoding import DecodingTables, gumbel_noise, masked_decode
 from grammar_rae.grammar.cfg import Grammar
 from grammar_rae.grammar.charset import CharCodec
@@ -71,7 +71,7 @@ class TrainedModel:
         ok = np.setdiff1d(np.arange(len(indices)), list(errors))
         for start in range(0, len(ok), batch_size):
             rows = ok[start : start + batch_size]
-            x = F.one_hot(torch.from_numpy(indices[rows].astype(np.int64)).to(self.device), self.config.vocab_size).float()
+            x, _ = one_hot_rows(indices, rows, self.config.vocab_size, self.device)
             codes[rows] = self.network.encode(x).float().cpu().numpy()
         return codes, errors
 

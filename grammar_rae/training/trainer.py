@@ -18,12 +18,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from grammar_rae.data.batching import Splits, epoch_batches, eval_batches
-from grammar_rae.data.sequences import SequenceArrays
+from grammar_rae.data.sequences import SequenceArrays, one_hot_rows
 from grammar_rae.errors import GrammarRAEError
 from grammar_rae.models.autoencoders import Autoencoder
 from grammar_rae.models.config import settings_from_dict
@@ -104,9 +103,9 @@ class Trainer:
     # ----- batches --------------------------------------------------------------------------
     def _tensors(self, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, int]:
         rows = np.sort(rows)  # memory-mapped reads in file order
-        targets = torch.from_numpy(self.sequences.indices[rows].astype(np.int64)).to(self.device)
+        x, targets = one_hot_rows(self.sequences.indices, rows, self.sequences.vocab_size, self.device)
         steps = int(self.sequences.lengths[rows].max()) if self.truncate else targets.shape[1]
-        return F.one_hot(targets, self.sequences.vocab_size).float(), targets, steps
+        return x, targets, steps
 
     def _my_batches(self, epoch: int) -> list[np.ndarray]:
         batches = epoch_batches(
@@ -266,8 +265,7 @@ def estimate_epoch_seconds(model: Autoencoder, sequences: SequenceArrays, rows: 
     """Seconds per training epoch, from timing forward + backward on one typical batch of a copy of the model."""
     trial = copy.deepcopy(model).to(device).train()
     sample = rows[np.argsort(sequences.lengths[rows])][len(rows) // 2 :][:batch_size]
-    targets = torch.from_numpy(sequences.indices[np.sort(sample)].astype(np.int64)).to(device)
-    x = F.one_hot(targets, sequences.vocab_size).float()
+    x, targets = one_hot_rows(sequences.indices, np.sort(sample), sequences.vocab_size, device)
     steps = int(sequences.lengths[sample].max()) if model.config.is_grammar_model else targets.shape[1]
     started = time.perf_counter()
     trial(x, targets, steps).total.backward()
