@@ -14,10 +14,9 @@ from __future__ import annotations
 import argparse
 import time
 
-import numpy as np
 import torch
-
 from _common import data_argument
+
 from grammar_rae import Grammar
 from grammar_rae.data import prepare_dataset
 from grammar_rae.data.sequences import grammar_sequences

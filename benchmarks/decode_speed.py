@@ -11,8 +11,8 @@ from __future__ import annotations
 import argparse
 
 import torch
-
 from _common import best_time
+
 from grammar_rae import Grammar
 from grammar_rae.generation.decoding import DecodingTables, gumbel_noise, masked_decode, reference_masked_decode
 

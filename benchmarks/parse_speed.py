@@ -12,8 +12,8 @@ import argparse
 import time
 
 import nltk
-
 from _common import best_time, data_argument
+
 from grammar_rae import Grammar, Parser
 from grammar_rae.grammar.parser import production_sequence
 

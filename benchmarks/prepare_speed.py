@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from _common import data_argument
+
 from grammar_rae import Grammar
 from grammar_rae.data import prepare_dataset
 from grammar_rae.grammar.batch import default_workers, parse_many

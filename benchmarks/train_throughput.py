@@ -18,8 +18,8 @@ import time
 import numpy as np
 import torch
 import torch.nn.functional as F
-
 from _common import best_time, data_argument
+
 from grammar_rae import Grammar
 from grammar_rae.data import prepare_dataset
 from grammar_rae.data.batching import epoch_batches

@@ -18,7 +18,6 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
 from sklearn.mixture import GaussianMixture
 
 from grammar_rae.evaluation.reconstruction import reconstruction_accuracy

@@ -85,3 +85,20 @@ def isolated_cache(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("GRAMMAR_RAE_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("GRAMMAR_RAE_DATA_DIR", str(DATA))
     return tmp_path / "cache"
+
+
+SMALL_MODEL = dict(preset="cpu", gru_hidden=48, gru_layers=1, latent_dim=8, batch_size=64, progress=False, log=lambda *_: None)
+
+
+def small_run(out: Path, grammar: str, model: str, data: Path, **settings) -> Path:
+    """Train a small model of the real architecture on a data slice into ``out`` (seconds on a CPU)."""
+    from grammar_rae.training import train
+
+    train(grammar, model, data=data, out=out, **{**SMALL_MODEL, **settings})
+    return out
+
+
+@pytest.fixture(scope="module")
+def expr_run(tmp_path_factory, expr_slice) -> Path:
+    """A GrammarRAE trained for 20 small epochs on the expression slice (a fresh one per test module)."""
+    return small_run(tmp_path_factory.mktemp("runs") / "expr-grae", "expr", "grae", expr_slice, epochs=20, batch_size=32, lr=3e-3)

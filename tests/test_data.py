@@ -9,8 +9,7 @@ import json
 import numpy as np
 import pytest
 
-from grammar_rae.data import prepare_dataset, resolve_data
-from grammar_rae.data import sources
+from grammar_rae.data import prepare_dataset, resolve_data, sources
 from grammar_rae.data.reading import read_strings
 from grammar_rae.errors import DataError
 from grammar_rae.grammar.codec import Codec

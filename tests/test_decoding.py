@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from grammar_rae.grammar.codec import Codec
 from grammar_rae.generation.decoding import (
     DecodingTables,
     gumbel_noise,
     masked_decode,
     reference_masked_decode,
 )
+from grammar_rae.grammar.codec import Codec
 
 
 def _rules_respect_the_grammar(grammar, rules: torch.Tensor, valid: torch.Tensor) -> None:

@@ -60,6 +60,14 @@ def test_resume_after_an_epoch_is_exact(zinc_slice, tmp_path):
     assert straight.metrics[0] == resumed.metrics[0] | {"seconds": straight.metrics[0]["seconds"]}
 
 
+def test_resume_takes_grammar_model_and_preset_from_the_run(expr_slice, tmp_path, capsys):
+    _train("expr", expr_slice, tmp_path / "run", model="gcvae", epochs=1)
+    resumed = train(out=tmp_path / "run", resume=True, epochs=2, progress=False, log=lambda *_: None)
+    assert [m["epoch"] for m in resumed.metrics] == [1, 2]
+    assert main(["train", "--resume", "--out", str(tmp_path / "run"), "--model", "grae", "--no-eval"]) == 1
+    assert "holds a gcvae run, not grae: drop --model" in capsys.readouterr().err
+
+
 def _digest(folder):
     return weights_digest(rf.load_tensors(folder / rf.CHECKPOINT)["model"])
 

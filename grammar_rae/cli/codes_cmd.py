@@ -9,26 +9,24 @@ import sys
 import numpy as np
 import torch
 
+from grammar_rae.cli.options import add_model_option, load_model
 from grammar_rae.data.reading import read_strings
 from grammar_rae.errors import DataError
-from grammar_rae.generation.trained import TrainedModel
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``encode`` and ``decode``."""
     encode = subparsers.add_parser("encode", help="print the latent vectors of strings (JSON lines)")
-    encode.add_argument("--model", required=True, help="run folder of a trained model")
+    add_model_option(encode)
     encode.add_argument("strings", nargs="*", metavar="STRING")
     encode.add_argument("--file", help="a text/CSV file with one string per line")
-    encode.add_argument("--device", default="auto")
     encode.set_defaults(run=run_encode)
 
     decode = subparsers.add_parser("decode", help="decode latent vectors (JSON lines from `encode`) to strings")
-    decode.add_argument("--model", required=True, help="run folder of a trained model")
+    add_model_option(decode)
     decode.add_argument("--file", default="-", help="JSON lines with a 'z' list each, or - for standard input")
     decode.add_argument("--decode", choices=["argmax", "sample"], default="argmax", dest="mode")
     decode.add_argument("--seed", type=int, default=0, help="seed for --decode sample")
-    decode.add_argument("--device", default="auto")
     decode.set_defaults(run=run_decode)
 
 
@@ -37,7 +35,7 @@ def run_encode(args: argparse.Namespace) -> int:
     texts = list(args.strings) + (read_strings(args.file)[1] if args.file else [])
     if not texts:
         raise DataError("Nothing to encode: give strings as arguments or --file FILE.")
-    model = TrainedModel.load(args.model, args.device)
+    model = load_model(args)
     codes, errors = model.encode(texts)
     for i, text in enumerate(texts):
         record = {"input": text, "error": errors[i]} if i in errors else {"input": text, "z": [round(float(v), 6) for v in codes[i]]}
@@ -52,7 +50,7 @@ def run_decode(args: argparse.Namespace) -> int:
         vectors = [json.loads(line)["z"] for line in handle if line.strip()]
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
         raise DataError(f"Each input line must be a JSON object with a 'z' list ({exc}).") from exc
-    model = TrainedModel.load(args.model, args.device)
+    model = load_model(args)
     z = np.asarray(vectors, dtype=np.float32)
     if z.ndim != 2 or z.shape[1] != model.latent_dim:
         raise DataError(f"Latent vectors must have {model.latent_dim} numbers each.")

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
+from grammar_rae.generation.trained import TrainedModel, find_run
 from grammar_rae.grammar.cfg import builtin_grammars
 
 
-def add_grammar_option(parser: argparse.ArgumentParser, default: str | None = "smiles") -> None:
-    """``--grammar smiles|expr|PATH``."""
+def add_grammar_option(parser: argparse.ArgumentParser, default: str | None = "smiles", default_text: str | None = None) -> None:
+    """``--grammar smiles|expr|PATH``; ``default_text`` describes a None default."""
     parser.add_argument(
         "--grammar",
         default=default,
         metavar="|".join(builtin_grammars()) + "|PATH",
-        help=f"a shipped grammar or the path of a .cfg grammar file (default: {default})",
+        help=f"a shipped grammar or the path of a .cfg grammar file (default: {default_text or default})",
     )
 
 
@@ -22,12 +24,30 @@ def add_workers_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=positive_int, default=None, help="processes to use (default: all cores)")
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer ≥ 1."""
+def _whole(text: str) -> int:
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer ≥ 1."""
+    value = _whole(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} must be at least 1")
     return value
+
+
+def add_model_option(parser: argparse.ArgumentParser) -> None:
+    """``--model RUN`` (default: the most recent run in runs/) and ``--device``."""
+    parser.add_argument("--model", default=None, metavar="RUN", help="run folder of a trained model (default: the most recent run in runs/)")
+    parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
+
+
+def load_model(args: argparse.Namespace) -> TrainedModel:
+    """The model ``--model`` names (default: the latest run), saying which one is used."""
+    folder = find_run(args.model)
+    if args.model is None:
+        print(f"Using the most recent run: {folder}", file=sys.stderr)
+    return TrainedModel.load(folder, args.device)

@@ -38,8 +38,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "the config, the best-validation weights, the full training state and a metrics log; "
         "Ctrl-C saves, and --resume continues exactly where the run stopped.",
     )
-    add_grammar_option(parser)
-    parser.add_argument("--model", choices=MODELS, default="grae", help="which model (default: grae)")
+    add_grammar_option(parser, default=None, default_text="smiles; with --resume: the run's")
+    parser.add_argument("--model", choices=MODELS, default=None, help="which model (default: grae; with --resume: the run's)")
     parser.add_argument("--reg", choices=REGULARISERS, default=None, help="GRAE regulariser (default: l2)")
     parser.add_argument("--data", default=None, help="data file or data set name (default: the grammar's data set)")
     parser.add_argument("--out", default=None, help="run folder (default: runs/<model>-<grammar>-<time>)")

@@ -31,8 +31,9 @@ import numpy as np
 from grammar_rae.data.reading import read_strings
 from grammar_rae.data.sources import cache_dir as user_cache_dir
 from grammar_rae.data.sources import file_sha256, resolve_data
-from grammar_rae.data.validity import semantic_check
+from grammar_rae.data.validity import canonical_many, semantic_check
 from grammar_rae.errors import DataError
+from grammar_rae.files import save_lines
 from grammar_rae.grammar.batch import parse_many
 from grammar_rae.grammar.cfg import Grammar
 
@@ -75,6 +76,15 @@ class PreparedDataset:
     def strings(self) -> list[str]:
         """The kept strings, in order (read from ``strings.txt``)."""
         return (self.folder / "strings.txt").read_text().split("\n")
+
+    def canonical(self, workers: int | None = None, progress: bool = False) -> list[str | None]:
+        """Canonical forms of the kept strings, in order (RDKit canonical SMILES for molecules),
+        computed on all cores once and cached as ``canonical.txt``; used for novelty."""
+        path = self.folder / "canonical.txt"
+        if not path.exists():
+            forms = canonical_many(self.grammar.name, self.strings, workers, progress="canonical forms" if progress else False)
+            save_lines(path, (form or "" for form in forms))
+        return [line or None for line in path.read_text().split("\n")[: len(self)]]
 
     @property
     def rejects_path(self) -> Path:

@@ -1,10 +1,22 @@
-"""Checks beyond the grammar that a string must pass to be a valid member of its language."""
+"""What makes a string a valid member of its language beyond the grammar, and its canonical form.
+
+Two uses: ``semantic_check`` screens training data (RDKit for SMILES; any expression of the
+grammar is kept), and ``is_valid``/``valid_mask`` judge generated strings (protocol
+section 7): a SMILES is valid when RDKit builds a molecule from it; an expression when it
+evaluates to finite numbers everywhere on the scoring grid. Strings of other grammars are
+valid when they are complete derivations (not None). ``canonical`` gives the form used for
+uniqueness and novelty: RDKit's canonical SMILES, or the string itself.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
+import numpy as np
 from rdkit import Chem, RDLogger
+
+from grammar_rae.data.expressions import evaluator
+from grammar_rae.parallel import parallel_map
 
 
 def rdkit_reason(smiles: str) -> str | None:
@@ -14,5 +26,49 @@ def rdkit_reason(smiles: str) -> str | None:
 
 
 def semantic_check(grammar_name: str) -> Callable[[str], str | None] | None:
-    """The extra check for a grammar's strings (RDKit for SMILES), or None if the grammar suffices."""
+    """The extra check for a grammar's training strings (RDKit for SMILES), or None if the grammar suffices."""
     return rdkit_reason if grammar_name == "smiles" else None
+
+
+def canonical_smiles(smiles: str | None) -> str | None:
+    """RDKit's canonical SMILES, or None if RDKit cannot read it."""
+    if smiles is None:
+        return None
+    RDLogger.DisableLog("rdApp.*")
+    mol = Chem.MolFromSmiles(smiles)
+    return None if mol is None else Chem.MolToSmiles(mol)
+
+
+def canonical_expression(text: str | None) -> str | None:
+    """The expression itself if it is valid (tokens already space-separated), else None."""
+    return text if text is not None and evaluator().finite(text) else None
+
+
+def canonical_form(grammar_name: str) -> Callable[[str | None], str | None]:
+    """The function giving a valid string's canonical form (None if invalid)."""
+    if grammar_name == "smiles":
+        return canonical_smiles
+    if grammar_name == "expr":
+        return canonical_expression
+    return _itself
+
+
+def _itself(text: str | None) -> str | None:
+    return text
+
+
+def canonical_many(grammar_name: str, texts: Sequence[str | None], workers: int | None = None, progress: bool | str = False) -> list[str | None]:
+    """Canonical forms of many strings on all cores (each distinct string once); None marks an invalid string."""
+    distinct = list(dict.fromkeys(t for t in texts if t is not None))
+    forms = dict(zip(distinct, parallel_map(canonical_form(grammar_name), distinct, workers, progress=progress)))
+    return [None if t is None else forms[t] for t in texts]
+
+
+def is_valid(grammar_name: str, text: str | None) -> bool:
+    """True if a generated string is valid (it has a canonical form)."""
+    return canonical_form(grammar_name)(text) is not None
+
+
+def valid_mask(grammar_name: str, texts: Sequence[str | None], workers: int | None = None) -> np.ndarray:
+    """Boolean validity of many generated strings, on all cores."""
+    return np.array([c is not None for c in canonical_many(grammar_name, texts, workers)], dtype=bool)

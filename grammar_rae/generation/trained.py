@@ -15,7 +15,17 @@ from grammar_rae.grammar.codec import Codec
 from grammar_rae.models.autoencoders import Autoencoder, build_model
 from grammar_rae.models.config import ModelConfig
 from grammar_rae.training import run_folder as rf
-from grammar_rae.training.api import select_device
+from grammar_rae.training.api import RunData, select_device
+
+
+def find_run(spec: str | Path | None = None, root: str | Path = "runs") -> Path:
+    """The run folder a ``--model`` value names; None means the most recently trained run in ``root``."""
+    if spec is not None:
+        return Path(spec)
+    runs = sorted(Path(root).glob(f"*/{rf.WEIGHTS}"), key=lambda p: p.stat().st_mtime) if Path(root).is_dir() else []
+    if not runs:
+        raise rf.RunError(f"No trained run found in {root}/: train one with `grammar-rae train`, or pass --model RUN_FOLDER.")
+    return runs[-1].parent
 
 
 class TrainedModel:
@@ -26,6 +36,7 @@ class TrainedModel:
         self.grammar = grammar
         self.device = device
         self.folder = folder
+        self._data: RunData | None = None
         self.config: ModelConfig = network.config
         if self.config.is_grammar_model:
             self.codec = Codec(grammar, self.config.max_length)
@@ -56,40 +67,84 @@ class TrainedModel:
         """Size of the latent space."""
         return self.config.latent_dim
 
-    def _indices(self, strings: list[str]) -> tuple[np.ndarray, dict[int, str]]:
+    @property
+    def data(self) -> RunData:
+        """The run's data set and splits (prepared on first use)."""
+        if self._data is None:
+            if self.folder is None:
+                raise rf.RunError("This model has no run folder, so it has no training data.")
+            self._data = RunData.of(self.folder)
+        return self._data
+
+    def sequence_indices(self, strings: list[str]) -> tuple[np.ndarray, dict[int, str]]:
+        """The model's padded index rows (productions or characters) of ``strings`` and row → error."""
         if self.config.is_grammar_model:
             batch = self.codec.encode_batch(strings)
             return batch.indices, batch.errors
         return self.codec.encode_batch(strings)
 
     @torch.no_grad()
-    def encode(self, strings: list[str], batch_size: int = 1000) -> tuple[np.ndarray, dict[int, str]]:
-        """Latent codes (N, d) of ``strings`` (the mean for VAEs) and row → error for strings
-        that could not be encoded (their rows are NaN)."""
-        indices, errors = self._indices(list(strings))
+    def encode_indices(
+        self, indices: np.ndarray, rows: np.ndarray, draw: bool, generator: torch.Generator | None, batch_size: int
+    ) -> np.ndarray:
+        """Latent codes of ``rows`` of an index array (draws from the encoder with ``draw``)."""
+        codes = np.empty((len(rows), self.latent_dim), dtype=np.float32)
+        for start in range(0, len(rows), batch_size):
+            x, _ = one_hot_rows(indices, rows[start : start + batch_size], self.config.vocab_size, self.device)
+            z = self.network.draw(x, generator) if draw else self.network.encode(x)
+            codes[start : start + len(z)] = z.float().cpu().numpy()
+        return codes
+
+    def encode(
+        self, strings: list[str], draw: bool = False, generator: torch.Generator | None = None, batch_size: int = 1000
+    ) -> tuple[np.ndarray, dict[int, str]]:
+        """Latent codes (N, d) of ``strings`` and row → error for strings that could not be
+        encoded (their rows are NaN). The code is the mean for VAEs; ``draw`` instead draws from
+        the encoder's distribution as in training (from ``generator``)."""
+        indices, errors = self.sequence_indices(list(strings))
         codes = np.full((len(indices), self.latent_dim), np.nan, dtype=np.float32)
         ok = np.setdiff1d(np.arange(len(indices)), list(errors))
-        for start in range(0, len(ok), batch_size):
-            rows = ok[start : start + batch_size]
-            x, _ = one_hot_rows(indices, rows, self.config.vocab_size, self.device)
-            codes[rows] = self.network.encode(x).float().cpu().numpy()
+        codes[ok] = self.encode_indices(indices, ok, draw, generator, batch_size)
         return codes, errors
 
+    def codes(self, split: str = "train", batch_size: int = 1000) -> np.ndarray:
+        """Latent codes (means for VAEs) of a split of the run's data, from the prepared arrays."""
+        return self.encode_indices(self.data.sequences.indices, self.data.rows(split), False, None, batch_size)
+
     @torch.no_grad()
+    def decode_attempts(
+        self,
+        z: np.ndarray | torch.Tensor,
+        attempts: int,
+        mode: str = "sample",
+        generator: torch.Generator | None = None,
+        batch_size: int = 2000,
+    ) -> list[list[str | None]]:
+        """``attempts`` decodes of each latent point (N lists of ``attempts`` strings, None where
+        decoding gives no complete derivation). The decoder runs once per point; only the
+        masked choice is repeated. ``mode`` is ``sample`` (Gumbel-max from ``generator``) or ``argmax``."""
+        z = torch.as_tensor(np.asarray(z, dtype=np.float32)).to(self.device)
+        points = max(1, batch_size // attempts)
+        out: list[list[str | None]] = []
+        for start in range(0, len(z), points):
+            logits = self.network.decode(z[start : start + points]).float().repeat_interleave(attempts, dim=0)
+            strings = self._strings(logits, mode, generator)
+            out += [strings[i : i + attempts] for i in range(0, len(strings), attempts)]
+        return out
+
     def decode(
         self, z: np.ndarray | torch.Tensor, mode: str = "argmax", generator: torch.Generator | None = None, batch_size: int = 1000
     ) -> list[str | None]:
-        """Strings decoded from latent points (N, d); None where decoding gives no valid string
-        of the grammar. ``mode`` is ``argmax`` or ``sample`` (Gumbel-max, from ``generator``)."""
-        z = torch.as_tensor(np.asarray(z, dtype=np.float32)).to(self.device)
-        out: list[str | None] = []
-        for start in range(0, len(z), batch_size):
-            logits = self.network.decode(z[start : start + batch_size]).float()
-            if self.config.is_grammar_model:
-                result = masked_decode(logits, self.tables, mode=mode, generator=generator)
-                rules = result.rules.cpu().numpy()
-                out += [self.codec.decode(r) if ok else None for r, ok in zip(rules, result.valid.tolist())]
-            else:
-                scores = logits if mode == "argmax" else logits + gumbel_noise(logits.shape, generator, logits.device)
-                out += [self.codec.decode(row) for row in scores.argmax(dim=-1).cpu().numpy()]
-        return out
+        """One string per latent point (N, d); None where decoding gives no valid string of the
+        grammar. ``mode`` is ``argmax`` or ``sample`` (Gumbel-max, from ``generator``)."""
+        return [first for first, in self.decode_attempts(z, 1, mode, generator, batch_size)]
+
+    def _strings(self, logits: torch.Tensor, mode: str, generator: torch.Generator | None) -> list[str | None]:
+        if self.config.is_grammar_model:
+            result = masked_decode(logits, self.tables, mode=mode, generator=generator)
+            rules = result.rules.cpu().numpy()
+            return [self.codec.decode(r) if ok else None for r, ok in zip(rules, result.valid.tolist())]
+        if mode not in ("sample", "argmax"):
+            raise ValueError(f"Unknown decoding mode {mode!r}: use 'sample' or 'argmax'.")
+        scores = logits if mode == "argmax" else logits + gumbel_noise(logits.shape, generator, logits.device)
+        return [self.codec.decode(row) for row in scores.argmax(dim=-1).cpu().numpy()]

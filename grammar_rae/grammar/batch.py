@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import multiprocessing
-import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -13,6 +12,7 @@ from grammar_rae.errors import GrammarRAEError, InvalidString
 from grammar_rae.grammar.cfg import Grammar
 from grammar_rae.grammar.codec import check_length
 from grammar_rae.grammar.parser import Parser
+from grammar_rae.parallel import default_workers
 
 Check = Callable[[str], "str | None"]
 
@@ -66,11 +66,6 @@ def _start_worker(grammar_text: str, max_length: int | None, check: Check | None
 def _work(texts: Sequence[str]) -> list[Outcome]:
     assert _worker_encoder is not None
     return _worker_encoder.chunk(texts)
-
-
-def default_workers() -> int:
-    """The number of cores this process may use."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def parse_many(

@@ -55,6 +55,11 @@ class Autoencoder(nn.Module):
         """Decoder logits (B, steps, V) for latent codes (B, d)."""
         return self.decoder(z, steps or self.config.max_length)
 
+    def draw(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """One draw of the encoder's distribution over z for each input, as used in training
+        (the code itself for deterministic models); reconstruction accuracy encodes with it."""
+        return self.encode(x)
+
     def latent(self, x: torch.Tensor, generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
         """Latent codes used for reconstruction during training, and their penalty (B,)."""
         raise NotImplementedError
@@ -83,20 +88,30 @@ class VAE(Autoencoder):
 
     variational = True
 
+    def _reparameterise(self, mean, log_var, generator):
+        return mean + torch.exp(0.5 * log_var) * self._noise(mean, generator) * self.config.noise_std
+
+    def draw(self, x, generator=None):
+        return self._reparameterise(*self.encoder(x), generator)
+
     def latent(self, x, generator):
         mean, log_var = self.encoder(x)
-        z = mean
-        if self.training:
-            z = mean + torch.exp(0.5 * log_var) * self._noise(mean, generator) * self.config.noise_std
+        z = self._reparameterise(mean, log_var, generator) if self.training else mean
         return z, kl_to_standard_normal(mean, log_var)
 
 
 class ConstantVarianceVAE(Autoencoder):
     """Grammar constant-variance VAE (``gcvae``): fixed σ = noise_std."""
 
+    def _perturb(self, mean, generator):
+        return mean + self._noise(mean, generator) * self.config.noise_std
+
+    def draw(self, x, generator=None):
+        return self._perturb(self.encode(x), generator)
+
     def latent(self, x, generator):
         mean = self.encode(x)
-        z = mean + self._noise(mean, generator) * self.config.noise_std if self.training else mean
+        z = self._perturb(mean, generator) if self.training else mean
         return z, half_squared_norm(mean)
 
 

@@ -13,6 +13,7 @@ from grammar_rae.data.batching import Splits, make_splits
 from grammar_rae.data.prepare import PreparedDataset, prepare_dataset
 from grammar_rae.data.sequences import SequenceArrays, char_sequences, grammar_sequences
 from grammar_rae.errors import GrammarRAEError
+from grammar_rae.files import save_json
 from grammar_rae.grammar.cfg import Grammar
 from grammar_rae.grammar.charset import CharCodec
 from grammar_rae.models.autoencoders import build_model
@@ -71,14 +72,40 @@ def split_rows(sequences: SequenceArrays, train_config: TrainConfig) -> Splits:
     return Splits(usable[splits.train], usable[splits.val], usable[splits.test])
 
 
+@dataclass
+class RunData:
+    """A run's prepared data set, its training sequences and its splits, recomputed from ``config.json``."""
+
+    dataset: PreparedDataset
+    sequences: SequenceArrays
+    splits: Splits
+
+    @classmethod
+    def of(cls, folder: str | Path) -> "RunData":
+        """The data of the run in ``folder`` (prepared from the cache, or again if the cache is gone)."""
+        saved = rf.read_config(Path(folder))
+        dataset = prepare_dataset(Grammar.load(saved["grammar"]), saved["data"]["source"])
+        if dataset.meta["source_sha256"] != saved["data"]["sha256"]:
+            raise rf.RunError(f"The data of {folder} ({saved['data']['source']}) has changed since the run was trained.")
+        model_config, train_config = ModelConfig.from_dict(saved["model"]), TrainConfig.from_dict(saved["train"])
+        sequences = sequences_for(model_config, dataset)
+        return cls(dataset, sequences, split_rows(sequences, train_config))
+
+    def rows(self, split: str) -> np.ndarray:
+        """Row numbers of the ``train``, ``val`` or ``test`` split."""
+        if split not in ("train", "val", "test"):
+            raise ValueError(f"Unknown split {split!r}: use train, val or test.")
+        return getattr(self.splits, split)
+
+    def strings(self, split: str) -> list[str]:
+        """The strings of a split."""
+        strings = self.dataset.strings
+        return [strings[i] for i in self.rows(split)]
+
+
 def split_strings(folder: str | Path, split: str = "test") -> list[str]:
     """The strings of a run's ``train``, ``val`` or ``test`` split, recomputed from its config."""
-    saved = rf.read_config(Path(folder))
-    dataset = prepare_dataset(Grammar.load(saved["grammar"]), saved["data"]["source"])
-    model_config, train_config = ModelConfig.from_dict(saved["model"]), TrainConfig.from_dict(saved["train"])
-    rows = getattr(split_rows(sequences_for(model_config, dataset), train_config), split)
-    strings = dataset.strings
-    return [strings[i] for i in rows]
+    return RunData.of(folder).strings(split)
 
 
 def _new_configs(grammar: Grammar, model: str, preset: str, overrides: dict) -> tuple[ModelConfig, TrainConfig]:
@@ -94,24 +121,30 @@ def _new_configs(grammar: Grammar, model: str, preset: str, overrides: dict) -> 
     return model_config, TrainConfig.from_dict(train_values)
 
 
-def _saved_configs(folder: Path, grammar: Grammar, model: str, overrides: dict) -> tuple[ModelConfig, TrainConfig, dict]:
-    saved = rf.read_config(folder)
+def _saved_configs(folder: Path, saved: dict, grammar: Grammar, overrides: dict, write: bool) -> tuple[ModelConfig, TrainConfig]:
     if saved["grammar_hash"] != grammar.hash:
         raise rf.RunError(f"{folder} was trained with a different {grammar.name} grammar; it cannot be resumed with this one.")
     model_config = ModelConfig.from_dict(saved["model"])
     train_config = TrainConfig.from_dict(saved["train"])
-    if model_config.model != model:
-        raise rf.RunError(f"{folder} holds a {model_config.model} run, not {model}.")
     current = {**asdict(model_config), **asdict(train_config)}
-    clashes = [f"{k} (run: {current[k]}, given: {v})" for k, v in overrides.items() if v is not None and k in current and current[k] != v]
+    clashes = [
+        f"{k} (run: {current[k]}, given: {v})"
+        for k, v in overrides.items()
+        if v is not None and k in current and current[k] != v and k != "epochs"
+    ]
     if clashes:
         raise rf.RunError(f"--resume continues {folder} with its own settings, but these differ: {', '.join(clashes)}.")
-    return model_config, train_config, saved
+    if overrides.get("epochs") is not None and overrides["epochs"] != train_config.epochs:
+        # the one setting a resumed run may change: train longer (or stop earlier)
+        train_config.epochs = overrides["epochs"]
+        if write:
+            save_json(folder / rf.CONFIG, {**saved, "train": asdict(train_config)})
+    return model_config, train_config
 
 
 def train(
-    grammar: str | Path = "smiles",
-    model: str = "grae",
+    grammar: str | Path | None = None,
+    model: str | None = None,
     data: str | Path | None = None,
     out: str | Path | None = None,
     preset: str = "paper",
@@ -127,20 +160,26 @@ def train(
     ``overrides`` set any model or training setting (``latent_dim``, ``gru_hidden``,
     ``gru_layers``, ``batch_size``, ``epochs``, ``beta``, ``lam``, ``reg``, ``seed``,
     ``max_molecules``, ...); None values are ignored. With ``resume`` the run in ``out``
-    continues exactly where it stopped, with its saved settings.
+    continues exactly where it stopped, with its saved grammar, model, preset and settings
+    (``grammar`` and ``model`` may be left out); otherwise they default to ``smiles`` and ``grae``.
     """
     unknown = set(overrides) - MODEL_SETTINGS - TRAIN_SETTINGS
     if unknown:
         raise TypeError(f"Unknown settings: {', '.join(sorted(unknown))}")
-    world = init_world(select_device(device))
-    device_ = select_device(device, world)
-    grammar_ = Grammar.load(grammar)
     if resume and out is None:
         raise rf.RunError("--resume needs --out, the run folder to continue.")
+    if resume:
+        saved = rf.read_config(Path(out))
+        if model is not None and model != saved["model"]["model"]:
+            raise rf.RunError(f"{out} holds a {saved['model']['model']} run, not {model}: drop --model to continue it.")
+        grammar, model, preset = grammar or saved["grammar"], saved["model"]["model"], saved["preset"]
+    grammar_, model = Grammar.load(grammar or "smiles"), model or "grae"
+    world = init_world(select_device(device))
+    device_ = select_device(device, world)
     folder = Path(gather(str(out or default_run_folder(model, grammar_.name)), world)[0])
 
     if resume:
-        model_config, train_config, saved = _saved_configs(folder, grammar_, model, overrides)
+        model_config, train_config = _saved_configs(folder, saved, grammar_, overrides, world.is_main)
         data = saved["data"]["source"]
     else:
         if (folder / rf.CONFIG).exists():
@@ -157,7 +196,7 @@ def train(
 
     if world.is_main and not resume:
         folder.mkdir(parents=True, exist_ok=True)
-        rf.save_json(
+        save_json(
             folder / rf.CONFIG,
             {
                 "grammar": grammar_.name,
@@ -186,7 +225,7 @@ def train(
         metrics = trainer.train(progress)
         digests = collect_digests(trainer)
         if world.is_main and world.distributed:
-            rf.save_json(folder / "ddp.json", {"world_size": world.size, "rank_digests": digests})
+            save_json(folder / "ddp.json", {"world_size": world.size, "rank_digests": digests})
     except KeyboardInterrupt:
         if world.is_main:
             log(f"Interrupted: the state is saved; continue with `grammar-rae train --resume --out {folder}`.")

@@ -14,13 +14,12 @@ half-written file. Checkpoints hold only tensors and plain values and are read w
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import torch
 
 from grammar_rae.errors import GrammarRAEError
+from grammar_rae.files import write_atomic
 
 CONFIG = "config.json"
 CHECKPOINT = "checkpoint.pt"
@@ -33,23 +32,6 @@ class RunError(GrammarRAEError):
     """A run folder is missing, holds another run, or is corrupt."""
 
     kind = "bad run"
-
-
-def write_atomic(path: Path, write) -> None:
-    """Call ``write(handle)`` on a temporary file next to ``path``, then rename it into place."""
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            write(out)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def save_json(path: Path, value: dict) -> None:
-    """Write JSON atomically."""
-    write_atomic(path, lambda out: out.write((json.dumps(value, indent=2) + "\n").encode()))
 
 
 def save_tensors(path: Path, value: dict) -> None:

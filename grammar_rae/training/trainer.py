@@ -24,6 +24,7 @@ from tqdm import tqdm
 from grammar_rae.data.batching import Splits, epoch_batches, eval_batches
 from grammar_rae.data.sequences import SequenceArrays, one_hot_rows
 from grammar_rae.errors import GrammarRAEError
+from grammar_rae.files import save_json
 from grammar_rae.models.autoencoders import Autoencoder
 from grammar_rae.models.config import settings_from_dict
 from grammar_rae.training import run_folder as rf
@@ -200,7 +201,7 @@ class Trainer:
         if self.world.is_main:
             if improved:
                 rf.save_tensors(self.folder / rf.WEIGHTS, self.model.state_dict())
-                rf.save_json(self.folder / rf.BEST, {"epoch": self.epoch, "val_loss": val.loss, "val_accuracy": val.accuracy})
+                save_json(self.folder / rf.BEST, {"epoch": self.epoch, "val_loss": val.loss, "val_accuracy": val.accuracy})
             rf.append_metrics(self.folder, record)
             self.save_checkpoint()
             tqdm.write(

@@ -1,0 +1,150 @@
+"""``grammar-rae optimize`` and ``grammar-rae score``: objectives and latent Bayesian optimisation."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+
+from grammar_rae.cli.options import add_model_option, load_model, positive_int
+from grammar_rae.data.reading import read_strings
+from grammar_rae.data.validity import valid_mask
+from grammar_rae.errors import DataError, GrammarRAEError
+from grammar_rae.evaluation.plots import best_so_far_curves, expression_curves, molecule_grid
+from grammar_rae.objectives.registry import get_objective, objective_names
+from grammar_rae.optimization.bo import BOSettings, objective_folder
+from grammar_rae.optimization.report import optimize
+from grammar_rae.optimization.surrogate import SurrogateSettings
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``optimize`` and ``score``."""
+    opt = subparsers.add_parser(
+        "optimize", help="latent Bayesian optimisation of an objective",
+        description="Sparse-GP batch-EI Bayesian optimisation in the latent space of a trained run "
+        "(protocol: 5 iterations × 50 points, seeds 1-10), with a random-sampling baseline. "
+        "Every seed's results are saved after each iteration; --resume continues.",
+    )
+    add_model_option(opt)
+    opt.add_argument("--objective", required=True, help=f"{', '.join(objective_names())}, or module:function")
+    opt.add_argument("--minimize", action="store_true", help="for a module:function objective: lower is better")
+    opt.add_argument("--iterations", type=positive_int, default=5)
+    opt.add_argument("--batch", type=positive_int, default=50, help="points per iteration (default 50)")
+    opt.add_argument("--seeds", default="1-10", help="e.g. 1-10 or 1,4,7 (default 1-10)")
+    opt.add_argument("--attempts", type=positive_int, default=None, help="decodes per point (default 500 molecules, 25 expressions)")
+    opt.add_argument("--decode", choices=["sample", "argmax"], default="sample")
+    opt.add_argument("--gp-epochs", type=positive_int, default=None, help="GP training epochs at the first iteration (default 50)")
+    opt.add_argument("--gp-warm-epochs", type=positive_int, default=None, help="GP epochs at later iterations (default 10)")
+    opt.add_argument("--inducing", type=positive_int, default=None, help="inducing points (default 500)")
+    opt.add_argument("--restarts", type=positive_int, default=None, help="acquisition optimiser restarts (default 4)")
+    opt.add_argument("--no-baseline", action="store_true", help="skip the random-sampling baseline")
+    opt.add_argument("--resume", action="store_true", help="continue seeds that already have results")
+    opt.add_argument("--plots", action="store_true", help="best-so-far curves and an image of the top strings")
+    opt.add_argument("--json", action="store_true", help="print optimization.json")
+    opt.set_defaults(run=run_optimize)
+
+    score = subparsers.add_parser("score", help="score strings with an objective")
+    score.add_argument("--objective", required=True, help=f"{', '.join(objective_names())}, or module:function")
+    score.add_argument("strings", nargs="*", metavar="STRING")
+    score.add_argument("--file", help="a text/CSV file with one string per line")
+    score.add_argument("--grammar", default=None, help="language of the strings for the validity flag (default: the objective's)")
+    score.add_argument("--json", action="store_true", help='one JSON object per input: {"input", "score", "valid"}')
+    score.set_defaults(run=run_score)
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``1-10`` or ``1,4,7`` (or a mix) as a sorted list of seeds."""
+    seeds: set[int] = set()
+    try:
+        for part in text.split(","):
+            low, _, high = part.strip().partition("-")
+            seeds.update(range(int(low), int(high or low) + 1))
+    except ValueError:
+        raise GrammarRAEError(f"--seeds {text!r} is not a list like 1-10 or 1,4,7.") from None
+    if not seeds:
+        raise GrammarRAEError(f"--seeds {text!r} names no seed.")
+    return sorted(seeds)
+
+
+def run_optimize(args: argparse.Namespace) -> int:
+    """Run the BO protocol and print the table."""
+    seeds = parse_seeds(args.seeds)
+    objective = get_objective(args.objective, maximize=not args.minimize)
+    model = load_model(args)
+    objective.check_grammar(model.grammar.name)
+    defaults = SurrogateSettings()
+    surrogate = SurrogateSettings(
+        inducing=args.inducing or defaults.inducing,
+        epochs=args.gp_epochs or defaults.epochs,
+        warm_epochs=args.gp_warm_epochs or defaults.warm_epochs,
+    )
+    settings = BOSettings(iterations=args.iterations, batch=args.batch, attempts=args.attempts, decode=args.decode,
+                          restarts=args.restarts or BOSettings.restarts, surrogate=surrogate)
+    folder = objective_folder(model, objective)
+    started = sorted(folder.glob("seed-*.json")) if folder.is_dir() else []
+    if started and not args.resume:
+        raise GrammarRAEError(f"{folder} already holds BO results ({len(started)} seeds): pass --resume to continue them, or remove the folder.")
+    print(f"Optimising {objective.name} with {model.folder} ({model.grammar.name}), seeds {args.seeds}.", file=sys.stderr)
+    extra = [get_objective("penalized-logp-raw")] if objective.name == "penalized-logp" else []
+    result = optimize(model, objective, seeds, settings, baseline=not args.no_baseline, extra=extra,
+                      log=lambda m: print(m, file=sys.stderr), progress=sys.stderr.isatty())
+    if args.plots:
+        result["plots"] = [str(p) for p in _plots(model, objective, result, folder)]
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print_table(result)
+    return 0
+
+
+def _plots(model, objective, result, folder) -> list:
+    import pandas as pd
+
+    frame = pd.read_csv(folder / "proposals.csv")
+    curves = {int(s): g["score"].tolist() for s, g in frame[frame.method == "bo"].groupby("seed")}
+    randoms = {int(s): g["score"].tolist() for s, g in frame[frame.method == "random"].groupby("seed")}
+    paths = [best_so_far_curves(curves, objective.maximize, objective.name, folder / "best-so-far.png", randoms)]
+    top = result["bo"]["top"]
+    if top and model.grammar.name == "smiles":
+        paths.append(molecule_grid([t["string"] for t in top], folder / "top.png", [f"{t['score']:.2f}" for t in top], per_row=3))
+    elif top:
+        paths.append(expression_curves([t["string"] for t in top], folder / "top.png"))
+    return paths
+
+
+def _cell(stats: dict) -> str:
+    return "n/a" if stats["mean"] is None else f"{stats['mean']:.3f} ± {stats['sem']:.3f}"
+
+
+def print_table(result: dict) -> None:
+    """The paper's table: one row per method."""
+    print(f"{result['objective']} ({'higher' if result['maximize'] else 'lower'} is better), {result['model']}")
+    print(f"{'method':<8} {'fraction valid':>18} {'average score':>18}  top strings")
+    for method in ("bo", "random"):
+        if method in result:
+            row = result[method]
+            tops = "; ".join(f"{t['string']} ({t['score']:.2f})" for t in row["top"])
+            print(f"{method:<8} {_cell(row['fraction_valid']):>18} {_cell(row['average_score']):>18}  {tops}")
+    surrogate = result["bo"]["surrogate"]
+    print(f"surrogate (10% held out): RMSE {_cell(surrogate['rmse'])}, log-likelihood {_cell(surrogate['log_likelihood'])}")
+    print(f"seeds: {', '.join(map(str, result['bo']['seeds']))}; ± is the standard error over seeds (std/√seeds)")
+    for path in result.get("plots", []):
+        print(f"figure: {path}")
+
+
+def run_score(args: argparse.Namespace) -> int:
+    """Score strings given as arguments and/or in a file."""
+    texts = list(args.strings) + (read_strings(args.file)[1] if args.file else [])
+    if not texts:
+        raise DataError("Nothing to score: give strings as arguments or --file FILE.")
+    objective = get_objective(args.objective)
+    grammar = args.grammar or objective.grammar
+    valid = valid_mask(grammar, texts) if grammar else [True] * len(texts)
+    scores = objective(texts)
+    for text, score, ok in zip(texts, scores, valid):
+        if args.json:
+            print(json.dumps({"input": text, "score": None if math.isnan(score) else float(score), "valid": bool(ok)}))
+        else:
+            print(f"{text}\t{score:.4f}\t{'valid' if ok else 'invalid'}")
+    return 0

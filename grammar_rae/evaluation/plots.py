@@ -1,0 +1,124 @@
+"""Pictures of a run (PNG, matplotlib's Agg backend, RDKit drawing): the latent space, sample
+properties against the training data, and grids of sampled molecules or curves of sampled
+expressions. Each function writes one file atomically and returns its path."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from rdkit import Chem  # noqa: E402
+from rdkit.Chem import Draw  # noqa: E402
+from sklearn.decomposition import PCA  # noqa: E402
+
+from grammar_rae.data.expressions import GRID, evaluator  # noqa: E402
+from grammar_rae.data.validity import is_valid  # noqa: E402
+from grammar_rae.files import write_atomic  # noqa: E402
+from grammar_rae.objectives.expressions import expr_fit, target  # noqa: E402
+from grammar_rae.objectives.molecules import PROPERTIES, property_table  # noqa: E402
+
+
+def _save(figure, path: str | Path) -> Path:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
+    plt.close(figure)
+    write_atomic(path, lambda out: out.write(buffer.getvalue()))
+    return Path(path)
+
+
+def latent_pca(codes: np.ndarray, values: np.ndarray, label: str, path: str | Path, title: str = "") -> Path:
+    """2-D PCA of latent codes, each point coloured by ``values`` (NaN values are grey)."""
+    points = PCA(n_components=2).fit(codes).transform(codes)
+    finite = np.isfinite(values)
+    figure, axes = plt.subplots(figsize=(6.5, 5.5))
+    axes.scatter(points[~finite, 0], points[~finite, 1], s=4, c="lightgrey", label="no score")
+    low, high = np.percentile(values[finite], [1, 99]) if finite.any() else (0, 1)
+    shown = axes.scatter(points[finite, 0], points[finite, 1], s=4, c=values[finite], cmap="viridis", vmin=low, vmax=high)
+    figure.colorbar(shown, ax=axes, label=label)
+    axes.set(xlabel="first principal component", ylabel="second principal component", title=title or f"Latent codes coloured by {label}")
+    return _save(figure, path)
+
+
+def property_histograms(samples: np.ndarray, training: np.ndarray, names: Sequence[str], path: str | Path) -> Path:
+    """One histogram per property column: generated molecules against training molecules."""
+    figure, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 3.4))
+    for ax, name, s, t in zip(np.atleast_1d(axes), names, samples.T, training.T):
+        s, t = s[np.isfinite(s)], t[np.isfinite(t)]
+        both = np.concatenate([s, t])
+        bins = np.histogram_bin_edges(both, bins=40) if len(both) else 10
+        for values, label in ((t, "training"), (s, "samples")):
+            if len(values):
+                ax.hist(values, bins=bins, density=True, alpha=0.5, label=label)
+        ax.set(title=name)
+    np.atleast_1d(axes)[0].legend()
+    return _save(figure, path)
+
+
+def molecule_grid(smiles: Sequence[str], path: str | Path, legends: Sequence[str] | None = None, per_row: int = 5) -> Path:
+    """A grid image of molecules (unreadable SMILES are left out)."""
+    pairs = [(Chem.MolFromSmiles(s), legend) for s, legend in zip(smiles, legends or smiles)]
+    pairs = [(mol, legend) for mol, legend in pairs if mol is not None]
+    image = Draw.MolsToGridImage(
+        [mol for mol, _ in pairs], molsPerRow=per_row, subImgSize=(260, 220), legends=[str(legend)[:40] for _, legend in pairs]
+    )
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    write_atomic(path, lambda out: out.write(buffer.getvalue()))
+    return Path(path)
+
+
+def expression_curves(expressions: Sequence[str], path: str | Path) -> Path:
+    """Curves of expressions on the scoring grid against the target f*(x) = 1/3 + x + sin(x·x)."""
+    figure, axes = plt.subplots(figsize=(7, 4.5))
+    axes.plot(GRID, target(), color="black", linewidth=2, label="target 1/3 + x + sin(x·x)")
+    for text in expressions:
+        axes.plot(GRID, evaluator().evaluate(text), linewidth=1, alpha=0.8, label=text)
+    axes.set(ylim=(-15, 15), xlabel="x", ylabel="f(x)")
+    axes.legend(fontsize=7, loc="upper left")
+    return _save(figure, path)
+
+
+def sample_figures(model, strings: Sequence[str | None], prefix: str | Path, workers: int | None = None, grid: int = 20) -> list[Path]:
+    """The figures of a sample (``<prefix>-*.png``): the latent PCA of the run's test codes
+    coloured by the objective, and for molecules a grid of sampled molecules and property
+    histograms against 5,000 training molecules (for expressions, curves of sampled expressions)."""
+    prefix = Path(prefix)
+    valid = [s for s in strings if s is not None and is_valid(model.grammar.name, s)]
+    test = model.data.strings("test")
+    codes = model.codes("test")
+    paths = []
+    if model.grammar.name == "smiles":
+        table = property_table(test, workers)
+        raw = table[:, 0] - table[:, 2] - table[:, 3]
+        paths.append(latent_pca(codes, raw, "penalized logP (logP − SA − cycle)", f"{prefix}-latent.png"))
+        training = model.data.strings("train")
+        picked = np.random.default_rng(0).choice(len(training), size=min(5000, len(training)), replace=False)
+        reference = property_table([training[i] for i in picked], workers)
+        paths.append(property_histograms(property_table(valid, workers), reference, PROPERTIES, f"{prefix}-properties.png"))
+        if valid:
+            paths.append(molecule_grid(valid[:grid], f"{prefix}-molecules.png"))
+    else:
+        paths.append(latent_pca(codes, expr_fit(test), "expression fit (lower is better)", f"{prefix}-latent.png"))
+        if valid:
+            paths.append(expression_curves(valid[:8], f"{prefix}-curves.png"))
+    return paths
+
+
+def best_so_far_curves(scores_by_seed: dict[int, Sequence[float]], maximize: bool, label: str, path: str | Path,
+                       baseline: dict[int, Sequence[float]] | None = None) -> Path:
+    """Best score found after each evaluation, one line per seed (and the random baseline dashed)."""
+    figure, axes = plt.subplots(figsize=(7, 4.5))
+    best = np.maximum.accumulate if maximize else np.minimum.accumulate
+    for runs, style, name in ((scores_by_seed, "-", "BO"), (baseline or {}, "--", "random")):
+        for k, (seed, scores) in enumerate(sorted(runs.items())):
+            axes.plot(np.arange(1, len(scores) + 1), best(np.asarray(scores, dtype=float)), style, linewidth=1,
+                      color=f"C{k % 10}", label=f"{name} seed {seed}" if k < 10 else None)
+    axes.set(xlabel="evaluations", ylabel=f"best {label} so far", title=f"Bayesian optimisation of {label}")
+    axes.legend(fontsize=6, ncol=2)
+    return _save(figure, path)

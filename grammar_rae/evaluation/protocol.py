@@ -1,0 +1,218 @@
+"""``evaluate``: the evaluation protocol of a trained run (protocol section 7), written to
+``evaluation.json`` in the run folder.
+
+Stages: reconstruction accuracy on the test split; validity of points drawn from each density
+(``prior_points`` points × ``prior_decodes`` decodes; uniqueness and novelty of the first decode
+of each point); and, on ``samples`` points from each density, the MOSES table for molecules (or
+validity, uniqueness, novelty and the mean expression-fit score for expressions). Each finished
+stage is saved at once; running again with the same settings reuses finished stages, so an
+interrupted evaluation continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from grammar_rae.data.validity import canonical_many
+from grammar_rae.errors import GrammarRAEError
+from grammar_rae.evaluation.metrics import property_summary, set_metrics
+from grammar_rae.evaluation.moses import FeatureSet, fcd_available, moses_metrics
+from grammar_rae.evaluation.reconstruction import reconstruction_accuracy
+from grammar_rae.files import save_json, save_lines
+from grammar_rae.generation.sampling import decode_points, run_density
+from grammar_rae.generation.trained import TrainedModel
+from grammar_rae.objectives.expressions import expr_fit
+
+EVALUATION = "evaluation.json"
+
+
+@dataclass
+class EvaluationSettings:
+    """How much of the protocol to run; the defaults are the reference protocol."""
+
+    test_strings: int = 5000
+    encodes: int | None = None  # 10 for VAEs, 1 for deterministic codes
+    decodes: int = 100
+    prior_points: int = 1000
+    prior_decodes: int = 100
+    samples: int = 30000
+    densities: tuple[str, ...] = ("gmm", "prior")
+    components: int = 10
+    seed: int = 0
+    fcd: bool = True
+    stages: tuple[str, ...] = field(default=("reconstruction", "validity", "samples"))
+
+    def check(self) -> None:
+        """Raise a clear error for counts below 1."""
+        for name in ("test_strings", "decodes", "prior_points", "prior_decodes", "samples", "components"):
+            if getattr(self, name) < 1:
+                raise GrammarRAEError(f"{name.replace('_', ' ')} must be at least 1, not {getattr(self, name)}.")
+        if self.encodes is not None and self.encodes < 1:
+            raise GrammarRAEError(f"encodes must be at least 1, not {self.encodes}.")
+
+
+class Evaluation:
+    """The stages of one run's evaluation, saved to its ``evaluation.json`` as they finish."""
+
+    def __init__(self, model: TrainedModel, settings: EvaluationSettings, force: bool = False):
+        self.model = model
+        self.settings = settings
+        self.path = model.folder / EVALUATION
+        self.results: dict = {"settings": self._settings_record(), "stages": {}}
+        if self.path.exists() and not force:
+            try:
+                saved = json.loads(self.path.read_text())
+            except json.JSONDecodeError:
+                saved = {}
+            if saved.get("settings") == self.results["settings"]:
+                self.results = saved
+
+    def _settings_record(self) -> dict:
+        record = asdict(self.settings)
+        record["encodes"] = self.encodes
+        record["densities"] = list(record["densities"])
+        record.pop("stages")
+        record["fcd"] = self.settings.fcd and fcd_available()
+        return record
+
+    @property
+    def encodes(self) -> int:
+        """Encodings per test string: 10 for VAEs, 1 for deterministic models, unless set."""
+        if self.settings.encodes is not None:
+            return self.settings.encodes
+        return 10 if self.model.network.variational else 1
+
+    def stage(self, name: str, compute: Callable[[], dict], log: Callable[[str], object]) -> dict:
+        """A finished stage's result, computing and saving it first if needed."""
+        if name not in self.results["stages"]:
+            log(f"{name} ...")
+            started = time.perf_counter()
+            value = compute()
+            value["seconds"] = round(time.perf_counter() - started, 1)
+            self.results["stages"][name] = value
+            save_json(self.path, self.results)
+        return self.results["stages"][name]
+
+
+def evaluate(
+    model: TrainedModel,
+    settings: EvaluationSettings | None = None,
+    workers: int | None = None,
+    progress: bool = False,
+    force: bool = False,
+    log: Callable[[str], object] = print,
+) -> dict:
+    """Run the evaluation protocol on a run and return (and save) its results."""
+    settings = settings or EvaluationSettings()
+    settings.check()
+    evaluation = Evaluation(model, settings, force)
+    grammar = model.grammar.name
+    data = model.data
+    if "reconstruction" in settings.stages:
+        test = data.strings("test")[: settings.test_strings]
+        evaluation.stage(
+            "reconstruction",
+            lambda: reconstruction_accuracy(
+                model, test, evaluation.encodes, settings.decodes, "sample", settings.seed, progress=progress
+            ).to_dict(),
+            log,
+        )
+    training = training_forms(model, workers, progress) if {"validity", "samples"} & set(settings.stages) else None
+    reference = None
+    for kind in settings.densities:
+        density, _ = run_density(model, kind, settings.components, settings.seed)
+        if "validity" in settings.stages:
+            evaluation.stage(f"validity/{kind}", lambda: _validity(model, density, settings, training, workers), log)
+        if "samples" in settings.stages:
+            if reference is None and grammar == "smiles":
+                reference = reference_features(model, workers)
+            evaluation.stage(f"samples/{kind}", lambda: _samples(model, density, settings, training, reference, workers, progress), log)
+    return evaluation.results
+
+
+def samples_path(model: TrainedModel, kind: str) -> Path:
+    """Where the evaluation keeps the strings it sampled from a density."""
+    return model.folder / "samples" / f"evaluation-{kind}{'.smi' if model.grammar.name == 'smiles' else '.txt'}"
+
+
+def training_forms(model: TrainedModel, workers: int | None = None, progress: bool = False) -> set[str]:
+    """Canonical forms of the run's training strings (for novelty)."""
+    known = model.data.dataset.canonical(workers, progress)
+    return {known[i] for i in model.data.rows("train") if known[i] is not None}
+
+
+def reference_features(model: TrainedModel, workers: int | None = None) -> FeatureSet:
+    """MOSES features of the run's test molecules (the reference set)."""
+    test = canonical_many(model.grammar.name, model.data.strings("test"), workers)
+    return FeatureSet([c for c in test if c is not None], workers)
+
+
+def _validity(model, density, settings: EvaluationSettings, training: set[str], workers) -> dict:
+    z = density.sample(settings.prior_points, seed=settings.seed)
+    generator = torch.Generator(device=model.device).manual_seed(settings.seed)
+    decoded = model.decode_attempts(z, settings.prior_decodes, "sample", generator)
+    flat = [s for row in decoded for s in row]
+    canonical = canonical_many(model.grammar.name, flat, workers)
+    first = canonical[:: settings.prior_decodes]
+    return {
+        "points": settings.prior_points,
+        "decodes": settings.prior_decodes,
+        "validity": float(np.mean([c is not None for c in canonical])),
+        "first_decode": set_metrics(first, training).to_dict(),
+    }
+
+
+def _samples(model, density, settings: EvaluationSettings, training, reference, workers, progress) -> dict:
+    z = density.sample(settings.samples, seed=settings.seed + 1)
+    strings = decode_points(model, z, "sample", 1, settings.seed, progress=progress)
+    save_lines(samples_path(model, density.kind), (s or "" for s in strings))
+    canonical = canonical_many(model.grammar.name, strings, workers)
+    if model.grammar.name == "smiles":
+        table = moses_metrics(canonical, reference, training, workers, settings.fcd, progress)
+        table["properties"] = property_summary([c for c in canonical if c is not None], workers)
+        return table
+    table = set_metrics(canonical, training).to_dict()
+    scores = expr_fit([c for c in canonical if c is not None])
+    table["expr_fit_mean"] = float(scores.mean()) if len(scores) else None
+    return table
+
+
+REPORTS = ("validity", "uniqueness", "novelty", "properties", "moses")
+
+
+def check_reports(reports: tuple[str, ...]) -> tuple[str, ...]:
+    """``reports`` if every name is known, else a clear error."""
+    unknown = set(reports) - set(REPORTS)
+    if unknown:
+        raise GrammarRAEError(f"Unknown report {', '.join(sorted(unknown))}: choose from {', '.join(REPORTS)}.")
+    return reports
+
+
+def sample_report(
+    model: TrainedModel, strings: list[str | None], reports: tuple[str, ...] = REPORTS[:3], workers: int | None = None, fcd: bool = True
+) -> dict:
+    """The numbers ``grammar-rae sample --report`` prints: always ``n``, ``validity``,
+    ``uniqueness`` and ``novelty`` (fractions), plus ``properties`` (molecules: logP, QED, SA
+    mean and sd; expressions: expression-fit) and ``moses`` when asked for."""
+    check_reports(reports)
+    grammar = model.grammar.name
+    canonical = canonical_many(grammar, strings, workers)
+    training = training_forms(model, workers)
+    out = set_metrics(canonical, training).to_dict()
+    valid = [c for c in canonical if c is not None]
+    if "properties" in reports:
+        if grammar == "smiles":
+            out["properties"] = property_summary(valid, workers)
+        else:
+            scores = expr_fit(valid)
+            out["properties"] = {"expr_fit": {"mean": float(scores.mean()), "sd": float(scores.std())} if len(scores) else None}
+    if "moses" in reports and grammar == "smiles":
+        out["moses"] = moses_metrics(canonical, reference_features(model, workers), training, workers, fcd)
+    return out

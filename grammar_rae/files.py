@@ -1,0 +1,45 @@
+"""Atomic file writes: write to a temporary name next to the target, then rename into place,
+so an interrupted program never leaves a half-written file behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import BinaryIO
+
+
+def write_atomic(path: str | Path, write: Callable[[BinaryIO], object]) -> None:
+    """Call ``write(handle)`` on a temporary file next to ``path``, then rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            write(out)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def save_json(path: str | Path, value: dict | list) -> None:
+    """Write JSON atomically (indented, UTF-8)."""
+    write_atomic(path, lambda out: out.write((json.dumps(value, indent=2) + "\n").encode()))
+
+
+def save_lines(path: str | Path, lines: Iterable[str]) -> None:
+    """Write one string per line atomically."""
+    write_atomic(path, lambda out: out.write("".join(f"{line}\n" for line in lines).encode()))
+
+
+def unused_path(path: str | Path) -> Path:
+    """``path`` if nothing is there yet, else the first free ``name-2.ext``, ``name-3.ext``, …"""
+    path = Path(path)
+    candidate, number = path, 1
+    while candidate.exists():
+        number += 1
+        candidate = path.with_name(f"{path.stem}-{number}{path.suffix}")
+    return candidate

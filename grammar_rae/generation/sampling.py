@@ -1,0 +1,97 @@
+"""Generating strings: fit or load a run's ex-post density, draw latent points, decode them.
+
+With ``attempts`` K > 1 each point is decoded K times (stochastically) and the most frequent
+valid string is kept, as the reference Bayesian optimisation does; a point none of whose
+decodes is valid gives None.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from grammar_rae.data.validity import valid_mask
+from grammar_rae.errors import GrammarRAEError
+from grammar_rae.generation.density import LatentDensity, density_filename
+from grammar_rae.generation.trained import TrainedModel
+
+
+def fit_density(model: TrainedModel, kind: str = "gmm", components: int = 10, seed: int = 0, save: bool = True) -> LatentDensity:
+    """Fit a density to the codes of the run's training split (posterior means for VAEs) and,
+    with ``save``, store it in the run folder."""
+    codes = model.codes("train") if kind != "prior" else np.zeros((1, model.latent_dim))
+    density = LatentDensity(kind, components, seed).fit(codes)
+    if save and model.folder is not None:
+        density.save(model.folder / density_filename(kind, components))
+    return density
+
+
+def run_density(model: TrainedModel, kind: str = "gmm", components: int = 10, seed: int = 0) -> tuple[LatentDensity, bool]:
+    """The run's stored density of this kind, or a newly fitted (and stored) one; the flag says
+    whether it was fitted now."""
+    if kind == "prior":
+        return fit_density(model, kind, save=False), False
+    path = None if model.folder is None else model.folder / density_filename(kind, components)
+    if path is not None and path.exists():
+        return LatentDensity.load(path), False
+    return fit_density(model, kind, components, seed), True
+
+
+def most_frequent_valid(candidates: Sequence[Sequence[str | None]], grammar_name: str, workers: int | None = None) -> list[str | None]:
+    """For each point, the most frequent valid string among its decodes (ties: the first seen)."""
+    counts = [Counter(c for c in row if c is not None) for row in candidates]
+    distinct = list({text for count in counts for text in count})
+    valid = dict(zip(distinct, valid_mask(grammar_name, distinct, workers)))
+    return [next((text for text, _ in count.most_common() if valid[text]), None) for count in counts]
+
+
+@dataclass
+class Samples:
+    """Latent points and the strings decoded from them (None: no valid string)."""
+
+    z: np.ndarray
+    strings: list[str | None]
+
+
+def decode_points(
+    model: TrainedModel,
+    z: np.ndarray,
+    mode: str = "sample",
+    attempts: int = 1,
+    seed: int = 0,
+    chunk: int = 1000,
+    progress: bool = False,
+) -> list[str | None]:
+    """Decode latent points, ``attempts`` times each keeping the most frequent valid string
+    (with ``attempts == 1``, the single decode as it is)."""
+    generator = torch.Generator(device=model.device).manual_seed(seed)
+    strings: list[str | None] = []
+    with tqdm(total=len(z), desc="decoding", unit=" points", disable=not progress) as bar:
+        for start in range(0, len(z), chunk):
+            batch = model.decode_attempts(z[start : start + chunk], attempts, mode, generator)
+            strings += [row[0] for row in batch] if attempts == 1 else most_frequent_valid(batch, model.grammar.name)
+            bar.update(len(batch))
+    return strings
+
+
+def sample(
+    model: TrainedModel,
+    n: int,
+    density: LatentDensity | str = "gmm",
+    mode: str = "sample",
+    attempts: int = 1,
+    seed: int = 0,
+    progress: bool = False,
+) -> Samples:
+    """Draw ``n`` points from ``density`` (an object or the name of the run's density) and decode them."""
+    if n < 1:
+        raise GrammarRAEError(f"The number of samples must be at least 1, not {n}.")
+    if isinstance(density, str):
+        density, _ = run_density(model, density)
+    z = density.sample(n, seed=seed)
+    return Samples(z, decode_points(model, z, mode, attempts, seed, progress=progress))

@@ -1,0 +1,62 @@
+"""Ex-post densities: fitting, sampling, scoring, and a safe array-only round trip."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.stats import multivariate_normal
+
+from grammar_rae.generation.density import DensityError, LatentDensity, density_filename
+
+
+@pytest.fixture(scope="module")
+def two_clusters():
+    rng = np.random.default_rng(0)
+    return np.vstack([rng.normal(-5, 0.5, size=(3000, 4)), rng.normal(5, 1.0, size=(1000, 4))])
+
+
+def test_gmm_finds_the_clusters(two_clusters):
+    density = LatentDensity("gmm", components=2).fit(two_clusters)
+    order = np.argsort(density.means_[:, 0])
+    assert np.allclose(density.weights_[order], [0.75, 0.25], atol=0.01)
+    assert np.allclose(density.means_[order, 0], [-5, 5], atol=0.1)
+    samples = density.sample(20000, seed=3)
+    assert abs((samples[:, 0] < 0).mean() - 0.75) < 0.02
+
+
+def test_gaussian_is_the_sample_mean_and_covariance(two_clusters):
+    density = LatentDensity("gaussian").fit(two_clusters)
+    assert np.allclose(density.means_[0], two_clusters.mean(axis=0))
+    assert np.allclose(density.covariances_[0], np.cov(two_clusters, rowvar=False, bias=True))
+    reference = multivariate_normal(density.means_[0], density.covariances_[0]).logpdf(two_clusters[:10])
+    assert np.allclose(density.score_samples(two_clusters[:10]), reference)
+
+
+def test_prior_is_standard_normal(two_clusters):
+    density = LatentDensity("prior").fit(two_clusters)
+    assert np.allclose(density.means_, 0) and np.allclose(density.covariances_[0], np.eye(4))
+    assert np.allclose(density.score_samples(np.zeros((1, 4))), -2 * np.log(2 * np.pi))
+
+
+@pytest.mark.parametrize("kind", ["gmm", "gaussian", "prior"])
+def test_round_trip_gives_the_same_samples(kind, two_clusters, tmp_path):
+    density = LatentDensity(kind, components=3).fit(two_clusters)
+    path = density.save(tmp_path / density_filename(kind, 3))
+    again = LatentDensity.load(path)
+    assert again.kind == kind and again.components == density.components
+    assert np.array_equal(density.sample(100, seed=7), again.sample(100, seed=7))
+    assert not np.array_equal(density.sample(100, seed=7), again.sample(100, seed=8))
+    assert np.allclose(density.score_samples(two_clusters[:50]), again.score_samples(two_clusters[:50]))
+
+
+def test_pickled_or_broken_files_are_refused(tmp_path):
+    evil = tmp_path / "evil.npz"
+    np.savez(evil, kind=np.array("gmm"), seed=np.array(0), weights=np.array([{"a": 1}], dtype=object), means=np.zeros((1, 2)), covariances=np.eye(2)[None])
+    with pytest.raises(DensityError, match="not a grammar-rae density file"):
+        LatentDensity.load(evil)
+    with pytest.raises(DensityError, match="does not exist"):
+        LatentDensity.load(tmp_path / "missing.npz")
+    with pytest.raises(DensityError, match="Unknown density"):
+        LatentDensity("kde")
+    with pytest.raises(DensityError, match="needs at least 10 codes"):
+        LatentDensity("gmm").fit(np.zeros((5, 2)))

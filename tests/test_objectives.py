@@ -1,0 +1,80 @@
+"""Objectives: known values, safety on invalid input, the shipped ZINC250k statistics, `score`."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from grammar_rae.cli.main import main
+from grammar_rae.objectives.molecules import property_table, zinc_statistics
+from grammar_rae.objectives.registry import OBJECTIVE_NAMES, ObjectiveError, get_objective, zinc_standardisation
+
+
+def test_penalized_logp_is_the_standardised_composite(zinc):
+    stats = zinc_standardisation()
+    sample = zinc[:50]
+    table = property_table(sample, workers=1)
+    expected = (
+        (table[:, 0] - stats["logp"]["mean"]) / stats["logp"]["std"]
+        - (table[:, 2] - stats["sa"]["mean"]) / stats["sa"]["std"]
+        - (table[:, 3] - stats["cycle"]["mean"]) / stats["cycle"]["std"]
+    )
+    assert np.allclose(get_objective("penalized-logp")(sample), expected)
+    assert np.allclose(get_objective("penalized-logp-raw")(sample), table[:, 0] - table[:, 2] - table[:, 3])
+
+
+def test_invalid_input_gets_the_worst_value_never_an_exception():
+    for name in OBJECTIVE_NAMES:
+        objective = get_objective(name)
+        scores = objective(["C1CC", None, "x -", ""])
+        assert np.all(scores == objective.worst), name
+    assert get_objective("qed").worst == 0.0
+    assert get_objective("expr-fit").worst == pytest.approx(np.log(1001))
+    assert get_objective("penalized-logp").worst == zinc_standardisation()["composite_min"]
+
+
+def test_user_objectives(tmp_path, monkeypatch):
+    length = get_objective(lambda strings: [len(s or "") for s in strings])
+    assert list(length(["CCO", "C"])) == [3, 1]
+    nan_one = get_objective(lambda strings: [float("nan")] * len(strings), worst=-7.0)
+    assert list(nan_one(["CCO"])) == [-7.0]
+    with pytest.raises(ObjectiveError, match="did not return numbers"):
+        get_objective(lambda strings: ["high"] * len(strings))(["CCO"])
+    with pytest.raises(ObjectiveError, match="returned 1 values for 2 strings"):
+        get_objective(lambda strings: [1.0])(["CCO", "CC"])
+    (tmp_path / "my_objective.py").write_text("def atoms(strings):\n    return [s.count('C') for s in strings]\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert list(get_objective("my_objective:atoms")(["CCO"])) == [2]
+    with pytest.raises(ObjectiveError, match="Unknown objective 'happiness'"):
+        get_objective("happiness")
+    with pytest.raises(ObjectiveError, match="Cannot load the objective"):
+        get_objective("my_objective:missing")
+    with pytest.raises(ObjectiveError, match="scores expr strings"):
+        get_objective("expr-fit").check_grammar("smiles")
+
+
+def test_score_cli(tmp_path, capsys):
+    molecules = tmp_path / "mine.smi"
+    molecules.write_text("c1ccccc1\nnot-a-smiles\n")
+    assert main(["score", "--objective", "penalized-logp-raw", "CCO", "--file", str(molecules), "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["input"] for r in rows] == ["CCO", "c1ccccc1", "not-a-smiles"]
+    assert [r["valid"] for r in rows] == [True, True, False]
+    assert rows[1]["score"] == pytest.approx(1.6866 - 1.0, abs=1e-3)  # logP − SA − 0 for benzene
+    assert rows[2]["score"] == get_objective("penalized-logp-raw").worst
+    assert main(["score", "--objective", "nonsense", "CCO"]) == 1
+    assert "Unknown objective" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_shipped_statistics_recomputed_from_zinc250k(zinc):
+    shipped = zinc_standardisation()
+    again = zinc_statistics(zinc)
+    assert again["molecules"] == shipped["molecules"] == 249_456
+    for name in ("logp", "sa", "cycle"):
+        assert again[name]["mean"] == pytest.approx(shipped[name]["mean"], rel=1e-9)
+        assert again[name]["std"] == pytest.approx(shipped[name]["std"], rel=1e-9)
+    for name in ("logp_min", "composite_min", "raw_min"):
+        assert again[name] == pytest.approx(shipped[name], rel=1e-9)

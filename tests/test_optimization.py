@@ -1,0 +1,108 @@
+"""Latent BO on a small expression model: the surrogate, the loop, resuming, the baseline, the CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from grammar_rae.cli.main import main
+from grammar_rae.errors import GrammarRAEError
+from grammar_rae.generation.trained import TrainedModel
+from grammar_rae.objectives.registry import get_objective
+from grammar_rae.optimization.acquisition import bounding_box, select_batch
+from grammar_rae.optimization.bo import BOSettings, SeedRun, objective_folder, training_targets
+from grammar_rae.optimization.report import optimize, summarise
+from grammar_rae.optimization.surrogate import SparseGP, SurrogateSettings
+
+TINY_GP = SurrogateSettings(inducing=40, epochs=3, warm_epochs=1, batch_size=256, lr=0.02)
+TINY = BOSettings(iterations=2, batch=3, attempts=5, restarts=2, raw_samples=32, surrogate=TINY_GP)
+
+
+def test_surrogate_learns_a_smooth_function():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-2, 2, size=(3000, 3))
+    y = np.sin(2 * x[:, 0]) + x[:, 1] ** 2 + 0.05 * rng.normal(size=3000)
+    gp = SparseGP(3, SurrogateSettings(inducing=100, epochs=40, batch_size=500, lr=0.02)).fit(x[:2700], y[:2700])
+    metrics = gp.metrics(x[2700:], y[2700:])
+    assert metrics.rmse < 0.5 * y.std() and metrics.n == 300
+    baseline = -0.5 * np.log(2 * np.pi * y.var()) - 0.5  # log-likelihood of predicting the mean
+    assert metrics.log_likelihood > baseline
+
+
+def test_batch_ei_stays_in_the_box_and_moves_towards_the_optimum():
+    rng = np.random.default_rng(1)
+    x = rng.uniform(-3, 3, size=(2000, 2))
+    y = -((x - 1.0) ** 2).sum(axis=1)
+    gp = SparseGP(2, SurrogateSettings(inducing=60, epochs=40, batch_size=500, lr=0.03)).fit(x, y)
+    box = bounding_box(x)
+    z = select_batch(gp, box, q=4, best=float(y.max()), seed=0, restarts=2, raw_samples=64)
+    assert z.shape == (4, 2) and np.all(z >= box[0] - 1e-6) and np.all(z <= box[1] + 1e-6)
+    assert np.linalg.norm(z - 1.0, axis=1).min() < 1.0
+
+
+def test_seed_runs_resume_exactly(expr_run):
+    model = TrainedModel.load(expr_run)
+    objective = get_objective("expr-fit")
+    targets = training_targets(model, objective)
+    assert np.allclose(targets[:5], objective(model.data.strings("train")[:5]))
+    straight = SeedRun(model, objective, TINY, 1, targets).run()
+    cut = SeedRun(model, objective, BOSettings(**{**TINY.__dict__, "iterations": 1}), 2, targets).run()
+    assert len(cut["iterations"]) == 1
+    resumed = SeedRun(model, objective, TINY, 2, targets).run()
+    assert len(resumed["iterations"]) == 2 and resumed["iterations"][0] == cut["iterations"][0]
+    again = SeedRun(model, objective, TINY, 2, targets)
+    assert again.done and again.state == resumed
+    # seed 2's two iterations equal what an uninterrupted seed-2 run gives
+    (objective_folder(model, objective) / "seed-2.json").rename(objective_folder(model, objective) / "seed-2-cut.json")
+    (objective_folder(model, objective) / "gp-seed-2.pt").unlink()
+    uninterrupted = SeedRun(model, objective, TINY, 2, targets).run()
+    strip = lambda state: [[(p["string"], p["score"]) for p in it["proposals"]] for it in state["iterations"]]  # noqa: E731
+    assert strip(uninterrupted) == strip(resumed)
+    for it in straight["iterations"]:
+        assert len(it["proposals"]) == 3
+        for p in it["proposals"]:
+            assert p["score"] == pytest.approx(objective([p["string"]])[0]) if p["valid"] else p["score"] == objective.worst
+    with pytest.raises(GrammarRAEError, match="other BO settings"):
+        SeedRun(model, objective, BOSettings(**{**TINY.__dict__, "batch": 4}), 1, targets)
+
+
+def test_summary_by_hand():
+    objective = get_objective("expr-fit")
+    table = summarise({1: [{"string": "x", "valid": True, "score": 2.0}, {"string": None, "valid": False, "score": 6.9}],
+                       2: [{"string": "1", "valid": True, "score": 1.0}, {"string": "2", "valid": True, "score": 3.0}]}, objective)
+    assert table["fraction_valid"]["mean"] == pytest.approx(0.75)
+    assert table["fraction_valid"]["sem"] == pytest.approx(0.25 / np.sqrt(2))
+    assert table["average_score"]["mean"] == pytest.approx(2.0)  # per seed: 2.0 and 2.0
+    assert [t["string"] for t in table["top"]] == ["1", "x", "2"]  # lower is better
+
+
+def test_optimize_cli_table_files_and_resume(expr_run, capsys):
+    shutil.rmtree(expr_run / "optimization", ignore_errors=True)  # other tests of this module share the run
+    args = ["optimize", "--model", str(expr_run), "--objective", "expr-fit", "--iterations", "1", "--batch", "3",
+            "--seeds", "1-2", "--attempts", "5", "--gp-epochs", "2", "--inducing", "30", "--restarts", "2", "--json", "--plots"]
+    assert main(args) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["bo"]["seeds"] == [1, 2] and "random" in result
+    assert 0 <= result["bo"]["fraction_valid"]["mean"] <= 1
+    folder = expr_run / "optimization" / "expr-fit"
+    assert (folder / "optimization.json").exists() and (folder / "best-so-far.png").exists()
+    lines = (folder / "proposals.csv").read_text().splitlines()
+    assert lines[0] == "method,seed,iteration,string,valid,score" and len(lines) == 1 + 2 * 3 + 2 * 3
+    assert main(args) == 1
+    assert "pass --resume" in capsys.readouterr().err
+    assert main(args + ["--resume", "--iterations", "2"]) == 0
+    assert len(json.loads((folder / "seed-1.json").read_text())["iterations"]) == 2
+    assert main(["optimize", "--model", str(expr_run), "--objective", "penalized-logp"]) == 1
+    assert "scores smiles strings" in capsys.readouterr().err
+    assert main(["optimize", "--model", str(expr_run), "--objective", "expr-fit", "--seeds", "a-b"]) == 1
+    assert "is not a list" in capsys.readouterr().err
+
+
+def test_optimize_api_reports_extra_objectives(expr_run):
+    model = TrainedModel.load(expr_run)
+    result = optimize(model, get_objective("expr-fit"), seeds=[3], settings=TINY, baseline=False,
+                      extra=[get_objective(lambda s: [1.0] * len(s))], log=lambda *_: None)
+    assert "random" not in result and all("<lambda>" in t for t in result["bo"]["top"])

@@ -1,0 +1,160 @@
+"""Sampling, evaluation, interpolation and their CLI on small real runs (expression and ZINC slices)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from conftest import small_run
+
+from grammar_rae.cli.main import main
+from grammar_rae.errors import GrammarRAEError
+from grammar_rae.evaluation.protocol import EVALUATION, EvaluationSettings, evaluate, sample_report
+from grammar_rae.evaluation.reconstruction import reconstruction_accuracy
+from grammar_rae.generation.density import LatentDensity, density_filename
+from grammar_rae.generation.interpolation import interpolate
+from grammar_rae.generation.sampling import fit_density, most_frequent_valid, run_density, sample
+from grammar_rae.generation.trained import TrainedModel, find_run
+
+
+
+@pytest.fixture(scope="module")
+def zinc_run(tmp_path_factory, zinc_slice):
+    return small_run(tmp_path_factory.mktemp("runs") / "zinc-gvae", "smiles", "gvae", zinc_slice, epochs=2)
+
+
+def test_sampling_is_seeded_and_fits_the_density_on_demand(expr_run):
+    model = TrainedModel.load(expr_run)
+    assert not (expr_run / density_filename("gmm")).exists()
+    first = sample(model, 200, "gmm", seed=5)
+    assert (expr_run / density_filename("gmm")).exists()  # stored on first use
+    again = sample(model, 200, "gmm", seed=5)
+    assert np.array_equal(first.z, again.z) and first.strings == again.strings
+    assert sample(model, 200, "gmm", seed=6).strings != first.strings
+    density, fitted = run_density(model, "gmm")
+    assert not fitted and np.allclose(density.means_, LatentDensity.load(expr_run / density_filename("gmm")).means_)
+    with pytest.raises(GrammarRAEError, match="at least 1"):
+        sample(model, 0)
+
+
+def test_density_is_fitted_on_the_training_codes(expr_run):
+    model = TrainedModel.load(expr_run)
+    codes = model.codes("train")
+    assert codes.shape == (len(model.data.rows("train")), 8)
+    gaussian = fit_density(model, "gaussian", save=False)
+    assert np.allclose(gaussian.means_[0], codes.mean(axis=0), atol=1e-5)
+    strings = model.data.strings("train")[:20]
+    assert np.allclose(model.encode(strings)[0], codes[:20], atol=1e-5)  # cache rows == parsed strings
+
+
+def test_most_frequent_valid():
+    candidates = [["x", "x -", "x -", "x -", "1", "1"], [None, "x *"], ["exp( x * x * x )", "2"]]
+    assert most_frequent_valid(candidates, "expr") == ["1", None, "2"]  # invalid strings never win
+
+
+def test_decode_attempts_reuse_one_decoder_pass(expr_run):
+    model = TrainedModel.load(expr_run)
+    z = LatentDensity("prior").fit(np.zeros((1, 8))).sample(7, seed=0)
+    rows = model.decode_attempts(z, 5, "sample", torch.Generator().manual_seed(0))
+    assert len(rows) == 7 and all(len(r) == 5 for r in rows)
+    argmax = model.decode_attempts(z, 3, "argmax")
+    assert all(len(set(r)) == 1 for r in argmax) and [r[0] for r in argmax] == model.decode(z)
+
+
+def test_reconstruction_counts(expr_run, zinc_run):
+    model = TrainedModel.load(expr_run)
+    test = model.data.strings("test")
+    result = reconstruction_accuracy(model, test[:50] + ["x -"], encodes=1, decodes=4, mode="sample")
+    assert (result.n, result.encodes, result.decodes, result.failed_inputs) == (51, 1, 4, 1)
+    exact = reconstruction_accuracy(model, test, mode="argmax").accuracy
+    assert exact == np.mean([d == s for d, s in zip(model.decode(model.encode(test)[0]), test)])
+    assert exact > 0  # twenty small epochs reconstruct some expressions
+    vae = TrainedModel.load(zinc_run)
+    drawn = reconstruction_accuracy(vae, vae.data.strings("test")[:10], encodes=3, decodes=2, mode="sample")
+    assert (drawn.n, drawn.encodes, drawn.decodes) == (10, 3, 2) and 0 <= drawn.accuracy <= 1
+
+
+def test_vae_draws_differ_but_means_are_deterministic(zinc_run):
+    vae = TrainedModel.load(zinc_run)
+    strings = vae.data.strings("test")[:4]
+    mean_a, _ = vae.encode(strings)
+    mean_b, _ = vae.encode(strings)
+    drawn, _ = vae.encode(strings, draw=True, generator=torch.Generator().manual_seed(0))
+    assert np.array_equal(mean_a, mean_b) and not np.allclose(drawn, mean_a)
+    assert np.allclose(drawn, mean_a, atol=0.2)  # noise std 0.01 times the posterior scale
+
+
+def test_sample_report_on_molecules(zinc_run):
+    model = TrainedModel.load(zinc_run)
+    strings = model.data.strings("train")[:30] + model.data.strings("test")[:10] + [None] * 10
+    report = sample_report(model, strings, ("validity", "uniqueness", "novelty", "properties"), workers=1)
+    assert report["n"] == 50 and report["validity"] == pytest.approx(0.8)
+    assert report["novelty"] == pytest.approx(10 / 40)  # the 30 training molecules are not novel
+    assert 2 < report["properties"]["sa"]["mean"] < 4
+
+
+def test_evaluate_saves_stages_and_reuses_them(zinc_run):
+    model = TrainedModel.load(zinc_run)
+    settings = EvaluationSettings(test_strings=20, decodes=2, prior_points=30, prior_decodes=3, samples=60, fcd=False)
+    results = evaluate(model, settings, workers=1, log=lambda *_: None)
+    stages = results["stages"]
+    assert set(stages) == {"reconstruction", "validity/gmm", "validity/prior", "samples/gmm", "samples/prior"}
+    assert stages["reconstruction"]["encodes"] == 10  # a VAE: ten draws per test molecule
+    for kind in ("gmm", "prior"):
+        assert stages[f"samples/{kind}"]["n"] == 60 and 0 <= stages[f"samples/{kind}"]["valid"] <= 1
+        assert {"intdiv", "snn", "frag", "scaf", "filters", "unique@1k", "novelty"} <= set(stages[f"samples/{kind}"])
+    saved = json.loads((zinc_run / EVALUATION).read_text())
+    assert saved["stages"] == stages
+    again = evaluate(model, settings, workers=1, log=lambda *_: pytest.fail("a finished stage was recomputed"))
+    assert again["stages"] == stages
+
+
+def test_interpolation_and_bad_input(expr_run):
+    model = TrainedModel.load(expr_run)
+    path = interpolate(model, "x + 1", "sin( x ) * 3", steps=6)
+    assert [round(t, 1) for t, _ in path] == [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
+    with pytest.raises(GrammarRAEError, match=r"input 2: Unknown token '-'"):
+        interpolate(model, "x + 1", "x - 1")
+
+
+def test_cli_sample_json_and_files(expr_run, capsys):
+    assert main(["sample", "--model", str(expr_run), "--n", "100", "--json", "--report", "validity,properties"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["n"] == 100 and all(0 <= report[k] <= 1 for k in ("validity", "uniqueness", "novelty"))
+    first = expr_run / "samples" / "gmm-n100-seed0.txt"
+    assert len(first.read_text().split("\n")) == 101
+    assert main(["sample", "--model", str(expr_run), "--n", "100", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["out"].endswith("gmm-n100-seed0-2.txt")  # never overwritten
+    assert main(["sample", "--model", str(expr_run), "--n", "10", "--out", str(first)]) == 1
+    assert "exists" in capsys.readouterr().err
+
+
+def test_cli_plots(zinc_run, capsys):
+    assert main(["sample", "--model", str(zinc_run), "--n", "40", "--density", "gmm", "--plots", "--workers", "1"]) == 0
+    printed = capsys.readouterr().out
+    figures = [line.split()[-1] for line in printed.splitlines() if line.strip().startswith("figure")]
+    assert {f.rsplit("-", 1)[1] for f in figures} >= {"latent.png", "properties.png"}
+    assert all(open(f, "rb").read(8) == b"\x89PNG\r\n\x1a\n" for f in figures)
+
+
+def test_cli_errors(tmp_path, expr_run, capsys, monkeypatch):
+    assert main(["sample", "--model", str(tmp_path), "--n", "5"]) == 1
+    assert "holds no grammar-rae run" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:
+        main(["sample", "--model", str(expr_run), "--n", "0"])
+    assert stop.value.code == 2 and "must be at least 1" in capsys.readouterr().err
+    assert main(["interpolate", "x", "x -", "--model", str(expr_run)]) == 1
+    assert "Unknown token" in capsys.readouterr().err
+    assert main(["sample", "--model", str(expr_run), "--report", "beauty"]) == 1
+    assert "Unknown report beauty" in capsys.readouterr().err
+    monkeypatch.chdir(tmp_path)
+    assert main(["sample", "--n", "5"]) == 1
+    assert "No trained run found in runs/" in capsys.readouterr().err
+
+
+def test_latest_run_is_the_default(tmp_path, expr_run):
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "old").symlink_to(expr_run)
+    assert find_run(None, tmp_path / "runs") == tmp_path / "runs" / "old"
