@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
@@ -21,6 +22,12 @@ R = TypeVar("R")
 def default_workers() -> int:
     """The number of cores this process may use."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def quiet_worker() -> None:
+    """Pool-worker initializer: default SIGTERM handling, so the pool's own shutdown (which sends
+    SIGTERM to its workers) does not run a handler inherited from the parent."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _apply_chunk(job: tuple[Callable, Sequence]) -> list:
@@ -47,7 +54,7 @@ def parallel_map(
     context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
     bar = tqdm(total=len(items), desc=progress if isinstance(progress, str) else None, disable=not progress, smoothing=0.1)
     out: list[R] = []
-    with bar, contextlib.nullcontext() if serial else context.Pool(min(workers, len(jobs))) as pool:
+    with bar, contextlib.nullcontext() if serial else context.Pool(min(workers, len(jobs)), quiet_worker) as pool:
         for done in map(_apply_chunk, jobs) if serial else pool.imap(_apply_chunk, jobs):
             out.extend(done)
             bar.update(len(done))

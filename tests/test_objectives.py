@@ -25,6 +25,31 @@ def test_penalized_logp_is_the_standardised_composite(zinc):
     assert np.allclose(get_objective("penalized-logp-raw")(sample), table[:, 0] - table[:, 2] - table[:, 3])
 
 
+def test_objectives_match_rdkit_computed_directly(zinc):
+    import networkx as nx
+    from rdkit import Chem
+    from rdkit.Chem import QED, Crippen
+    from rdkit.Contrib.SA_Score import sascorer
+
+    sample = zinc[::250][:1000]  # 1,000 molecules spread over the file
+    logp, sa, cycle, qed = [], [], [], []
+    for smiles in sample:
+        mol = Chem.MolFromSmiles(smiles)
+        logp.append(Crippen.MolLogP(mol))
+        sa.append(sascorer.calculateScore(mol))
+        rings = nx.cycle_basis(nx.Graph(Chem.rdmolops.GetAdjacencyMatrix(mol)))
+        cycle.append(max(max((len(r) for r in rings), default=0) - 6, 0))
+        qed.append(QED.qed(mol))
+    logp, sa, cycle = np.array(logp), np.array(sa), np.array(cycle)
+    stats = zinc_standardisation()
+    z = lambda v, k: (v - stats[k]["mean"]) / stats[k]["std"]  # noqa: E731
+    assert np.allclose(get_objective("logp")(sample), logp)
+    assert np.allclose(get_objective("qed")(sample), qed)
+    assert np.allclose(get_objective("penalized-logp-raw")(sample), logp - sa - cycle)
+    assert np.allclose(get_objective("penalized-logp")(sample), z(logp, "logp") - z(sa, "sa") - z(cycle, "cycle"))
+    assert cycle.max() > 0  # the sample includes a molecule with a large ring
+
+
 def test_invalid_input_gets_the_worst_value_never_an_exception():
     for name in OBJECTIVE_NAMES:
         objective = get_objective(name)

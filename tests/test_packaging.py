@@ -18,8 +18,11 @@ def test_wheel_ships_grammars_and_data(tmp_path):
     )
     (wheel,) = tmp_path.glob("grammar_rae-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    for shipped in ("grammar_rae/grammars/smiles.cfg", "grammar_rae/grammars/expr.cfg", "grammar_rae/datafiles/datasets.json"):
+    for shipped in ("grammar_rae/grammars/smiles.cfg", "grammar_rae/grammars/expr.cfg", "grammar_rae/datafiles/datasets.json",
+                    "grammar_rae/datafiles/zinc250k_penalized_logp.json"):
         assert shipped in names
+    for package in (ROOT / "grammar_rae").rglob("__init__.py"):  # every subpackage is listed in pyproject.toml
+        assert package.relative_to(ROOT).as_posix() in names
     assert any(name.endswith("entry_points.txt") for name in names)
 
     site = tmp_path / "site"

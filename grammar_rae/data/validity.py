@@ -31,12 +31,12 @@ def semantic_check(grammar_name: str) -> Callable[[str], str | None] | None:
 
 
 def canonical_smiles(smiles: str | None) -> str | None:
-    """RDKit's canonical SMILES, or None if RDKit cannot read it."""
+    """RDKit's canonical SMILES, or None if RDKit cannot read it or it has no atoms."""
     if smiles is None:
         return None
     RDLogger.DisableLog("rdApp.*")
     mol = Chem.MolFromSmiles(smiles)
-    return None if mol is None else Chem.MolToSmiles(mol)
+    return None if mol is None or mol.GetNumAtoms() == 0 else Chem.MolToSmiles(mol)
 
 
 def canonical_expression(text: str | None) -> str | None:

@@ -12,7 +12,7 @@ from grammar_rae.errors import GrammarRAEError, InvalidString
 from grammar_rae.grammar.cfg import Grammar
 from grammar_rae.grammar.codec import check_length
 from grammar_rae.grammar.parser import Parser
-from grammar_rae.parallel import default_workers
+from grammar_rae.parallel import default_workers, quiet_worker
 
 Check = Callable[[str], "str | None"]
 
@@ -60,6 +60,7 @@ _worker_encoder: _Encoder | None = None
 
 def _start_worker(grammar_text: str, max_length: int | None, check: Check | None) -> None:
     global _worker_encoder
+    quiet_worker()
     _worker_encoder = _Encoder(Grammar.from_text(grammar_text), max_length, check)
 
 

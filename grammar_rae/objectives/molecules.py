@@ -39,12 +39,12 @@ class MoleculeProperties:
 
 
 def properties(smiles: str | None) -> MoleculeProperties | None:
-    """The properties of a SMILES, or None if RDKit cannot read it (or a score fails on it)."""
+    """The properties of a SMILES, or None if RDKit cannot read it, it has no atoms, or a score fails on it."""
     if smiles is None:
         return None
     RDLogger.DisableLog("rdApp.*")
     mol = Chem.MolFromSmiles(smiles)
-    if mol is None:
+    if mol is None or mol.GetNumAtoms() == 0:
         return None
     try:
         return MoleculeProperties(Crippen.MolLogP(mol), QED.qed(mol), sascorer.calculateScore(mol), largest_cycle_penalty(mol))
