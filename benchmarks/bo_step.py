@@ -58,6 +58,8 @@ def main() -> None:
     order = np.random.default_rng(0).permutation(len(x))
     test, fit = order[: len(x) // 10], order[len(x) // 10 :]
     bounds = bounding_box(x)
+    print(f"training codes: {len(fit):,} fitted, {len(test):,} held out; latent dim {x.shape[1]}; "
+          f"objective {objective.name} (std {y.std():.3f})", flush=True)
 
     started = time.perf_counter()
     sparse = SparseGP(x.shape[1], SurrogateSettings(), seed=0).fit(x[fit], y[fit])
@@ -65,6 +67,8 @@ def main() -> None:
     select_batch(sparse, bounds, args.batch, float(y[fit].max()), seed=0)
     sparse_seconds, sparse_fit = time.perf_counter() - started, fitted - started
     sparse_rmse = sparse.metrics(x[test], y[test]).rmse
+    print(f"sparse GP, 500 inducing, all points: fit {sparse_fit:.0f} s, fit + batch of {args.batch} {sparse_seconds:.0f} s, "
+          f"test RMSE {sparse_rmse:.3f}", flush=True)
 
     started = time.perf_counter()
     subset = fit[: args.subset]
@@ -73,10 +77,9 @@ def main() -> None:
     select_batch(exact, bounds, args.batch, float(y[subset].max()), seed=0)
     exact_seconds, exact_fit = time.perf_counter() - started, fitted - started
     exact_rmse = exact.rmse(x[test], y[test])
+    print(f"exact GP, {args.subset:,} points:        fit {exact_fit:.0f} s, fit + batch of {args.batch} {exact_seconds:.0f} s, "
+          f"test RMSE {exact_rmse:.3f}", flush=True)
 
-    print(f"training codes: {len(fit):,} fitted, {len(test):,} held out; latent dim {x.shape[1]}; objective {objective.name} (std {y.std():.3f})")
-    print(f"sparse GP, 500 inducing, all points: fit {sparse_fit:.0f} s, fit + batch of {args.batch} {sparse_seconds:.0f} s, test RMSE {sparse_rmse:.3f}")
-    print(f"exact GP, {args.subset:,} points:        fit {exact_fit:.0f} s, fit + batch of {args.batch} {exact_seconds:.0f} s, test RMSE {exact_rmse:.3f}")
     print(f"sparse (all {len(fit):,} points) / exact ({args.subset:,} points) time: {sparse_seconds / exact_seconds:.2f}x; "
           f"test RMSE {sparse_rmse:.3f} vs {exact_rmse:.3f}")
 

@@ -1,8 +1,10 @@
-"""Files shipped with the package: the grammars (``grammars/``) and data tables (``data/``).
+"""Files shipped with the package: the grammars (``grammars/``), data tables (``data/``) and
+pretrained models (``pretrained/``).
 
-In a wheel they are the packages ``grammar_rae.grammars`` and ``grammar_rae.datafiles``
-(mapped from the top-level folders by ``pyproject.toml``). When the code runs straight from a
-source checkout that was not installed, the top-level folders are read instead.
+In a wheel they are the packages ``grammar_rae.grammars``, ``grammar_rae.datafiles`` and
+``grammar_rae.pretrained`` (mapped from the top-level folders by ``pyproject.toml``). When the
+code runs straight from a source checkout that was not installed, the top-level folders are
+read instead.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from importlib.abc import Traversable
 from pathlib import Path
 
 _SOURCE_ROOT = Path(__file__).resolve().parent.parent
-_FOLDERS = {"grammar_rae.grammars": "grammars", "grammar_rae.datafiles": "data"}
+_FOLDERS = {"grammar_rae.grammars": "grammars", "grammar_rae.datafiles": "data", "grammar_rae.pretrained": "pretrained"}
 
 
 def shipped(package: str) -> Traversable:

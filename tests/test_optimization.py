@@ -32,13 +32,14 @@ def test_surrogate_learns_a_smooth_function():
     assert metrics.log_likelihood > baseline
 
 
-def test_batch_ei_stays_in_the_box_and_moves_towards_the_optimum():
+@pytest.mark.parametrize("search", ["joint", "greedy"])
+def test_batch_ei_stays_in_the_box_and_moves_towards_the_optimum(search):
     rng = np.random.default_rng(1)
     x = rng.uniform(-3, 3, size=(2000, 2))
     y = -((x - 1.0) ** 2).sum(axis=1)
     gp = SparseGP(2, SurrogateSettings(inducing=60, epochs=40, batch_size=500, lr=0.03)).fit(x, y)
     box = bounding_box(x)
-    z = select_batch(gp, box, q=4, best=float(y.max()), seed=0, restarts=2, raw_samples=64)
+    z = select_batch(gp, box, q=4, best=float(y.max()), seed=0, search=search, restarts=2, raw_samples=64)
     assert z.shape == (4, 2) and np.all(z >= box[0] - 1e-6) and np.all(z <= box[1] + 1e-6)
     assert np.linalg.norm(z - 1.0, axis=1).min() < 1.0
 

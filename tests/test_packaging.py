@@ -1,4 +1,4 @@
-"""The grammar files and data tables ship inside the wheel and are found after a normal install."""
+"""The grammar files, data tables and pretrained models ship inside the wheel and are found after a normal install."""
 
 from __future__ import annotations
 
@@ -19,7 +19,9 @@ def test_wheel_ships_grammars_and_data(tmp_path):
     (wheel,) = tmp_path.glob("grammar_rae-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     for shipped in ("grammar_rae/grammars/smiles.cfg", "grammar_rae/grammars/expr.cfg", "grammar_rae/datafiles/datasets.json",
-                    "grammar_rae/datafiles/zinc250k_penalized_logp.json"):
+                    "grammar_rae/datafiles/zinc250k_penalized_logp.json", "grammar_rae/datafiles/paper_results.json",
+                    "grammar_rae/pretrained/expr-grae/model.pt", "grammar_rae/pretrained/expr-grae/config.json",
+                    "grammar_rae/pretrained/expr-grae/density-gmm10.npz", "grammar_rae/pretrained/expr-grae/README.md"):
         assert shipped in names
     for package in (ROOT / "grammar_rae").rglob("__init__.py"):  # every subpackage is listed in pyproject.toml
         assert package.relative_to(ROOT).as_posix() in names
@@ -29,10 +31,12 @@ def test_wheel_ships_grammars_and_data(tmp_path):
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(wheel)], check=True)
     probe = (
         "import grammar_rae, json; from grammar_rae import Grammar; from grammar_rae.data import registry;"
-        "print(json.dumps([grammar_rae.__file__, Grammar.load('smiles').n_rules, Grammar.load('expr').n_rules, sorted(registry())]))"
+        "from grammar_rae.generation.trained import TrainedModel;"
+        "print(json.dumps([grammar_rae.__file__, Grammar.load('smiles').n_rules, Grammar.load('expr').n_rules, sorted(registry()),"
+        " str(TrainedModel.load('pretrained:expr-grae', 'cpu').folder)]))"
     )
     env = {**os.environ, "PYTHONPATH": str(site)}
     out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True, check=True)
-    location, n_smiles, n_expr, datasets = __import__("json").loads(out.stdout)
-    assert location.startswith(str(site))  # the installed copy, not the source tree
+    location, n_smiles, n_expr, datasets, expr_grae = __import__("json").loads(out.stdout)
+    assert location.startswith(str(site)) and expr_grae.startswith(str(site))  # the installed copy, not the source tree
     assert (n_smiles, n_expr, datasets) == (76, 12, ["expr100k", "zinc250k"])

@@ -1,14 +1,18 @@
-"""``grammar-rae data prepare``: parse a data file into the compact cached arrays."""
+"""``grammar-rae data prepare`` (parse a data file into the compact cached arrays) and ``data generate-expressions``."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from grammar_rae.cli.options import add_grammar_option, add_workers_option, positive_int
 from grammar_rae.data.prepare import prepare_dataset
 from grammar_rae.data.sources import registry
+from grammar_rae.errors import DataError
+from grammar_rae.files import save_lines
 from grammar_rae.grammar.cfg import Grammar
+from grammar_rae.grammar.generate import generate_strings
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -35,6 +39,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     add_workers_option(prepare)
     prepare.set_defaults(run=run_prepare)
 
+    generate = commands.add_parser(
+        "generate-expressions",
+        help="make an expression data set from the grammar itself (no download)",
+        description="Draw distinct expressions uniformly among all expressions of at most "
+        "--max-productions productions of the expression grammar (comparable to the Grammar VAE's "
+        "expr100k set) and write them one per line, tokens separated by spaces.",
+    )
+    generate.add_argument("--n", type=positive_int, default=100_000, help="number of distinct expressions (default 100000)")
+    generate.add_argument("--max-productions", type=positive_int, default=15, help="production budget per expression (default 15)")
+    generate.add_argument("--seed", type=int, default=0)
+    add_grammar_option(generate, default="expr")
+    generate.add_argument("--out", default=None, help="output file (default: expressions-N-seedS.txt; never overwritten)")
+    generate.set_defaults(run=run_generate)
+
 
 def run_prepare(args: argparse.Namespace) -> int:
     """Prepare the data set and print a summary."""
@@ -58,4 +76,16 @@ def run_prepare(args: argparse.Namespace) -> int:
     print(f"rejected: {rejected:,}" + (f" ({reasons})" if reasons else ""))
     print(f"cache:    {dataset.folder}")
     print(f"rejects:  {dataset.rejects_path}")
+    return 0
+
+
+def run_generate(args: argparse.Namespace) -> int:
+    """Generate the expressions and write them atomically."""
+    out = Path(args.out or f"expressions-{args.n}-seed{args.seed}.txt")
+    if out.exists():
+        raise DataError(f"{out} already exists: choose another --out or remove it.")
+    grammar = Grammar.load(args.grammar)
+    strings = generate_strings(grammar, args.n, args.max_productions, args.seed, progress=sys.stderr.isatty())
+    save_lines(out, strings)
+    print(f"Wrote {len(strings):,} distinct {grammar.name} strings of at most {args.max_productions} productions to {out}.")
     return 0

@@ -58,11 +58,11 @@ def run(args: argparse.Namespace) -> int:
     if args.plots:
         for kind in densities:
             strings = [line or None for line in samples_path(model, kind).read_text().split("\n")[:-1]]
-            results.setdefault("plots", []).extend(str(p) for p in sample_figures(model, strings, model.folder / f"evaluation-{kind}", args.workers))
+            results.setdefault("plots", []).extend(str(p) for p in sample_figures(model, strings, model.work_folder / f"evaluation-{kind}", args.workers))
     if args.json:
         print(json.dumps(results))
     else:
-        print_results(results, model.folder / EVALUATION)
+        print_results(results, model.work_folder / EVALUATION)
     return 0
 
 

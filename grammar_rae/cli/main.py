@@ -12,10 +12,20 @@ import signal
 import sys
 
 from grammar_rae import __version__
-from grammar_rae.cli import codes_cmd, data_cmd, evaluate_cmd, optimize_cmd, parse_cmd, sample_cmd, train_cmd
+from grammar_rae.cli import (
+    codes_cmd,
+    data_cmd,
+    evaluate_cmd,
+    export_cmd,
+    optimize_cmd,
+    parse_cmd,
+    reproduce_cmd,
+    sample_cmd,
+    train_cmd,
+)
 from grammar_rae.errors import GrammarRAEError
 
-_COMMANDS = (data_cmd, parse_cmd, train_cmd, codes_cmd, sample_cmd, evaluate_cmd, optimize_cmd)
+_COMMANDS = (data_cmd, parse_cmd, train_cmd, codes_cmd, sample_cmd, evaluate_cmd, optimize_cmd, reproduce_cmd, export_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

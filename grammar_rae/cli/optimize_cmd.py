@@ -13,6 +13,7 @@ from grammar_rae.data.validity import valid_mask
 from grammar_rae.errors import DataError, GrammarRAEError
 from grammar_rae.evaluation.plots import best_so_far_curves, expression_curves, molecule_grid
 from grammar_rae.objectives.registry import get_objective, objective_names
+from grammar_rae.optimization.acquisition import SEARCHES
 from grammar_rae.optimization.bo import BOSettings, objective_folder
 from grammar_rae.optimization.report import optimize
 from grammar_rae.optimization.surrogate import SurrogateSettings
@@ -34,10 +35,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     opt.add_argument("--seeds", default="1-10", help="e.g. 1-10 or 1,4,7 (default 1-10)")
     opt.add_argument("--attempts", type=positive_int, default=None, help="decodes per point (default 500 molecules, 25 expressions)")
     opt.add_argument("--decode", choices=["sample", "argmax"], default="sample")
-    opt.add_argument("--gp-epochs", type=positive_int, default=None, help="GP training epochs at the first iteration (default 50)")
-    opt.add_argument("--gp-warm-epochs", type=positive_int, default=None, help="GP epochs at later iterations (default 10)")
-    opt.add_argument("--inducing", type=positive_int, default=None, help="inducing points (default 500)")
-    opt.add_argument("--restarts", type=positive_int, default=None, help="acquisition optimiser restarts (default 4)")
+    opt.add_argument("--gp-epochs", type=positive_int, default=None, help=f"GP training epochs at the first iteration (default {SurrogateSettings.epochs})")
+    opt.add_argument("--gp-warm-epochs", type=positive_int, default=None, help=f"GP epochs at later iterations (default {SurrogateSettings.warm_epochs})")
+    opt.add_argument("--inducing", type=positive_int, default=None, help=f"inducing points (default {SurrogateSettings.inducing})")
+    opt.add_argument("--restarts", type=positive_int, default=None, help=f"acquisition optimiser restarts (default {BOSettings.restarts})")
+    opt.add_argument("--search", choices=SEARCHES, default=BOSettings.search,
+                     help="find the batch of EI jointly (default) or greedily one point at a time, as the Grammar VAE did")
     opt.add_argument("--no-baseline", action="store_true", help="skip the random-sampling baseline")
     opt.add_argument("--resume", action="store_true", help="continue seeds that already have results")
     opt.add_argument("--plots", action="store_true", help="best-so-far curves and an image of the top strings")
@@ -80,7 +83,7 @@ def run_optimize(args: argparse.Namespace) -> int:
         warm_epochs=args.gp_warm_epochs or defaults.warm_epochs,
     )
     settings = BOSettings(iterations=args.iterations, batch=args.batch, attempts=args.attempts, decode=args.decode,
-                          restarts=args.restarts or BOSettings.restarts, surrogate=surrogate)
+                          search=args.search, restarts=args.restarts or BOSettings.restarts, surrogate=surrogate)
     folder = objective_folder(model, objective)
     started = sorted(folder.glob("seed-*.json")) if folder.is_dir() else []
     if started and not args.resume:

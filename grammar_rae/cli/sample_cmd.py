@@ -14,7 +14,7 @@ from grammar_rae.evaluation.protocol import REPORTS, check_reports, sample_repor
 from grammar_rae.files import save_lines, unused_path
 from grammar_rae.generation.density import DENSITIES
 from grammar_rae.generation.interpolation import interpolate
-from grammar_rae.generation.sampling import fit_density, run_density, sample
+from grammar_rae.generation.sampling import fit_density, run_density, sample, samples_file
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -68,7 +68,7 @@ def run_fit(args: argparse.Namespace) -> int:
     model = load_model(args)
     density = fit_density(model, args.density, args.components, args.seed)
     validation = model.codes("val")
-    print(f"fitted {density!r} on {len(model.data.rows('train')):,} training codes of {model.folder}")
+    print(f"fitted {density!r} on {len(model.data.rows('train')):,} training codes of {model.folder}; stored in {model.work_folder}")
     print(f"mean log-likelihood of the {len(validation):,} validation codes: {density.score(validation):.3f}")
     return 0
 
@@ -82,11 +82,10 @@ def run_sample(args: argparse.Namespace) -> int:
     kind = args.density or ("prior" if model.network.variational else "gmm")
     density, fitted = run_density(model, kind, args.components, args.seed)
     if fitted:
-        print(f"Fitted the {kind} density on the training codes and stored it in {model.folder}.", file=sys.stderr)
+        print(f"Fitted the {kind} density on the training codes and stored it in {model.work_folder}.", file=sys.stderr)
     progress = sys.stderr.isatty()
     result = sample(model, args.n, density, args.decode, args.attempts, args.seed, progress=progress)
-    suffix = ".smi" if model.grammar.name == "smiles" else ".txt"
-    out = Path(args.out) if args.out else unused_path(model.folder / "samples" / f"{kind}-n{args.n}-seed{args.seed}{suffix}")
+    out = Path(args.out) if args.out else unused_path(samples_file(model, f"{kind}-n{args.n}-seed{args.seed}"))
     save_lines(out, (s or "" for s in result.strings))
     report = sample_report(model, result.strings, reports, args.workers)
     report |= {"model": str(model.folder), "density": kind, "decode": args.decode, "attempts": args.attempts, "out": str(out)}

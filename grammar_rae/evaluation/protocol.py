@@ -26,7 +26,7 @@ from grammar_rae.evaluation.metrics import property_summary, set_metrics
 from grammar_rae.evaluation.moses import FeatureSet, fcd_available, moses_metrics
 from grammar_rae.evaluation.reconstruction import reconstruction_accuracy
 from grammar_rae.files import save_json, save_lines
-from grammar_rae.generation.sampling import decode_points, run_density
+from grammar_rae.generation.sampling import decode_points, run_density, samples_file
 from grammar_rae.generation.trained import TrainedModel
 from grammar_rae.objectives.expressions import expr_fit
 
@@ -64,7 +64,7 @@ class Evaluation:
     def __init__(self, model: TrainedModel, settings: EvaluationSettings, force: bool = False):
         self.model = model
         self.settings = settings
-        self.path = model.folder / EVALUATION
+        self.path = model.work_folder / EVALUATION
         self.results: dict = {"settings": self._settings_record(), "stages": {}}
         if self.path.exists() and not force:
             try:
@@ -139,7 +139,7 @@ def evaluate(
 
 def samples_path(model: TrainedModel, kind: str) -> Path:
     """Where the evaluation keeps the strings it sampled from a density."""
-    return model.folder / "samples" / f"evaluation-{kind}{'.smi' if model.grammar.name == 'smiles' else '.txt'}"
+    return samples_file(model, f"evaluation-{kind}")
 
 
 def training_forms(model: TrainedModel, workers: int | None = None, progress: bool = False) -> set[str]:
@@ -198,13 +198,14 @@ def check_reports(reports: tuple[str, ...]) -> tuple[str, ...]:
 def sample_report(
     model: TrainedModel, strings: list[str | None], reports: tuple[str, ...] = REPORTS[:3], workers: int | None = None, fcd: bool = True
 ) -> dict:
-    """The numbers ``grammar-rae sample --report`` prints: always ``n``, ``validity``,
-    ``uniqueness`` and ``novelty`` (fractions), plus ``properties`` (molecules: logP, QED, SA
-    mean and sd; expressions: expression-fit) and ``moses`` when asked for."""
+    """The numbers ``grammar-rae sample --report`` prints: always ``n``, ``validity`` and
+    ``uniqueness`` (fractions), plus ``novelty`` (which needs the training data),
+    ``properties`` (molecules: logP, QED, SA mean and sd; expressions: expression-fit) and
+    ``moses`` when asked for."""
     check_reports(reports)
     grammar = model.grammar.name
     canonical = canonical_many(grammar, strings, workers)
-    training = training_forms(model, workers)
+    training = training_forms(model, workers) if {"novelty", "moses"} & set(reports) else None
     out = set_metrics(canonical, training).to_dict()
     valid = [c for c in canonical if c is not None]
     if "properties" in reports:

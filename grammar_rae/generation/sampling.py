@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -26,8 +27,8 @@ def fit_density(model: TrainedModel, kind: str = "gmm", components: int = 10, se
     with ``save``, store it in the run folder."""
     codes = model.codes("train") if kind != "prior" else np.zeros((1, model.latent_dim))
     density = LatentDensity(kind, components, seed).fit(codes)
-    if save and model.folder is not None:
-        density.save(model.folder / density_filename(kind, components))
+    if save and model.work_folder is not None:
+        density.save(model.work_folder / density_filename(kind, components))
     return density
 
 
@@ -36,10 +37,15 @@ def run_density(model: TrainedModel, kind: str = "gmm", components: int = 10, se
     whether it was fitted now."""
     if kind == "prior":
         return fit_density(model, kind, save=False), False
-    path = None if model.folder is None else model.folder / density_filename(kind, components)
-    if path is not None and path.exists():
-        return LatentDensity.load(path), False
+    for folder in (model.work_folder, model.folder):  # a shipped model's density is in its own folder
+        if folder is not None and (folder / density_filename(kind, components)).exists():
+            return LatentDensity.load(folder / density_filename(kind, components)), False
     return fit_density(model, kind, components, seed), True
+
+
+def samples_file(model: TrainedModel, name: str) -> Path:
+    """``<work folder>/samples/NAME.smi`` (molecules) or ``.txt`` (other grammars)."""
+    return model.work_folder / "samples" / f"{name}{'.smi' if model.grammar.name == 'smiles' else '.txt'}"
 
 
 def most_frequent_valid(candidates: Sequence[Sequence[str | None]], grammar_name: str, workers: int | None = None) -> list[str | None]:

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from grammar_rae.data.sequences import one_hot_rows
+from grammar_rae.generation import pretrained
 from grammar_rae.generation.decoding import DecodingTables, gumbel_noise, masked_decode
 from grammar_rae.grammar.cfg import Grammar
 from grammar_rae.grammar.charset import CharCodec
@@ -19,7 +20,10 @@ from grammar_rae.training.api import RunData, select_device
 
 
 def find_run(spec: str | Path | None = None, root: str | Path = "runs") -> Path:
-    """The run folder a ``--model`` value names; None means the most recently trained run in ``root``."""
+    """The run folder a ``--model`` value names (a folder or ``pretrained:NAME``); None means the
+    most recently trained run in ``root``."""
+    if isinstance(spec, str) and spec.startswith(pretrained.PREFIX):
+        return pretrained.pretrained_folder(spec)
     if spec is not None:
         return Path(spec)
     runs = sorted(Path(root).glob(f"*/{rf.WEIGHTS}"), key=lambda p: p.stat().st_mtime) if Path(root).is_dir() else []
@@ -36,6 +40,7 @@ class TrainedModel:
         self.grammar = grammar
         self.device = device
         self.folder = folder
+        self.work_folder = None if folder is None else pretrained.work_folder(folder)  # where results go
         self._data: RunData | None = None
         self.config: ModelConfig = network.config
         if self.config.is_grammar_model:
@@ -46,8 +51,8 @@ class TrainedModel:
 
     @classmethod
     def load(cls, folder: str | Path, device: str = "auto") -> "TrainedModel":
-        """Load the best-validation weights of a run folder (safely: tensors only)."""
-        folder = Path(folder)
+        """Load the best-validation weights of a run folder or ``pretrained:NAME`` (safely: tensors only)."""
+        folder = find_run(folder)
         saved = rf.read_config(folder)
         grammar = Grammar.load(saved["grammar"])
         if grammar.hash != saved["grammar_hash"]:

@@ -41,6 +41,7 @@ class BOSettings:
     attempts: int | None = None
     decode: str = "sample"
     holdout: float = 0.1
+    search: str = "joint"  # or "greedy" (see optimization.acquisition)
     restarts: int = 4
     raw_samples: int = 256
     surrogate: SurrogateSettings = field(default_factory=SurrogateSettings)
@@ -58,7 +59,7 @@ class BOSettings:
 
 def objective_folder(model: TrainedModel, objective: Objective) -> Path:
     """``<run>/optimization/<objective>/``, where the seeds' files live."""
-    return model.folder / "optimization" / re.sub(r"[^A-Za-z0-9_.-]+", "_", objective.name)
+    return model.work_folder / "optimization" / re.sub(r"[^A-Za-z0-9_.-]+", "_", objective.name)
 
 
 def training_targets(model: TrainedModel, objective: Objective, workers: int | None = None) -> np.ndarray:
@@ -130,7 +131,8 @@ class SeedRun:
             metrics = gp.metrics(self.codes[self.test_rows], self.sign * self.targets[self.test_rows])
             fitted = time.perf_counter()
             z = select_batch(gp, bounds, self.settings.batch, float(y_fit.max()), seed=self.seed * 100 + iteration,
-                             restarts=self.settings.restarts, raw_samples=self.settings.raw_samples)
+                             search=self.settings.search, restarts=self.settings.restarts,
+                             raw_samples=self.settings.raw_samples)
             selected = time.perf_counter()
             strings = decode_points(self.model, z, self.settings.decode, attempts, seed=self.seed * 100 + iteration)
             valid = valid_mask(self.model.grammar.name, strings)

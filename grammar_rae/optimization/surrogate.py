@@ -1,25 +1,34 @@
 """The sparse Gaussian-process surrogate of latent Bayesian optimisation (protocol section 9).
 
 A variational sparse GP (botorch's ``SingleTaskVariationalGP`` over gpytorch) with 500 inducing
-points and an ARD RBF kernel, trained on all (encoded) training points with minibatch Adam on the
-variational ELBO, as the Grammar VAE trained its sparse GP (Adam, lr 5e-4 there, minibatches of
-5,000). Targets are standardised inside the surrogate; predictions come back in the objective's
-units. Fitting can continue from a previous state (``warm``), which is how each BO iteration
-refits the GP after new observations without starting over.
+points and an ARD RBF kernel, trained on all (encoded) training points in minibatches of 5,000
+(as the Grammar VAE trained its sparse GP). The variational distribution is trained with natural
+gradients (gpytorch's ``NGD`` on a ``TrilNaturalVariationalDistribution``) and the kernel,
+likelihood and inducing locations with Adam, in float32; the fitted model is then held in
+float64 for prediction and acquisition. Measured on 198,000 ZINC codes (``benchmarks/bo_step.py``
+and docs/optimization.md): 5 epochs of this reach a lower test RMSE than 5 epochs of plain Adam
+(1.408 vs 1.474), and a float32 epoch takes 10 s against 18 s in float64, which is what makes a
+molecule BO iteration take minutes. Targets are standardised inside the surrogate; predictions
+come back in the objective's units. Fitting can continue from a previous state (``warm``), which
+is how each BO iteration refits the GP after new observations without starting over.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import gpytorch
 import numpy as np
 import torch
+from botorch.exceptions.warnings import InputDataWarning
 from botorch.models import SingleTaskVariationalGP
 from gpytorch.kernels import RBFKernel, ScaleKernel
 from gpytorch.likelihoods import GaussianLikelihood
 from gpytorch.mlls import VariationalELBO
+from gpytorch.optim import NGD
+from gpytorch.variational import TrilNaturalVariationalDistribution
 from tqdm import tqdm
 
 
@@ -28,10 +37,11 @@ class SurrogateSettings:
     """How the sparse GP is built and trained."""
 
     inducing: int = 500
-    epochs: int = 50
-    warm_epochs: int = 10
+    epochs: int = 10
+    warm_epochs: int = 2
     batch_size: int = 5000
-    lr: float = 5e-3
+    lr: float = 0.01  # Adam, for the kernel, likelihood and inducing locations
+    natural_lr: float = 0.1  # natural gradient steps of the variational distribution
 
 
 @dataclass
@@ -57,43 +67,52 @@ class SparseGP:
     def _build(self, x: torch.Tensor, y: torch.Tensor) -> None:
         generator = torch.Generator().manual_seed(self.seed)
         chosen = torch.randperm(len(x), generator=generator)[: self.settings.inducing]
-        self.model = SingleTaskVariationalGP(
-            x[: min(len(x), 10)],
-            y[: min(len(x), 10)].unsqueeze(-1),
-            likelihood=GaussianLikelihood(),
-            covar_module=ScaleKernel(RBFKernel(ard_num_dims=self.dim)),
-            inducing_points=x[chosen].clone(),
-        )
+        with warnings.catch_warnings():  # trained in float32 on purpose (see the module text), used in float64
+            warnings.simplefilter("ignore", InputDataWarning)
+            self.model = SingleTaskVariationalGP(
+                x[: min(len(x), 10)],
+                y[: min(len(x), 10)].unsqueeze(-1),
+                likelihood=GaussianLikelihood(),
+                covar_module=ScaleKernel(RBFKernel(ard_num_dims=self.dim)),
+                inducing_points=x[chosen].clone(),
+                variational_distribution=TrilNaturalVariationalDistribution(len(chosen)),
+            )
 
     def fit(self, x: np.ndarray, y: np.ndarray, warm: bool = False, progress: bool = False) -> "SparseGP":
         """Train on codes ``x`` and scores ``y``; with ``warm`` (and an existing model), continue
         from the current state for ``warm_epochs`` epochs instead of ``epochs`` from scratch."""
         torch.manual_seed(self.seed)
-        x_t = torch.as_tensor(np.asarray(x), dtype=torch.float64)
+        warm = warm and self.model is not None
+        x_t = torch.as_tensor(np.asarray(x), dtype=torch.float32)
         y_raw = np.asarray(y, dtype=np.float64)
-        if not (warm and self.model is not None):
+        if not warm:
             self.y_mean, self.y_std = float(y_raw.mean()), float(y_raw.std() or 1.0)
-        y_t = torch.as_tensor((y_raw - self.y_mean) / self.y_std, dtype=torch.float64)
-        epochs = self.settings.warm_epochs if warm and self.model is not None else self.settings.epochs
-        if not (warm and self.model is not None):
+        y_t = torch.as_tensor((y_raw - self.y_mean) / self.y_std, dtype=torch.float32)
+        if not warm:
             self._build(x_t, y_t)
-        model = self.model
+        model = self.model.float()
         model.train()
         elbo = VariationalELBO(model.likelihood, model.model, num_data=len(x_t))
-        optimiser = torch.optim.Adam(model.parameters(), lr=self.settings.lr)
+        variational = [p for name, p in model.named_parameters() if "variational_distribution" in name]
+        others = [p for name, p in model.named_parameters() if "variational_distribution" not in name]
+        optimisers = [NGD(variational, num_data=len(x_t), lr=self.settings.natural_lr),
+                      torch.optim.Adam(others, lr=self.settings.lr)]
         generator = torch.Generator().manual_seed(self.seed)
+        epochs = self.settings.warm_epochs if warm else self.settings.epochs
         batches = math.ceil(len(x_t) / self.settings.batch_size)
         with tqdm(total=epochs * batches, desc="fitting the GP", disable=not progress) as bar:
             for _ in range(epochs):
                 order = torch.randperm(len(x_t), generator=generator)
                 for start in range(0, len(x_t), self.settings.batch_size):
                     rows = order[start : start + self.settings.batch_size]
-                    optimiser.zero_grad()
+                    for optimiser in optimisers:
+                        optimiser.zero_grad()
                     loss = -elbo(model.model(x_t[rows]), y_t[rows])
                     loss.backward()
-                    optimiser.step()
+                    for optimiser in optimisers:
+                        optimiser.step()
                     bar.update()
-        model.eval()
+        model.double().eval()
         return self
 
     @torch.no_grad()
@@ -128,5 +147,5 @@ class SparseGP:
         self._build(x_t, torch.as_tensor((np.asarray(y) - self.y_mean) / self.y_std, dtype=torch.float64))
         self.model.model.load_state_dict(state["gp"])
         self.model.likelihood.load_state_dict(state["likelihood"])
-        self.model.eval()
+        self.model.double().eval()
         return self

@@ -11,6 +11,7 @@ import torch
 
 from grammar_rae.data.batching import Splits, make_splits
 from grammar_rae.data.prepare import PreparedDataset, prepare_dataset
+from grammar_rae.data.sources import run_source
 from grammar_rae.data.sequences import SequenceArrays, char_sequences, grammar_sequences
 from grammar_rae.errors import GrammarRAEError
 from grammar_rae.files import save_json
@@ -84,7 +85,7 @@ class RunData:
     def of(cls, folder: str | Path) -> "RunData":
         """The data of the run in ``folder`` (prepared from the cache, or again if the cache is gone)."""
         saved = rf.read_config(Path(folder))
-        dataset = prepare_dataset(Grammar.load(saved["grammar"]), saved["data"]["source"])
+        dataset = prepare_dataset(Grammar.load(saved["grammar"]), run_source(saved["data"]["source"], saved["data"]["sha256"]))
         if dataset.meta["source_sha256"] != saved["data"]["sha256"]:
             raise rf.RunError(f"The data of {folder} ({saved['data']['source']}) has changed since the run was trained.")
         model_config, train_config = ModelConfig.from_dict(saved["model"]), TrainConfig.from_dict(saved["train"])
@@ -180,7 +181,7 @@ def train(
 
     if resume:
         model_config, train_config = _saved_configs(folder, saved, grammar_, overrides, world.is_main)
-        data = saved["data"]["source"]
+        data = run_source(saved["data"]["source"], saved["data"]["sha256"])
     else:
         if (folder / rf.CONFIG).exists():
             raise rf.RunError(f"{folder} already holds a run: pass --resume to continue it, or choose another --out.")

@@ -1,0 +1,48 @@
+"""Models shipped with the package (``pretrained/`` in the source tree), named ``pretrained:NAME``.
+
+A shipped model is a run folder without its training checkpoint: ``config.json``, ``model.pt``
+(tensors only), ``best.json``, ``metrics.jsonl``, its fitted ex-post density and a model card
+(``README.md``). The installed package may be read-only, so whatever a command writes for a
+shipped model (densities, samples, BO results) goes to the user cache instead.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from grammar_rae.data.sources import cache_dir
+from grammar_rae.resources import shipped
+from grammar_rae.training import run_folder as rf
+
+PREFIX = "pretrained:"
+
+
+def shipped_root() -> Path:
+    """The folder holding the shipped models."""
+    return Path(str(shipped("grammar_rae.pretrained")))
+
+
+def available() -> list[str]:
+    """Names of the shipped models."""
+    root = shipped_root()
+    return sorted(p.parent.name for p in root.glob(f"*/{rf.WEIGHTS}")) if root.is_dir() else []
+
+
+def pretrained_folder(spec: str) -> Path:
+    """The folder of ``pretrained:NAME``."""
+    name = spec[len(PREFIX):]
+    folder = shipped_root() / name
+    if not (folder / rf.WEIGHTS).is_file():
+        raise rf.RunError(f"No pretrained model {name!r}: the shipped ones are {', '.join(available()) or 'none'}.")
+    return folder
+
+
+def is_shipped(folder: Path) -> bool:
+    """Whether ``folder`` is one of the shipped models."""
+    return folder.resolve().parent == shipped_root().resolve()
+
+
+def work_folder(folder: Path) -> Path:
+    """Where results for the model in ``folder`` are written: the run folder itself, or for a
+    shipped model ``<user cache>/pretrained/NAME``."""
+    return cache_dir() / "pretrained" / folder.name if is_shipped(folder) else folder

@@ -1,0 +1,89 @@
+"""Packing a trained run as a shareable model: the weights, config, metrics, fitted GMM and a
+model card (``README.md``) written from the run's own records, so every number on the card
+was measured by the commands it names."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from grammar_rae.data.sources import registry
+from grammar_rae.errors import GrammarRAEError
+from grammar_rae.files import save_json, write_atomic
+from grammar_rae.generation.density import density_filename
+from grammar_rae.training import run_folder as rf
+
+MODEL_NAMES = {"grae": "GrammarRAE", "gcvae": "constant-variance Grammar VAE", "gvae": "Grammar VAE", "cvae": "character VAE"}
+
+
+def _dataset_name(sha256: str) -> str | None:
+    return next((name for name, info in registry().items() if info["sha256"] == sha256), None)
+
+
+def model_card(folder: Path, name: str) -> str:
+    """The Markdown model card of the run in ``folder``, published as ``pretrained:NAME``."""
+    config = rf.read_config(folder)
+    best = json.loads((folder / rf.BEST).read_text())
+    epochs = [json.loads(line) for line in (folder / rf.METRICS).read_text().splitlines() if line.strip()]
+    evaluation = json.loads((folder / "evaluation.json").read_text())["stages"] if (folder / "evaluation.json").exists() else {}
+    model, train = config["model"], config["train"]
+    dataset = _dataset_name(config["data"]["sha256"]) or Path(config["data"]["source"]).name
+    minutes = sum(e.get("seconds", 0.0) for e in epochs) / 60
+    flags = f" --epochs {train['epochs']}" if config["preset"] == "paper" and train["epochs"] != 50 else ""
+    lines = [
+        f"# pretrained:{name} — {MODEL_NAMES.get(model['model'], model['model'])} on {dataset}",
+        "",
+        f"Load it with `--model pretrained:{name}` (CLI) or `TrainedModel.load(\"pretrained:{name}\")` (Python).",
+        "",
+        "| | |",
+        "| --- | --- |",
+        (f"| data | {dataset} (sha256 `{config['data']['sha256'][:12]}…`), split {config['splits']['train']:,} train / "
+        f"{config['splits']['val']:,} validation / {config['splits']['test']:,} test (seed {train['seed']}) |"),
+        f"| grammar | `{config['grammar']}` (hash `{config['grammar_hash'][:12]}…`) |",
+        (f"| preset | `{config['preset']}`: latent {model['latent_dim']}, {model['gru_layers']} × GRU {model['gru_hidden']}, "
+        f"batch {train['batch_size']}, {train['epochs']} epochs, Adam lr {train['lr']} |"),
+        f"| model settings | beta {model['beta']}, lambda {model['lam']}, regulariser `{model['reg']}`, noise {model['noise_std']} |",
+        f"| seed | {train['seed']} |",
+        f"| training | {len(epochs)} epochs in {minutes:.1f} min (2-core CPU, PyTorch) |",
+        (f"| best validation loss | {best['val_loss']:.4f} (epoch {best['epoch']}; teacher-forced exact-sequence accuracy "
+        f"{best.get('val_accuracy', float('nan')):.3f}) |"),
+    ]
+    if "reconstruction" in evaluation:
+        r = evaluation["reconstruction"]
+        lines.append(f"| reconstruction | {r['accuracy']:.3f} exact match ({r['n']:,} test strings × {r['encodes']} encoding{'s' * (r['encodes'] > 1)} × "
+                     f"{r['decodes']} stochastic decodes) |")
+    for kind, label in (("gmm", "ex-post GMM (10 components, shipped)"), ("prior", "N(0, I)")):
+        if f"validity/{kind}" in evaluation:
+            v = evaluation[f"validity/{kind}"]
+            lines.append(f"| sample validity, {label} | {v['validity']:.3f} ({v['points']:,} points × {v['decodes']} decodes) |")
+    lines += [
+        "",
+        "How it was trained and measured:",
+        "",
+        f"    grammar-rae train --grammar {config['grammar']} --model {model['model']} --preset {config['preset']}{flags} --out RUN",
+        "    grammar-rae evaluate --model RUN",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def export_model(folder: str | Path, name: str, root: str | Path) -> Path:
+    """Copy the run in ``folder`` to ``root/NAME`` without its training checkpoint, with its
+    GMM (fitted beforehand) and model card; the data source becomes the data set's name."""
+    folder, target = Path(folder), Path(root) / name
+    gmm = folder / density_filename("gmm", 10)
+    if not gmm.exists():
+        raise GrammarRAEError(f"{folder} has no fitted GMM yet: run `grammar-rae fit-density --model {folder}` first.")
+    target.mkdir(parents=True, exist_ok=True)
+    config = rf.read_config(folder)
+    dataset = _dataset_name(config["data"]["sha256"])
+    if dataset:
+        config["data"]["source"] = dataset
+    save_json(target / rf.CONFIG, config)
+    for file in (rf.WEIGHTS, rf.BEST, rf.METRICS, gmm.name, "evaluation.json"):
+        if (folder / file).exists():
+            shutil.copyfile(folder / file, target / file)
+    card = model_card(folder, name)
+    write_atomic(target / "README.md", lambda out: out.write(card.encode()))
+    return target

@@ -1,0 +1,103 @@
+"""A paper reproduction as resumable stages: for each model, train → evaluate → optimise, then
+the results table.
+
+Every stage keeps its own resumable state in the model's run folder under the experiment's
+output folder (training checkpoints, ``evaluation.json``, one ``seed-S.json`` per BO seed), and
+the table (``results.json``, ``results.md``) is rewritten after every model, so a run cut off at
+any point picks up where it stopped when the same command is given again.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from grammar_rae.evaluation.protocol import EvaluationSettings, evaluate
+from grammar_rae.files import save_json, write_atomic
+from grammar_rae.generation.trained import TrainedModel
+from grammar_rae.objectives.registry import get_objective
+from grammar_rae.optimization.bo import BOSettings
+from grammar_rae.optimization.report import optimize
+from grammar_rae.reproduce.tables import results_markdown
+from grammar_rae.training import run_folder as rf
+from grammar_rae.training.api import train
+
+MODELS = ("grae", "gcvae", "gvae", "cvae")
+
+
+@dataclass
+class Experiment:
+    """What to reproduce and at which scale; the defaults of each field are the paper's protocol."""
+
+    name: str
+    grammar: str
+    objective: str
+    out: Path
+    data: str | None = None
+    models: Sequence[str] = MODELS
+    preset: str = "paper"
+    training: dict = field(default_factory=dict)  # settings over the preset's (epochs, max_molecules, test_size, ...)
+    seeds: Sequence[int] = tuple(range(1, 11))
+    bo: BOSettings = field(default_factory=BOSettings)
+    evaluation: EvaluationSettings = field(default_factory=EvaluationSettings)
+    extra_objectives: Sequence[str] = ()
+    device: str = "auto"
+
+    def record(self) -> dict:
+        """The settings, as written into ``results.json``."""
+        return {"name": self.name, "grammar": self.grammar, "objective": self.objective, "data": self.data,
+                "models": list(self.models), "preset": self.preset, "training": self.training,
+                "seeds": list(self.seeds),
+                "bo": self.bo.record(self.grammar), "evaluation": asdict(self.evaluation),
+                "extra_objective": self.extra_objectives[0] if self.extra_objectives else None}
+
+
+def train_stage(experiment: Experiment, model: str, progress: bool, log: Callable[[str], object]) -> Path:
+    """Train (or continue training) one model into ``<out>/<model>``."""
+    folder = experiment.out / model
+    if (folder / rf.CONFIG).exists():
+        train(out=folder, resume=True, epochs=experiment.training.get("epochs"), device=experiment.device,
+              progress=progress, log=log)
+    else:
+        train(experiment.grammar, model, experiment.data, folder, experiment.preset, device=experiment.device,
+              progress=progress, log=log, **experiment.training)
+    return folder
+
+
+def training_summary(folder: Path) -> dict:
+    """Epochs, wall time and best validation loss of a finished run, from its metrics log."""
+    epochs = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    best = json.loads((folder / "best.json").read_text())
+    return {"epochs": len(epochs), "minutes": round(sum(e.get("seconds", 0.0) for e in epochs) / 60, 1),
+            "best_epoch": best["epoch"], "val_loss": best["val_loss"]}
+
+
+def run_experiment(experiment: Experiment, progress: bool = False, log: Callable[[str], object] = print) -> dict:
+    """Run (or resume) every stage for every model; returns the results table."""
+    objective = get_objective(experiment.objective)
+    objective.check_grammar(experiment.grammar)
+    extra = [get_objective(name) for name in experiment.extra_objectives]
+    results = {"experiment": experiment.record(), "models": {}}
+    for name in experiment.models:
+        started = time.perf_counter()
+        log(f"[{name}] training")
+        folder = train_stage(experiment, name, progress, log)
+        model = TrainedModel.load(folder, experiment.device)
+        log(f"[{name}] evaluation")
+        evaluation = evaluate(model, experiment.evaluation, progress=progress, log=log)
+        log(f"[{name}] Bayesian optimisation of {objective.name}, seeds {list(experiment.seeds)}")
+        optimisation = optimize(model, objective, experiment.seeds, experiment.bo, extra=extra, log=log, progress=progress)
+        results["models"][name] = {"run": str(folder), "training": training_summary(folder),
+                                   "evaluation": evaluation["stages"], "optimization": optimisation}
+        log(f"[{name}] done in {time.perf_counter() - started:.0f} s")
+        save_results(experiment.out, results)
+    return results
+
+
+def save_results(out: Path, results: dict) -> None:
+    """``results.json`` and the Markdown table ``results.md``."""
+    save_json(out / "results.json", results)
+    write_atomic(out / "results.md", lambda handle: handle.write(results_markdown(results).encode()))

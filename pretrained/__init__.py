@@ -1,0 +1,1 @@
+"""Pretrained models shipped with grammar-rae (installed as ``grammar_rae.pretrained``); each folder's README.md is its model card."""

@@ -1,0 +1,52 @@
+"""The shipped models: ``pretrained:NAME`` loads and samples with no data and no training, and
+whatever it writes goes to the user cache, never into the package."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from grammar_rae.cli.main import main
+from grammar_rae.generation import pretrained
+from grammar_rae.generation.trained import TrainedModel
+from grammar_rae.reproduce.model_card import export_model
+
+
+@pytest.fixture
+def no_data(tmp_path, monkeypatch):
+    """No data directory and an empty cache: nothing may need the training data (or a download)."""
+    monkeypatch.setenv("GRAMMAR_RAE_DATA_DIR", str(tmp_path / "no-data"))
+    monkeypatch.setenv("GRAMMAR_RAE_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def test_shipped_expression_models_sample_valid_expressions(no_data, capsys):
+    assert "expr-grae" in pretrained.available()
+    shipped = {p: p.stat().st_mtime_ns for p in pretrained.shipped_root().rglob("*")}
+    assert main(["sample", "--model", "pretrained:expr-grae", "--n", "300", "--report", "validity", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["validity"] > 0.9 and report["novelty"] is None
+    assert report["out"].startswith(str(no_data))  # samples go to the user cache
+    assert {p: p.stat().st_mtime_ns for p in pretrained.shipped_root().rglob("*")} == shipped
+    for name in pretrained.available():  # every shipped model loads, with its GMM, and writes to the cache
+        model = TrainedModel.load(f"pretrained:{name}", "cpu")
+        assert model.config.model == name.split("-")[1] and model.work_folder == no_data / "pretrained" / name
+        assert (model.folder / "density-gmm10.npz").exists() and (model.folder / "README.md").exists()
+
+
+def test_unknown_pretrained_model_is_one_sentence(capsys):
+    assert main(["sample", "--model", "pretrained:zinc-transformer", "--n", "5"]) == 1
+    err = capsys.readouterr().err
+    assert "No pretrained model 'zinc-transformer'" in err and "expr-grae" in err
+
+
+def test_export_writes_a_loadable_model_with_its_card(tmp_path, expr_run, expr_slice):
+    main(["fit-density", "--model", str(expr_run)])
+    target = export_model(expr_run, "my-expr", tmp_path)
+    assert not (target / "checkpoint.pt").exists()
+    # an unregistered data file stays a path (a registered one becomes its name, e.g. expr100k)
+    assert json.loads((target / "config.json").read_text())["data"]["source"] == str(expr_slice.resolve())
+    card = (target / "README.md").read_text()
+    assert "pretrained:my-expr" in card and "best validation loss" in card
+    assert TrainedModel.load(target, "cpu").decode(TrainedModel.load(expr_run, "cpu").codes("test")[:5])
