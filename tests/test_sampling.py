@@ -122,11 +122,14 @@ def test_interpolation_and_bad_input(expr_run):
 def test_cli_sample_json_and_files(expr_run, capsys):
     assert main(["sample", "--model", str(expr_run), "--n", "100", "--json", "--report", "validity,properties"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["n"] == 100 and all(0 <= report[k] <= 1 for k in ("validity", "uniqueness", "novelty"))
+    assert report["n"] == 100 and all(0 <= report[k] <= 1 for k in ("validity", "uniqueness"))
+    assert report["novelty"] is None  # not asked for: the training data is not even read
     first = expr_run / "samples" / "gmm-n100-seed0.txt"
     assert len(first.read_text().split("\n")) == 101
     assert main(["sample", "--model", str(expr_run), "--n", "100", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["out"].endswith("gmm-n100-seed0-2.txt")  # never overwritten
+    report = json.loads(capsys.readouterr().out)
+    assert report["out"].endswith("gmm-n100-seed0-2.txt")  # never overwritten
+    assert 0 <= report["novelty"] <= 1  # in the default report
     assert main(["sample", "--model", str(expr_run), "--n", "10", "--out", str(first)]) == 1
     assert "exists" in capsys.readouterr().err
 
