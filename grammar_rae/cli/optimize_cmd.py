@@ -38,9 +38,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     opt.add_argument("--gp-epochs", type=positive_int, default=None, help=f"GP training epochs at the first iteration (default {SurrogateSettings.epochs})")
     opt.add_argument("--gp-warm-epochs", type=positive_int, default=None, help=f"GP epochs at later iterations (default {SurrogateSettings.warm_epochs})")
     opt.add_argument("--inducing", type=positive_int, default=None, help=f"inducing points (default {SurrogateSettings.inducing})")
-    opt.add_argument("--restarts", type=positive_int, default=None, help=f"acquisition optimiser restarts (default {BOSettings.restarts})")
+    opt.add_argument("--restarts", type=positive_int, default=None, help="acquisition optimiser restarts (default: 2 greedy, 4 joint)")
     opt.add_argument("--search", choices=SEARCHES, default=BOSettings.search,
-                     help="find the batch of EI jointly (default) or greedily one point at a time, as the Grammar VAE did")
+                     help="find the batch of EI greedily one point at a time, as the Grammar VAE did (default), or jointly")
     opt.add_argument("--no-baseline", action="store_true", help="skip the random-sampling baseline")
     opt.add_argument("--resume", action="store_true", help="continue seeds that already have results")
     opt.add_argument("--plots", action="store_true", help="best-so-far curves and an image of the top strings")
@@ -83,7 +83,7 @@ def run_optimize(args: argparse.Namespace) -> int:
         warm_epochs=args.gp_warm_epochs or defaults.warm_epochs,
     )
     settings = BOSettings(iterations=args.iterations, batch=args.batch, attempts=args.attempts, decode=args.decode,
-                          search=args.search, restarts=args.restarts or BOSettings.restarts, surrogate=surrogate)
+                          search=args.search, restarts=args.restarts, surrogate=surrogate)
     folder = objective_folder(model, objective)
     started = sorted(folder.glob("seed-*.json")) if folder.is_dir() else []
     if started and not args.resume:

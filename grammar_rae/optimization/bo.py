@@ -41,9 +41,9 @@ class BOSettings:
     attempts: int | None = None
     decode: str = "sample"
     holdout: float = 0.1
-    search: str = "joint"  # or "greedy" (see optimization.acquisition)
-    restarts: int = 4
-    raw_samples: int = 256
+    search: str = "greedy"  # or "joint" (see optimization.acquisition)
+    restarts: int | None = None  # None: the search's default
+    raw_samples: int | None = None
     surrogate: SurrogateSettings = field(default_factory=SurrogateSettings)
 
     def attempts_for(self, grammar_name: str) -> int:
