@@ -75,15 +75,20 @@ def resolve_data(data: str | Path | None, grammar_name: str) -> Path:
     return download(name, candidates[-1])
 
 
+def dataset_with_sha256(sha256: str) -> str | None:
+    """The named data set whose file has this sha256, if any."""
+    return next((name for name, info in registry().items() if info["sha256"] == sha256), None)
+
+
 def run_source(source: str, sha256: str) -> str:
     """Where to read a run's data: the file it was trained on if it is still there, else the named
     data set with the same sha256 (so a run trained elsewhere, or shipped pretrained, finds its
     data through $GRAMMAR_RAE_DATA_DIR, the cache or a download)."""
     if Path(source).is_file():
         return source
-    for name, info in registry().items():
-        if info["sha256"] == sha256:
-            return name
+    name = dataset_with_sha256(sha256)
+    if name is not None:
+        return name
     raise DataError(f"The data this run was trained on ({source}) is not there any more: put it back at that path.")
 
 

@@ -8,7 +8,7 @@ import json
 import shutil
 from pathlib import Path
 
-from grammar_rae.data.sources import registry
+from grammar_rae.data.sources import dataset_with_sha256
 from grammar_rae.errors import GrammarRAEError
 from grammar_rae.files import save_json, write_atomic
 from grammar_rae.generation.density import density_filename
@@ -17,19 +17,13 @@ from grammar_rae.training import run_folder as rf
 MODEL_NAMES = {"grae": "GrammarRAE", "gcvae": "constant-variance Grammar VAE", "gvae": "Grammar VAE", "cvae": "character VAE"}
 
 
-def _dataset_name(sha256: str) -> str | None:
-    return next((name for name, info in registry().items() if info["sha256"] == sha256), None)
-
-
 def model_card(folder: Path, name: str) -> str:
     """The Markdown model card of the run in ``folder``, published as ``pretrained:NAME``."""
     config = rf.read_config(folder)
-    best = json.loads((folder / rf.BEST).read_text())
-    epochs = [json.loads(line) for line in (folder / rf.METRICS).read_text().splitlines() if line.strip()]
+    summary = rf.training_summary(folder)
     evaluation = json.loads((folder / "evaluation.json").read_text())["stages"] if (folder / "evaluation.json").exists() else {}
     model, train = config["model"], config["train"]
-    dataset = _dataset_name(config["data"]["sha256"]) or Path(config["data"]["source"]).name
-    minutes = sum(e.get("seconds", 0.0) for e in epochs) / 60
+    dataset = dataset_with_sha256(config["data"]["sha256"]) or Path(config["data"]["source"]).name
     flags = f" --epochs {train['epochs']}" if config["preset"] == "paper" and train["epochs"] != 50 else ""
     lines = [
         f"# pretrained:{name} — {MODEL_NAMES.get(model['model'], model['model'])} on {dataset}",
@@ -45,9 +39,9 @@ def model_card(folder: Path, name: str) -> str:
         f"batch {train['batch_size']}, {train['epochs']} epochs, Adam lr {train['lr']} |"),
         f"| model settings | beta {model['beta']}, lambda {model['lam']}, regulariser `{model['reg']}`, noise {model['noise_std']} |",
         f"| seed | {train['seed']} |",
-        f"| training | {len(epochs)} epochs in {minutes:.1f} min (2-core CPU, PyTorch) |",
-        (f"| best validation loss | {best['val_loss']:.4f} (epoch {best['epoch']}; teacher-forced exact-sequence accuracy "
-        f"{best.get('val_accuracy', float('nan')):.3f}) |"),
+        f"| training | {summary['epochs']} epochs in {summary['minutes']:.1f} min (2-core CPU, PyTorch) |",
+        (f"| best validation loss | {summary['val_loss']:.4f} (epoch {summary['best_epoch']}; teacher-forced "
+         f"exact-sequence accuracy {summary['val_accuracy'] or float('nan'):.3f}) |"),
     ]
     if "reconstruction" in evaluation:
         r = evaluation["reconstruction"]
@@ -77,7 +71,7 @@ def export_model(folder: str | Path, name: str, root: str | Path) -> Path:
         raise GrammarRAEError(f"{folder} has no fitted GMM yet: run `grammar-rae fit-density --model {folder}` first.")
     target.mkdir(parents=True, exist_ok=True)
     config = rf.read_config(folder)
-    dataset = _dataset_name(config["data"]["sha256"])
+    dataset = dataset_with_sha256(config["data"]["sha256"])
     if dataset:
         config["data"]["source"] = dataset
     save_json(target / rf.CONFIG, config)

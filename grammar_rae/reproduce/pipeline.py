@@ -9,7 +9,6 @@ any point picks up where it stopped when the same command is given again.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -67,14 +66,6 @@ def train_stage(experiment: Experiment, model: str, progress: bool, log: Callabl
     return folder
 
 
-def training_summary(folder: Path) -> dict:
-    """Epochs, wall time and best validation loss of a finished run, from its metrics log."""
-    epochs = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines() if line.strip()]
-    best = json.loads((folder / "best.json").read_text())
-    return {"epochs": len(epochs), "minutes": round(sum(e.get("seconds", 0.0) for e in epochs) / 60, 1),
-            "best_epoch": best["epoch"], "val_loss": best["val_loss"]}
-
-
 def run_experiment(experiment: Experiment, progress: bool = False, log: Callable[[str], object] = print) -> dict:
     """Run (or resume) every stage for every model; returns the results table."""
     objective = get_objective(experiment.objective)
@@ -90,7 +81,7 @@ def run_experiment(experiment: Experiment, progress: bool = False, log: Callable
         evaluation = evaluate(model, experiment.evaluation, progress=progress, log=log)
         log(f"[{name}] Bayesian optimisation of {objective.name}, seeds {list(experiment.seeds)}")
         optimisation = optimize(model, objective, experiment.seeds, experiment.bo, extra=extra, log=log, progress=progress)
-        results["models"][name] = {"run": str(folder), "training": training_summary(folder),
+        results["models"][name] = {"run": str(folder), "training": rf.training_summary(folder),
                                    "evaluation": evaluation["stages"], "optimization": optimisation}
         log(f"[{name}] done in {time.perf_counter() - started:.0f} s")
         save_results(experiment.out, results)

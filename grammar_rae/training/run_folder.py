@@ -66,6 +66,15 @@ def append_metrics(folder: Path, record: dict) -> None:
     write_atomic(path, lambda out: out.write(old + (json.dumps(record) + "\n").encode()))
 
 
+def training_summary(folder: Path) -> dict:
+    """Epochs run, training minutes and the best epoch's record of a run (from its metrics log
+    and ``best.json``)."""
+    epochs = read_metrics(folder)
+    best = json.loads((folder / BEST).read_text())
+    return {"epochs": len(epochs), "minutes": round(sum(e.get("seconds", 0.0) for e in epochs) / 60, 1),
+            "best_epoch": best["epoch"], "val_loss": best["val_loss"], "val_accuracy": best.get("val_accuracy")}
+
+
 def read_metrics(folder: Path) -> list[dict]:
     """All epoch records so far."""
     path = folder / METRICS
