@@ -1,12 +1,15 @@
-"""The expression reproduction pipeline at its tiny scale: every stage runs, the table is
+"""The expression and molecule reproduction pipelines at their tiny scale: every stage runs, the table is
 written, and a second run resumes instead of redoing finished work."""
 
 from __future__ import annotations
 
 import json
 
+import pytest
+
 from grammar_rae.cli.main import main
 from grammar_rae.reproduce.expressions import expressions_experiment
+from grammar_rae.reproduce.molecules import molecules_experiment
 from grammar_rae.reproduce.pipeline import run_experiment
 
 
@@ -40,3 +43,33 @@ def test_tiny_reproduction_writes_the_table_and_resumes(tmp_path, expr_slice):
 def test_unknown_model_is_one_sentence(capsys):
     assert main(["reproduce", "expressions", "--models", "grae,transformer"]) == 1
     assert "choose from grae, gcvae, gvae, cvae" in capsys.readouterr().err
+
+
+def test_tiny_molecule_reproduction_reports_moses_and_raw_penalized_logp(tmp_path, zinc_slice):
+    experiment = molecules_experiment("tiny", out=tmp_path / "mol", models=("grae",), data=str(zinc_slice))
+    assert experiment.preset == "cpu" and experiment.extra_objectives == ("penalized-logp-raw",)
+    results = run_experiment(experiment, log=lambda _: None)
+    opt = results["models"]["grae"]["optimization"]
+    seed = json.loads((tmp_path / "mol" / "grae" / "optimization" / "penalized-logp" / "seed-1.json").read_text())
+    scores = [p["score"] for it in seed["iterations"] for p in it["proposals"]]
+    assert len(scores) == 8 and opt["bo"]["seeds"] == [1]
+    for entry in opt["bo"]["top"] + opt["random"]["top"]:  # every top molecule also carries its raw penalized logP
+        assert "penalized-logp-raw" in entry
+    table = (tmp_path / "mol" / "results.md").read_text()
+    assert "preset cpu" in table and "| grae | BO |" in table and "| grae | random |" in table
+    assert "0.72 ± 0.09" in table and "-5.62 ± 0.71" in table and "3.74, 3.52, 3.14" in table
+    assert "| grae | GMM |" in table and "| grae | N(0, I) |" in table and "FCD" in table  # the MOSES table
+
+
+def test_molecule_defaults_follow_the_preset():
+    assert molecules_experiment().out.as_posix() == "results/molecules"
+    paper = molecules_experiment(preset="paper")
+    assert paper.out.as_posix() == "results/molecules-paper" and paper.preset == "paper" and paper.seeds == tuple(range(1, 11))
+    quick = molecules_experiment("quick", preset="paper")
+    assert quick.out.as_posix() == "results/molecules-paper-quick" and quick.seeds == (1, 2)
+
+
+def test_unknown_preset_is_refused(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["reproduce", "molecules", "--preset", "huge"])
+    assert exit_info.value.code == 2 and "invalid choice: 'huge'" in capsys.readouterr().err

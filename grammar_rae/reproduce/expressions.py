@@ -17,8 +17,7 @@ from grammar_rae.evaluation.protocol import EvaluationSettings
 from grammar_rae.optimization.bo import BOSettings
 from grammar_rae.optimization.surrogate import SurrogateSettings
 from grammar_rae.reproduce.pipeline import MODELS, Experiment
-
-SCALES = ("full", "quick", "tiny")
+from grammar_rae.reproduce.scales import check_scale, make_tiny
 
 
 def expressions_experiment(
@@ -31,8 +30,7 @@ def expressions_experiment(
 ) -> Experiment:
     """The experiment at ``scale`` (``full``, ``quick`` or ``tiny``), written to ``out``
     (default ``results/expressions`` for the full scale, ``results/expressions-SCALE`` otherwise)."""
-    if scale not in SCALES:
-        raise ValueError(f"Unknown scale {scale!r}: use one of {', '.join(SCALES)}.")
+    check_scale(scale)
     out = Path(out or ("results/expressions" if scale == "full" else f"results/expressions-{scale}"))
     experiment = Experiment("expressions", "expr", "expr-fit", out, data=data, models=tuple(models), device=device)
     if scale == "quick":
@@ -40,10 +38,7 @@ def expressions_experiment(
         experiment.bo = BOSettings(restarts=1, raw_samples=32, surrogate=SurrogateSettings(epochs=5, warm_epochs=1))
         experiment.evaluation = EvaluationSettings(test_strings=1000, decodes=10, prior_points=500, prior_decodes=20, samples=5000)
     elif scale == "tiny":
-        experiment.training, experiment.seeds = {"epochs": 1, "max_molecules": 3_000, "test_size": 300}, (1,)
-        experiment.bo = BOSettings(iterations=2, batch=4, attempts=5, raw_samples=32, restarts=1,
-                                   surrogate=SurrogateSettings(inducing=50, epochs=2, warm_epochs=1, batch_size=1000))
-        experiment.evaluation = EvaluationSettings(test_strings=50, encodes=2, decodes=2, prior_points=20, prior_decodes=2, samples=100)
+        make_tiny(experiment)
     if seeds is not None:
         experiment.seeds = tuple(seeds)
     return experiment

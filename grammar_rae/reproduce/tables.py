@@ -37,11 +37,47 @@ def _fraction(stage: dict | None, key: str = "validity") -> str:
     return "" if not stage else f"{stage[key]:.3f}"
 
 
+def _paper_best(theirs: dict) -> str:
+    """The paper's best score (expressions) or top-3 scores (molecules)."""
+    if "top" in theirs:
+        return ", ".join(f"{v:.2f}" for v in theirs["top"])
+    return "" if theirs.get("best") is None else f"{theirs['best']:.2f}"
+
+
+# the columns of the samples table: (heading, key in the evaluation's samples stage)
+SAMPLE_COLUMNS = {
+    "smiles": [("valid", "valid"), ("unique@1k", "unique@1k"), ("unique@10k", "unique@10k"), ("novelty", "novelty"),
+               ("IntDiv", "intdiv"), ("IntDiv2", "intdiv2"), ("SNN", "snn"), ("Frag", "frag"), ("Scaf", "scaf"),
+               ("Filters", "filters"), ("FCD", "fcd")],
+    "expr": [("valid", "validity"), ("unique", "uniqueness"), ("novelty", "novelty"), ("mean expr-fit", "expr_fit_mean")],
+}
+
+
+def samples_markdown(results: dict) -> list[str]:
+    """One row per model and density of the evaluation's samples stage (the MOSES table for molecules)."""
+    experiment = results["experiment"]
+    columns = SAMPLE_COLUMNS.get(experiment["grammar"], [])
+    rows = [(name, stage_name.split("/", 1)[1], stage)
+            for name, entry in results["models"].items()
+            for stage_name, stage in entry["evaluation"].items() if stage_name.startswith("samples/")]
+    if not columns or not rows:
+        return []
+    n = experiment.get("evaluation", {}).get("samples")
+    lines = ["", f"Samples (protocol §7): {n:,} latent points per density, one decode each." if n else "Samples.", "",
+             "| model | density | " + " | ".join(h for h, _ in columns) + " |",
+             "| --- | --- | " + " | ".join("---" for _ in columns) + " |"]
+    for name, density, stage in rows:
+        cells = ["" if stage.get(key) is None else f"{stage[key]:.3f}" for _, key in columns]
+        lines.append(f"| {name} | {'N(0, I)' if density == 'prior' else density.upper()} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def results_markdown(results: dict) -> str:
     """The BO table (ours and the paper's side by side) and a model-quality table."""
     experiment = results["experiment"]
     paper = paper_results().get(experiment["name"], {})
     extra = experiment.get("extra_objective")
+    evaluation = experiment.get("evaluation", {})
     seeds = experiment["seeds"]
     lines = [
         (f"# {experiment['name'].capitalize()}: {experiment['objective']} (preset {experiment['preset']}, "
@@ -51,8 +87,9 @@ def results_markdown(results: dict) -> str:
         f"standard error over {len(seeds)} seeds (std/√seeds); the paper's ± is the std over 5 trials. "
         "`random` draws the same number of points from the ex-post GMM."),
         "",
-        "| model | method | fraction valid | average score | paper: fraction valid | paper: average score | top 3 | surrogate RMSE | surrogate log-lik. |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        ("| model | method | fraction valid | average score | paper: fraction valid | paper: average score | top 3 | "
+         "paper: best | surrogate RMSE | surrogate log-lik. |"),
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for name, entry in results["models"].items():
         opt = entry["optimization"]
@@ -61,17 +98,19 @@ def results_markdown(results: dict) -> str:
         lines.append(
             f"| {name} | BO | {_stat(opt['bo']['fraction_valid'])} | {_stat(opt['bo']['average_score'])} | "
             f"{_paper(theirs.get('fraction_valid'))} | {_paper(theirs.get('average_score'))} | "
-            f"{_tops(opt['bo']['top'], extra)} | {_stat(surrogate['rmse'])} | {_stat(surrogate['log_likelihood'])} |"
+            f"{_tops(opt['bo']['top'], extra)} | {_paper_best(theirs)} | {_stat(surrogate['rmse'])} | "
+            f"{_stat(surrogate['log_likelihood'])} |"
         )
         if "random" in opt:
             lines.append(
                 f"| {name} | random | {_stat(opt['random']['fraction_valid'])} | {_stat(opt['random']['average_score'])} "
-                f"| | | {_tops(opt['random']['top'], extra)} | | |"
+                f"| | | {_tops(opt['random']['top'], extra)} | | | |"
             )
     lines += [
         "",
-        ("Models (protocol §7): exact-match reconstruction of test strings; validity of 1,000 points × 100 decodes "
-        "from the ex-post GMM and from N(0, I)."),
+        ("Models (protocol §7): exact-match reconstruction of test strings; validity of "
+         f"{evaluation.get('prior_points', 1000):,} points × {evaluation.get('prior_decodes', 100)} decodes "
+         "from the ex-post GMM and from N(0, I)."),
         "",
         "| model | epochs | training (min) | best validation loss | reconstruction | validity, GMM | validity, N(0, I) |",
         "| --- | --- | --- | --- | --- | --- | --- |",
@@ -83,4 +122,4 @@ def results_markdown(results: dict) -> str:
             f"{_fraction(stages.get('reconstruction'), 'accuracy')} | {_fraction(stages.get('validity/gmm'))} | "
             f"{_fraction(stages.get('validity/prior'))} |"
         )
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + samples_markdown(results)) + "\n"
