@@ -4,12 +4,14 @@ whatever it writes goes to the user cache, never into the package."""
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 
 from grammar_rae.cli.main import main
 from grammar_rae.generation import pretrained
-from grammar_rae.generation.trained import TrainedModel
+from grammar_rae.generation.trained import TrainedModel, find_run
 from grammar_rae.reproduce.model_card import export_model
 
 
@@ -50,3 +52,18 @@ def test_export_writes_a_loadable_model_with_its_card(tmp_path, expr_run, expr_s
     card = (target / "README.md").read_text()
     assert "pretrained:my-expr" in card and "best validation loss" in card
     assert TrainedModel.load(target, "cpu").decode(TrainedModel.load(expr_run, "cpu").codes("test")[:5])
+
+
+def test_without_a_local_run_the_shipped_model_of_the_grammar_is_used(no_data, tmp_path, monkeypatch, capsys, expr_run):
+    monkeypatch.chdir(tmp_path)  # no runs/ here
+    assert main(["sample", "--n", "40", "--report", "validity", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "using the shipped pretrained:zinc-grae" in captured.err
+    report = json.loads(captured.out)
+    assert report["n"] == 40 and 0.0 <= report["validity"] <= 1.0
+    assert find_run(grammar="expr") == pretrained.pretrained_folder("pretrained:expr-grae")
+    # a local run of one grammar is preferred for that grammar only
+    (tmp_path / "runs").mkdir()
+    shutil.copytree(expr_run, tmp_path / "runs" / "mine")
+    assert find_run(grammar="expr") == Path("runs") / "mine" and find_run() == Path("runs") / "mine"
+    assert find_run(grammar="smiles") == pretrained.pretrained_folder("pretrained:zinc-grae")

@@ -74,7 +74,7 @@ def run_optimize(args: argparse.Namespace) -> int:
     """Run the BO protocol and print the table."""
     seeds = parse_seeds(args.seeds)
     objective = get_objective(args.objective, maximize=not args.minimize)
-    model = load_model(args)
+    model = load_model(args, objective.grammar)
     objective.check_grammar(model.grammar.name)
     defaults = SurrogateSettings()
     surrogate = SurrogateSettings(

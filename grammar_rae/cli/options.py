@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from grammar_rae.generation.pretrained import is_shipped
 from grammar_rae.generation.trained import TrainedModel, find_run
 from grammar_rae.grammar.cfg import builtin_grammars
 
@@ -40,14 +41,20 @@ def positive_int(text: str) -> int:
 
 
 def add_model_option(parser: argparse.ArgumentParser) -> None:
-    """``--model RUN`` (default: the most recent run in runs/) and ``--device``."""
-    parser.add_argument("--model", default=None, metavar="RUN", help="run folder of a trained model (default: the most recent run in runs/)")
+    """``--model RUN`` (default: the most recent run in runs/, else a shipped model) and ``--device``."""
+    parser.add_argument("--model", default=None, metavar="RUN",
+                        help="run folder of a trained model or pretrained:NAME (default: the most recent run in runs/; "
+                        "without one, the shipped pretrained model)")
     parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
 
 
-def load_model(args: argparse.Namespace) -> TrainedModel:
-    """The model ``--model`` names (default: the latest run), saying which one is used."""
-    folder = find_run(args.model)
-    if args.model is None:
+def load_model(args: argparse.Namespace, grammar: str | None = None) -> TrainedModel:
+    """The model ``--model`` names (default: the latest run of ``grammar``, else the shipped
+    model for it), saying which one is used."""
+    folder = find_run(args.model, grammar=grammar)
+    if args.model is None and is_shipped(folder):
+        print(f"No trained run in runs/: using the shipped pretrained:{folder.name} (--model to choose another).",
+              file=sys.stderr)
+    elif args.model is None:
         print(f"Using the most recent run: {folder}", file=sys.stderr)
     return TrainedModel.load(folder, args.device)

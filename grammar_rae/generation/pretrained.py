@@ -8,6 +8,7 @@ shipped model (densities, samples, BO results) goes to the user cache instead.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from grammar_rae.data.sources import cache_dir
@@ -35,6 +36,13 @@ def pretrained_folder(spec: str) -> Path:
     if not (folder / rf.WEIGHTS).is_file():
         raise rf.RunError(f"No pretrained model {name!r}: the shipped ones are {', '.join(available()) or 'none'}.")
     return folder
+
+
+def default_folder(grammar_name: str) -> Path | None:
+    """The shipped model used for ``grammar_name`` when no run is named or found (``defaults.json``)."""
+    defaults = shipped_root() / "defaults.json"
+    name = json.loads(defaults.read_text()).get(grammar_name) if defaults.is_file() else None
+    return pretrained_folder(PREFIX + name) if name in available() else None
 
 
 def is_shipped(folder: Path) -> bool:

@@ -19,17 +19,30 @@ from grammar_rae.training import run_folder as rf
 from grammar_rae.training.api import RunData, select_device
 
 
-def find_run(spec: str | Path | None = None, root: str | Path = "runs") -> Path:
+def find_run(spec: str | Path | None = None, root: str | Path = "runs", grammar: str | None = None) -> Path:
     """The run folder a ``--model`` value names (a folder or ``pretrained:NAME``); None means the
-    most recently trained run in ``root``."""
+    most recently trained run in ``root`` (of ``grammar``, when given), and without one the
+    shipped model for that grammar (molecules when none is given)."""
     if isinstance(spec, str) and spec.startswith(pretrained.PREFIX):
         return pretrained.pretrained_folder(spec)
     if spec is not None:
         return Path(spec)
     runs = sorted(Path(root).glob(f"*/{rf.WEIGHTS}"), key=lambda p: p.stat().st_mtime) if Path(root).is_dir() else []
-    if not runs:
-        raise rf.RunError(f"No trained run found in {root}/: train one with `grammar-rae train`, or pass --model RUN_FOLDER.")
-    return runs[-1].parent
+    runs = [r.parent for r in runs if grammar is None or _run_grammar(r.parent) == grammar]
+    if runs:
+        return runs[-1]
+    shipped = pretrained.default_folder(grammar or "smiles")
+    if shipped is None:
+        raise rf.RunError(f"No trained {grammar + ' ' if grammar else ''}run found in {root}/: train one with "
+                          "`grammar-rae train`, or pass --model RUN_FOLDER.")
+    return shipped
+
+
+def _run_grammar(folder: Path) -> str | None:
+    try:
+        return rf.read_config(folder).get("grammar")
+    except rf.RunError:
+        return None
 
 
 class TrainedModel:
