@@ -7,11 +7,14 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from grammar_rae.cli.main import main
 from grammar_rae.generation import pretrained
 from grammar_rae.generation.trained import TrainedModel, find_run
+from grammar_rae.objectives.registry import get_objective
+from grammar_rae.optimization.bo import objective_folder, training_targets
 from grammar_rae.reproduce.model_card import export_model
 
 
@@ -67,3 +70,12 @@ def test_without_a_local_run_the_shipped_model_of_the_grammar_is_used(no_data, t
     shutil.copytree(expr_run, tmp_path / "runs" / "mine")
     assert find_run(grammar="expr") == Path("runs") / "mine" and find_run() == Path("runs") / "mine"
     assert find_run(grammar="smiles") == pretrained.pretrained_folder("pretrained:zinc-grae")
+
+
+def test_shipped_models_carry_their_training_targets(isolated_cache):
+    model = TrainedModel.load("pretrained:expr-grae", "cpu")
+    objective = get_objective("expr-fit")
+    targets = training_targets(model, objective)
+    assert len(targets) == len(model.data.rows("train"))
+    assert not (objective_folder(model, objective) / "targets.npy").exists()  # read from the package, not recomputed
+    np.testing.assert_allclose(targets[:300], objective(model.data.strings("train")[:300]))

@@ -63,13 +63,15 @@ def objective_folder(model: TrainedModel, objective: Objective) -> Path:
 
 
 def training_targets(model: TrainedModel, objective: Objective, workers: int | None = None) -> np.ndarray:
-    """The objective on every training string, cached as ``targets.npy`` next to the seeds."""
+    """The objective on every training string, cached as ``targets.npy`` next to the seeds (a
+    shipped model may carry them in the same place of its own folder)."""
     path = objective_folder(model, objective) / "targets.npy"
     rows = len(model.data.rows("train"))
-    if path.exists():
-        cached = np.load(path, allow_pickle=False)
-        if len(cached) == rows:
-            return cached
+    for cached_path in (path, model.folder / path.relative_to(model.work_folder)):
+        if cached_path.exists():
+            cached = np.load(cached_path, allow_pickle=False)
+            if len(cached) == rows:
+                return cached
     values = objective(model.data.strings("train"))
     write_atomic(path, lambda out: np.save(out, values))
     return values

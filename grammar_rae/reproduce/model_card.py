@@ -14,6 +14,7 @@ from grammar_rae.files import save_json, write_atomic
 from grammar_rae.generation.density import density_filename
 from grammar_rae.training import run_folder as rf
 
+TARGETS_GLOB = "optimization/*/targets.npy"
 MODEL_NAMES = {"grae": "GrammarRAE", "gcvae": "constant-variance Grammar VAE", "gvae": "Grammar VAE", "cvae": "character VAE"}
 
 
@@ -87,6 +88,9 @@ def export_model(folder: str | Path, name: str, root: str | Path) -> Path:
     for file in (rf.WEIGHTS, rf.BEST, rf.METRICS, gmm.name, "evaluation.json"):
         if (folder / file).exists():
             shutil.copyfile(folder / file, target / file)
+    for targets in folder.glob(TARGETS_GLOB):  # the objective on the training strings, so BO starts at once
+        (target / targets.relative_to(folder)).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(targets, target / targets.relative_to(folder))
     card = model_card(folder, name)
     write_atomic(target / "README.md", lambda out: out.write(card.encode()))
     return target
