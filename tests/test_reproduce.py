@@ -39,6 +39,11 @@ def test_tiny_reproduction_writes_the_table_and_resumes(tmp_path, expr_slice):
     assert again["models"]["grae"]["optimization"]["bo"] == results["models"]["grae"]["optimization"]["bo"]
     assert (tmp_path / "out" / "cvae" / "optimization" / "expr-fit" / "seed-1.json").exists()
 
+    # a run of one model adds its row to the table instead of replacing the others
+    only_cvae = expressions_experiment("tiny", tmp_path / "out", models=("cvae",), data=str(expr_slice))
+    assert list(run_experiment(only_cvae, log=lambda _: None)["models"]) == ["grae", "cvae"]
+    assert "| grae | BO |" in (tmp_path / "out" / "results.md").read_text()
+
 
 def test_unknown_model_is_one_sentence(capsys):
     assert main(["reproduce", "expressions", "--models", "grae,transformer"]) == 1

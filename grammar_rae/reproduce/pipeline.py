@@ -9,6 +9,7 @@ any point picks up where it stopped when the same command is given again.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -71,7 +72,7 @@ def run_experiment(experiment: Experiment, progress: bool = False, log: Callable
     objective = get_objective(experiment.objective)
     objective.check_grammar(experiment.grammar)
     extra = [get_objective(name) for name in experiment.extra_objectives]
-    results = {"experiment": experiment.record(), "models": {}}
+    results = earlier_results(experiment)
     for name in experiment.models:
         started = time.perf_counter()
         log(f"[{name}] training")
@@ -83,9 +84,25 @@ def run_experiment(experiment: Experiment, progress: bool = False, log: Callable
         optimisation = optimize(model, objective, experiment.seeds, experiment.bo, extra=extra, log=log, progress=progress)
         results["models"][name] = {"run": str(folder), "training": rf.training_summary(folder),
                                    "evaluation": evaluation["stages"], "optimization": optimisation}
+        results["models"] = {m: results["models"][m] for m in MODELS if m in results["models"]}
+        results["experiment"]["models"] = list(results["models"])
         log(f"[{name}] done in {time.perf_counter() - started:.0f} s")
         save_results(experiment.out, results)
     return results
+
+
+def earlier_results(experiment: Experiment) -> dict:
+    """The table so far: the rows of other models in ``results.json`` are kept when they were made
+    with the same settings, so a run of some models (``--models``) adds to the table."""
+    record = json.loads(json.dumps(experiment.record()))  # as it reads back from the file
+    path = experiment.out / "results.json"
+    if path.exists():
+        saved = json.loads(path.read_text())
+        same = {k: v for k, v in saved.get("experiment", {}).items() if k != "models"} == \
+            {k: v for k, v in record.items() if k != "models"}
+        if same:
+            return {"experiment": record, "models": saved.get("models", {})}
+    return {"experiment": record, "models": {}}
 
 
 def save_results(out: Path, results: dict) -> None:
