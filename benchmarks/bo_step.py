@@ -4,7 +4,7 @@ of 50 by greedy batch EI, against a dense exact GP on a 5,000-molecule subset in
 Both surrogates are scored on the same random 10% of the training codes (held out from both).
 The last line gives the time ratio and both test RMSEs.
 
-    python benchmarks/bo_step.py --model results/training/zinc-cpu-grae [--objective penalized-logp]
+    python benchmarks/bo_step.py --model results/molecules/grae [--objective penalized-logp]
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ class ExactGP:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="results/training/zinc-cpu-grae", help="a trained ZINC run folder")
+    parser.add_argument("--model", default="results/molecules/grae", help="a trained ZINC run folder")
     parser.add_argument("--objective", default="penalized-logp")
     parser.add_argument("--subset", type=int, default=5000, help="points of the dense GP")
     parser.add_argument("--batch", type=int, default=50)

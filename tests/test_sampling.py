@@ -17,6 +17,7 @@ from grammar_rae.generation.density import LatentDensity, density_filename
 from grammar_rae.generation.interpolation import interpolate
 from grammar_rae.generation.sampling import fit_density, most_frequent_valid, run_density, sample
 from grammar_rae.generation.trained import TrainedModel, find_run
+from grammar_rae.training.run_folder import RunError
 
 
 
@@ -152,9 +153,9 @@ def test_cli_errors(tmp_path, expr_run, capsys, monkeypatch):
     assert "Unknown token" in capsys.readouterr().err
     assert main(["sample", "--model", str(expr_run), "--report", "beauty"]) == 1
     assert "Unknown report beauty" in capsys.readouterr().err
-    monkeypatch.chdir(tmp_path)
-    assert main(["sample", "--n", "5"]) == 1
-    assert "No trained run found in runs/" in capsys.readouterr().err
+    monkeypatch.chdir(tmp_path)  # no runs/, and no shipped model for a grammar of one's own
+    with pytest.raises(RunError, match="No trained toy run found in runs/"):
+        find_run(grammar="toy")
 
 
 def test_latest_run_is_the_default(tmp_path, expr_run):

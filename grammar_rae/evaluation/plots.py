@@ -112,13 +112,27 @@ def sample_figures(model, strings: Sequence[str | None], prefix: str | Path, wor
 
 def best_so_far_curves(scores_by_seed: dict[int, Sequence[float]], maximize: bool, label: str, path: str | Path,
                        baseline: dict[int, Sequence[float]] | None = None) -> Path:
-    """Best score found after each evaluation, one line per seed (and the random baseline dashed)."""
+    """Best score found after each evaluation: each seed a thin line, the mean over seeds a thick
+    one, BO solid and the random baseline dashed. The axis leaves out the first few evaluations'
+    worst values (an invalid first proposal scores the objective's worst) so the curves can be read."""
     figure, axes = plt.subplots(figsize=(7, 4.5))
     best = np.maximum.accumulate if maximize else np.minimum.accumulate
-    for runs, style, name in ((scores_by_seed, "-", "BO"), (baseline or {}, "--", "random")):
-        for k, (seed, scores) in enumerate(sorted(runs.items())):
-            axes.plot(np.arange(1, len(scores) + 1), best(np.asarray(scores, dtype=float)), style, linewidth=1,
-                      color=f"C{k % 10}", label=f"{name} seed {seed}" if k < 10 else None)
-    axes.set(xlabel="evaluations", ylabel=f"best {label} so far", title=f"Bayesian optimisation of {label}")
-    axes.legend(fontsize=6, ncol=2)
+    shown = []
+    for (runs, style, name), colour in zip(((scores_by_seed, "-", "BO"), (baseline or {}, "--", "random")), ("C0", "C3")):
+        curves = [best(np.asarray(scores, dtype=float)) for _, scores in sorted(runs.items())]
+        for curve in curves:
+            axes.plot(np.arange(1, len(curve) + 1), curve, style, linewidth=0.6, alpha=0.35, color=colour)
+        if curves:
+            length = min(len(c) for c in curves)
+            mean = np.mean([c[:length] for c in curves], axis=0)
+            axes.plot(np.arange(1, length + 1), mean, style, linewidth=2, color=colour, label=f"{name}, mean of {len(curves)} seeds")
+            shown += [c[min(len(c) - 1, max(1, len(c) // 20)):] for c in curves]
+    if shown:
+        values = np.concatenate(shown)
+        low, high = float(values.min()), float(values.max())
+        margin = 0.05 * (high - low or 1.0)
+        axes.set_ylim(low - margin, high + margin)
+    axes.set(xlabel="evaluations", ylabel=f"best {label} so far ({'higher' if maximize else 'lower'} is better)",
+             title=f"Bayesian optimisation of {label}")
+    axes.legend(fontsize=8)
     return _save(figure, path)

@@ -80,13 +80,14 @@ def training_targets(model: TrainedModel, objective: Objective, workers: int | N
 class SeedRun:
     """One seed of the BO loop, resumable after every iteration."""
 
-    def __init__(self, model: TrainedModel, objective: Objective, settings: BOSettings, seed: int, targets: np.ndarray):
+    def __init__(self, model: TrainedModel, objective: Objective, settings: BOSettings, seed: int, targets: np.ndarray,
+                 codes: np.ndarray | None = None):
         self.model, self.objective, self.settings, self.seed = model, objective, settings, seed
         self.folder = objective_folder(model, objective)
         self.path = self.folder / f"seed-{seed}.json"
         self.gp_path = self.folder / f"gp-seed-{seed}.pt"
         self.sign = 1.0 if objective.maximize else -1.0  # the GP always maximises
-        self.codes = model.codes("train")
+        self.codes = model.codes("train") if codes is None else codes  # the training codes, shared by all seeds
         self.targets = targets
         rng = np.random.default_rng(seed)
         order = rng.permutation(len(self.codes))

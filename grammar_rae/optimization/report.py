@@ -57,9 +57,9 @@ def optimize(
     objective.check_grammar(model.grammar.name)
     targets = training_targets(model, objective)
     folder = objective_folder(model, objective)
-    runs = {}
+    runs, codes = {}, model.codes("train")
     for seed in seeds:
-        run = SeedRun(model, objective, settings, seed, targets)
+        run = SeedRun(model, objective, settings, seed, targets, codes)
         runs[seed] = run.run(log, progress)
     bo = summarise({s: [p for it in st["iterations"] for p in it["proposals"]] for s, st in runs.items()}, objective)
     bo["surrogate"] = {
