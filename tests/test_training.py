@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+import warnings
 
 import pytest
 import torch
@@ -153,17 +155,32 @@ def test_cli_train_encode_decode(capsys, expr_slice, tmp_path):
     assert "already holds a run" in capsys.readouterr().err
 
 
-def test_ddp_with_two_cpu_processes(zinc_slice, tmp_path):
-    out = tmp_path / "ddp"
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _torchrun_train(out, zinc_slice) -> subprocess.CompletedProcess:
     command = [
-        sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29517",
+        sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", str(_free_port()),
         "-m", "grammar_rae.cli.main", "train", "--grammar", "smiles", "--model", "grae", "--data", str(zinc_slice),
         "--out", str(out), "--preset", "cpu", "--hidden", "32", "--layers", "1", "--latent-dim", "8",
         "--epochs", "2", "--batch-size", "32", "--device", "cpu", "--no-eval",
     ]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
-    assert done.returncode == 0, done.stderr[-2000:]
+    return subprocess.run(command, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=600)
+
+
+def test_ddp_with_two_cpu_processes(zinc_slice, tmp_path):
+    out = tmp_path / "ddp"
+    done = _torchrun_train(out, zinc_slice)
+    if done.returncode != 0:
+        # Seen once on a heavily loaded 2-core machine: a gloo rank aborted (SIGABRT) and the same
+        # test passed alone. One retry in a fresh folder and port; the first failure stays visible.
+        warnings.warn(f"first torchrun attempt failed, retried once:\n{done.stderr[:3000]}")
+        out = tmp_path / "ddp-retry"
+        done = _torchrun_train(out, zinc_slice)
+    assert done.returncode == 0, done.stderr[:3000] + "\n...\n" + done.stderr[-2000:]
     ddp = json.loads((out / "ddp.json").read_text())
     assert ddp["world_size"] == 2
     assert ddp["rank_digests"][0] == ddp["rank_digests"][1]  # both ranks hold the same model
