@@ -12,7 +12,7 @@ from grammar_rae.data.reading import read_strings
 from grammar_rae.data.validity import valid_mask
 from grammar_rae.errors import DataError, GrammarRAEError
 from grammar_rae.evaluation.plots import best_so_far_curves, expression_curves, molecule_grid
-from grammar_rae.objectives.registry import get_objective, objective_names
+from grammar_rae.objectives.registry import companion_objectives, get_objective, objective_names
 from grammar_rae.optimization.acquisition import SEARCHES
 from grammar_rae.optimization.bo import BOSettings, objective_folder
 from grammar_rae.optimization.report import optimize
@@ -89,7 +89,7 @@ def run_optimize(args: argparse.Namespace) -> int:
     if started and not args.resume:
         raise GrammarRAEError(f"{folder} already holds BO results ({len(started)} seeds): pass --resume to continue them, or remove the folder.")
     print(f"Optimising {objective.name} with {model.folder} ({model.grammar.name}), seeds {args.seeds}.", file=sys.stderr)
-    extra = [get_objective("penalized-logp-raw")] if objective.name == "penalized-logp" else []
+    extra = [get_objective(name) for name in companion_objectives(objective.name)]
     result = optimize(model, objective, seeds, settings, baseline=not args.no_baseline, extra=extra,
                       log=lambda m: print(m, file=sys.stderr), progress=sys.stderr.isatty())
     if args.plots:

@@ -3,7 +3,8 @@
 A shipped model is a run folder without its training checkpoint: ``config.json``, ``model.pt``
 (tensors only), ``best.json``, ``metrics.jsonl``, its fitted ex-post density, a model card
 (``README.md``) and the objectives' values on its training strings
-(``optimization/<objective>/targets.npy``, so that BO starts without recomputing them). The installed package may be read-only, so whatever a command writes for a
+(``optimization/<objective>/targets.npy``, so that BO starts without recomputing them). The
+installed package may be read-only, so whatever a command writes for a
 shipped model (densities, samples, BO results) goes to the user cache instead.
 """
 

@@ -117,6 +117,15 @@ def _builtin(name: str) -> Objective:
 OBJECTIVE_NAMES = ("penalized-logp", "penalized-logp-raw", "logp", "qed", "expr-fit")
 
 
+# objectives reported beside another for its top strings (the raw penalized logP most papers quote)
+COMPANIONS = {"penalized-logp": ("penalized-logp-raw",)}
+
+
+def companion_objectives(name: str) -> tuple[str, ...]:
+    """Names of the objectives also reported for the top strings of objective ``name``."""
+    return COMPANIONS.get(name, ())
+
+
 def objective_names() -> list[str]:
     """Names of the built-in objectives."""
     return list(OBJECTIVE_NAMES)

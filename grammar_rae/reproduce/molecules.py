@@ -18,6 +18,7 @@ from pathlib import Path
 
 from grammar_rae.evaluation.protocol import EvaluationSettings
 from grammar_rae.models.config import preset_names
+from grammar_rae.objectives.registry import companion_objectives
 from grammar_rae.optimization.bo import BOSettings
 from grammar_rae.optimization.surrogate import SurrogateSettings
 from grammar_rae.reproduce.pipeline import MODELS, Experiment
@@ -46,7 +47,7 @@ def molecules_experiment(
     if preset not in preset_names():
         raise ValueError(f"Unknown preset {preset!r}: use one of {', '.join(preset_names())}.")
     experiment = Experiment("molecules", "smiles", "penalized-logp", Path(out or default_out(scale, preset)), data=data,
-                            models=tuple(models), preset=preset, extra_objectives=("penalized-logp-raw",), device=device)
+                            models=tuple(models), preset=preset, extra_objectives=companion_objectives("penalized-logp"), device=device)
     if scale == "quick":
         experiment.training, experiment.seeds = {"epochs": 1, "max_molecules": 20_000, "test_size": 1000}, (1, 2)
         experiment.bo = BOSettings(iterations=3, batch=20, attempts=100, restarts=1, raw_samples=32,
