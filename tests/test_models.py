@@ -104,6 +104,12 @@ def test_vae_noise_only_in_training(smiles_grammar, zinc):
     assert not torch.equal(model.latent(x, None)[0], model.encode(x))
     rae = build_model(_config(smiles_grammar, "grae", "cpu", gru_hidden=32), smiles_grammar.rule_masks).train()
     assert torch.equal(rae.latent(x, None)[0], rae.encode(x))
+    # Reconstruction encodes 10 times exactly when training draws the code: VAEs and GCVAE, not GRAE.
+    stochastic = {name: build_model(_config(smiles_grammar, name, "cpu", gru_hidden=8), smiles_grammar.rule_masks).stochastic
+                  for name in ("grae", "gcvae", "gvae", "cvae")}
+    assert stochastic == {"grae": False, "gcvae": True, "gvae": True, "cvae": True}
+    gcvae = build_model(_config(smiles_grammar, "gcvae", "cpu", gru_hidden=8), smiles_grammar.rule_masks).eval()
+    assert not torch.equal(gcvae.draw(x), gcvae.encode(x))
 
 
 def test_config_round_trip_and_errors(smiles_grammar):

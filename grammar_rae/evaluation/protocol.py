@@ -38,7 +38,7 @@ class EvaluationSettings:
     """How much of the protocol to run; the defaults are the reference protocol."""
 
     test_strings: int = 5000
-    encodes: int | None = None  # 10 for VAEs, 1 for deterministic codes
+    encodes: int | None = None  # 10 for stochastic encoders (VAEs, GCVAE), 1 for GRAE
     decodes: int = 100
     prior_points: int = 1000
     prior_decodes: int = 100
@@ -84,10 +84,11 @@ class Evaluation:
 
     @property
     def encodes(self) -> int:
-        """Encodings per test string: 10 for VAEs, 1 for deterministic models, unless set."""
+        """Encodings per test string (protocol §7): 10 draws for stochastic encoders (the VAEs and
+        GCVAE, whose codes carry fixed-σ noise), 1 for deterministic models, unless set."""
         if self.settings.encodes is not None:
             return self.settings.encodes
-        return 10 if self.model.network.variational else 1
+        return 10 if self.model.network.stochastic else 1
 
     def stage(self, name: str, compute: Callable[[], dict], log: Callable[[str], object]) -> dict:
         """A finished stage's result, computing and saving it first if needed."""

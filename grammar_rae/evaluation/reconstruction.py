@@ -1,7 +1,7 @@
 """Reconstruction accuracy (protocol section 7): encode, decode, compare strings exactly.
 
 The reference protocol encodes each of 5,000 test molecules 10 times (draws from the encoder's
-distribution; one deterministic code for GRAE), decodes each encoding 100 times with sampling,
+distribution for the VAEs and GCVAE; one deterministic code for GRAE), decodes each encoding 100 times with sampling,
 and reports the fraction of decodes equal to the input string.
 """
 
@@ -42,7 +42,7 @@ def reconstruction_accuracy(
     chunk: int = 500,
     progress: bool = False,
 ) -> Reconstruction:
-    """Encode each string ``encodes`` times (draws for VAEs when > 1, else the deterministic code),
+    """Encode each string ``encodes`` times (draws from stochastic encoders when > 1, else the deterministic code),
     decode each encoding ``decodes`` times and count exact string matches. Strings the model
     cannot encode count as failures."""
     generator = torch.Generator(device=model.device).manual_seed(seed)

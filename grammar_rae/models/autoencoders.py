@@ -37,7 +37,8 @@ class LossTerms:
 class Autoencoder(nn.Module):
     """Encoder + decoder + loss; subclasses define how z is drawn and penalised."""
 
-    variational = False
+    variational = False  # the encoder has a log-variance head
+    stochastic = False  # the code the decoder sees during training is a random draw
 
     def __init__(self, config: ModelConfig, rule_masks: np.ndarray | None = None):
         super().__init__()
@@ -87,6 +88,7 @@ class VAE(Autoencoder):
     """Grammar VAE (``gvae``) and character VAE (``cvae``)."""
 
     variational = True
+    stochastic = True
 
     def _reparameterise(self, mean, log_var, generator):
         return mean + torch.exp(0.5 * log_var) * self._noise(mean, generator) * self.config.noise_std
@@ -102,6 +104,8 @@ class VAE(Autoencoder):
 
 class ConstantVarianceVAE(Autoencoder):
     """Grammar constant-variance VAE (``gcvae``): fixed σ = noise_std."""
+
+    stochastic = True
 
     def _perturb(self, mean, generator):
         return mean + self._noise(mean, generator) * self.config.noise_std
