@@ -39,9 +39,18 @@ def test_tiny_reproduction_writes_the_table_and_resumes(tmp_path, expr_slice):
     assert again["models"]["grae"]["optimization"]["bo"] == results["models"]["grae"]["optimization"]["bo"]
     assert (tmp_path / "out" / "cvae" / "optimization" / "expr-fit" / "seed-1.json").exists()
 
-    # a run of one model adds its row to the table instead of replacing the others
+    # a run of one model adds its row to the table instead of replacing the others, also a row that a
+    # run of another model beside it saved while this one was busy (here GRAE's row saved as GVAE's)
     only_cvae = expressions_experiment("tiny", tmp_path / "out", models=("cvae",), data=str(expr_slice))
-    assert list(run_experiment(only_cvae, log=lambda _: None)["models"]) == ["grae", "cvae"]
+    results_file = tmp_path / "out" / "results.json"
+
+    def other_run_finishes(message: str) -> None:
+        if message.startswith("[cvae] Bayesian optimisation"):
+            saved = json.loads(results_file.read_text())
+            saved["models"]["gvae"] = saved["models"]["grae"]
+            results_file.write_text(json.dumps(saved))
+
+    assert list(run_experiment(only_cvae, log=other_run_finishes)["models"]) == ["grae", "gvae", "cvae"]
     assert "| grae | BO |" in (tmp_path / "out" / "results.md").read_text()
 
 

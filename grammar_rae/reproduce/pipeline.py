@@ -82,6 +82,7 @@ def run_experiment(experiment: Experiment, progress: bool = False, log: Callable
         evaluation = evaluate(model, experiment.evaluation, progress=progress, log=log)
         log(f"[{name}] Bayesian optimisation of {objective.name}, seeds {list(experiment.seeds)}")
         optimisation = optimize(model, objective, experiment.seeds, experiment.bo, extra=extra, log=log, progress=progress)
+        results = earlier_results(experiment)  # read again: another run may have added its rows meanwhile
         results["models"][name] = {"run": str(folder), "training": rf.training_summary(folder),
                                    "evaluation": evaluation["stages"], "optimization": optimisation}
         results["models"] = {m: results["models"][m] for m in MODELS if m in results["models"]}
@@ -93,7 +94,8 @@ def run_experiment(experiment: Experiment, progress: bool = False, log: Callable
 
 def earlier_results(experiment: Experiment) -> dict:
     """The table so far: the rows of other models in ``results.json`` are kept when they were made
-    with the same settings, so a run of some models (``--models``) adds to the table."""
+    with the same settings, so a run of some models (``--models``) adds to the table, also while
+    another such run works on other models."""
     record = json.loads(json.dumps(experiment.record()))  # as it reads back from the file
     path = experiment.out / "results.json"
     if path.exists():
