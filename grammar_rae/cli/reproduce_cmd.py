@@ -27,7 +27,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "them, run the BO protocol on expression fit (seeds 1-10) with a random baseline, and write "
         f"results.json and results.md. {RESUMABLE}",
     )
-    _common_options(expr, "20,000 expressions, 3 epochs, 2 seeds", "results/expressions, or results/expressions-quick",
+    _common_options(expr, "20,000 expressions, 3 epochs, 2 seeds of 3 × 20 points", "results/expressions, or results/expressions-quick",
                     "expr100k")
     expr.set_defaults(run=run_expressions)
     mol = commands.add_parser(

@@ -4,8 +4,8 @@ on expression fit (5 iterations × 50 points, 25 decodes per point, seeds 1-10) 
 random-sampling baseline. The whole pipeline fits on a 2-core CPU (about 25 minutes of training
 per model).
 
-``quick`` is the smoke-test scale: 20,000 expressions, 3 epochs, seeds 1-2, a lighter
-evaluation and GP fit; ``tiny`` is the scale tests use (seconds, not a result).
+``quick`` is the smoke-test scale: 20,000 expressions, 3 epochs, seeds 1-2 of 3 iterations × 20
+points, a lighter evaluation and GP fit; ``tiny`` is the scale tests use (seconds, not a result).
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ def expressions_experiment(
     experiment = Experiment("expressions", "expr", "expr-fit", out, data=data, models=tuple(models), device=device)
     if scale == "quick":
         experiment.training, experiment.seeds = {"epochs": 3, "max_molecules": 20_000, "test_size": 1000}, (1, 2)
-        experiment.bo = BOSettings(restarts=1, raw_samples=32, surrogate=SurrogateSettings(epochs=5, warm_epochs=1))
+        experiment.bo = BOSettings(iterations=3, batch=20, restarts=1, raw_samples=32,
+                                   surrogate=SurrogateSettings(epochs=5, warm_epochs=1))
         experiment.evaluation = EvaluationSettings(test_strings=1000, decodes=10, prior_points=500, prior_decodes=20, samples=5000)
     elif scale == "tiny":
         make_tiny(experiment)
