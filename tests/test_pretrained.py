@@ -26,10 +26,12 @@ def no_data(tmp_path, monkeypatch):
     return tmp_path / "cache"
 
 
-def test_shipped_expression_models_sample_valid_expressions(no_data, capsys):
-    assert "expr-grae" in pretrained.available()
+@pytest.mark.parametrize("name", ["expr-grae", "expr-gvae"])
+def test_shipped_expression_models_sample_valid_expressions(name, no_data, capsys):
+    assert name in pretrained.available()
     shipped = {p: p.stat().st_mtime_ns for p in pretrained.shipped_root().rglob("*")}
-    assert main(["sample", "--model", "pretrained:expr-grae", "--n", "300", "--report", "validity", "--json"]) == 0
+    # the shipped ex-post GMM (the default for GRAE; a VAE samples N(0, I) unless told)
+    assert main(["sample", "--model", f"pretrained:{name}", "--n", "300", "--density", "gmm", "--report", "validity", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["validity"] > 0.9 and report["novelty"] is None
     assert report["out"].startswith(str(no_data))  # samples go to the user cache
