@@ -74,8 +74,11 @@ def _digest(folder):
     return weights_digest(rf.load_tensors(folder / rf.CHECKPOINT)["model"])
 
 
-def test_interrupted_mid_epoch_resumes_exactly(zinc_slice, tmp_path, monkeypatch):
-    _train("smiles", zinc_slice, tmp_path / "straight", model="gvae")
+@pytest.mark.parametrize("extra", [{}, {"warmup_steps": 10, "precision": "bf16"}], ids=["default", "warmup-bf16"])
+def test_interrupted_mid_epoch_resumes_exactly(zinc_slice, tmp_path, monkeypatch, extra):
+    first = _train("smiles", zinc_slice, tmp_path / "straight", model="gvae", **extra)
+    if extra:  # the warm-up spans the interruption below: 6 of its 10 steps in epoch 1
+        assert first.metrics[0]["lr"] == pytest.approx(1e-3 * 6 / 10)
     original = Trainer._step
     calls = {"n": 0}
 
@@ -87,9 +90,9 @@ def test_interrupted_mid_epoch_resumes_exactly(zinc_slice, tmp_path, monkeypatch
 
     monkeypatch.setattr(Trainer, "_step", interrupting)
     with pytest.raises(KeyboardInterrupt):
-        _train("smiles", zinc_slice, tmp_path / "cut", model="gvae")
+        _train("smiles", zinc_slice, tmp_path / "cut", model="gvae", **extra)
     state = rf.load_tensors(tmp_path / "cut" / rf.CHECKPOINT)
-    assert (state["epoch"], state["batch"]) == (1, 1)
+    assert (state["epoch"], state["batch"], state["steps"]) == (1, 1, 7)
     monkeypatch.setattr(Trainer, "_step", original)
     resumed = train("smiles", model="gvae", out=tmp_path / "cut", resume=True, progress=False, log=lambda *_: None)
     assert _digest(tmp_path / "cut") == _digest(tmp_path / "straight")
@@ -127,6 +130,8 @@ def test_bad_runs_give_clear_errors(expr_slice, tmp_path):
         TrainedModel.load(tmp_path)
     with pytest.raises(GrammarRAEError, match="Unknown device"):
         _train("expr", expr_slice, tmp_path / "other", device="tpu")
+    with pytest.raises(GrammarRAEError, match="Unknown precision 'fp8'"):
+        _train("expr", expr_slice, tmp_path / "other", precision="fp8")
 
 
 def test_checkpoints_refuse_arbitrary_pickles(tmp_path):

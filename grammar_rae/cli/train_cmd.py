@@ -20,6 +20,8 @@ _OVERRIDES = {
     "--layers": ("gru_layers", positive_int, "GRU layers of the decoder"),
     "--max-molecules": ("max_molecules", positive_int, "use only the first N strings of the data"),
     "--lr": ("lr", float, "initial learning rate (default 1e-3)"),
+    "--warmup-steps": ("warmup_steps", int, "raise the learning rate linearly over the first N steps (default 0)"),
+    "--precision": ("precision", str, "auto (bf16 on GPUs that have it), bf16 or fp32"),
     "--patience": ("patience", int, "reduce-on-plateau patience in epochs"),
     "--beta": ("beta", float, "weight of the latent penalty (KL or ½‖z‖²)"),
     "--lam": ("lam", float, "weight of GRAE's regulariser"),

@@ -117,7 +117,7 @@ def _new_configs(grammar: Grammar, model: str, preset: str, overrides: dict) -> 
     if model == "cvae":
         vocab, length = CharCodec(grammar, char_length).vocab_size, char_length
     model_config = ModelConfig.from_preset(model, grammar.name, vocab, length, preset, **model_overrides)
-    train_values = {k: settings[k] for k in ("epochs", "batch_size", "patience", "bucket", "shuffle_split")}
+    train_values = {k: v for k, v in settings.items() if k in TRAIN_SETTINGS}
     train_values.update({k: v for k, v in overrides.items() if k in TRAIN_SETTINGS and v is not None})
     return model_config, TrainConfig.from_dict(train_values)
 

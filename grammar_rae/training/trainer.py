@@ -31,6 +31,9 @@ from grammar_rae.training import run_folder as rf
 from grammar_rae.training.distributed import World, all_sum, barrier, gather
 
 
+PRECISIONS = ("auto", "bf16", "fp32")
+
+
 class TrainingError(GrammarRAEError):
     """Training cannot go on (for example the loss became NaN)."""
 
@@ -53,6 +56,14 @@ class TrainConfig:
     max_molecules: int | None = None
     bucket: bool = True
     shuffle_split: bool = False
+    warmup_steps: int = 0  # the learning rate rises linearly to ``lr`` over the first optimiser steps
+    precision: str = "auto"  # "auto": bf16 autocast on GPUs with bf16, fp32 elsewhere; "bf16"; "fp32"
+
+    def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise GrammarRAEError(f"Unknown precision {self.precision!r}: use one of {', '.join(PRECISIONS)}.")
+        if self.warmup_steps < 0:
+            raise GrammarRAEError(f"warmup steps must be 0 or more, not {self.warmup_steps}.")
 
     @classmethod
     def from_dict(cls, values: dict) -> "TrainConfig":
@@ -97,8 +108,9 @@ class Trainer:
         self.generator = torch.Generator(device=device)
         self.generator.manual_seed(train_config.seed * 1000 + world.rank)
         self.truncate = model.config.is_grammar_model
-        self.amp_dtype = _amp_dtype(device)
+        self.amp_dtype = _amp_dtype(device, train_config.precision)
         self.epoch, self.batch, self.best_val = 0, 0, math.inf
+        self.steps = 0  # optimiser steps taken (for the warm-up)
         self.partial = [0.0, 0.0, 0.0, 0.0]  # sums of loss, reconstruction, exact, count so far this epoch
 
     # ----- batches --------------------------------------------------------------------------
@@ -127,7 +139,11 @@ class Trainer:
             )
         self.optimizer.zero_grad(set_to_none=True)
         terms.total.backward()
+        if self.steps < self.config.warmup_steps:
+            for group in self.optimizer.param_groups:
+                group["lr"] = self.config.lr * (self.steps + 1) / self.config.warmup_steps
         self.optimizer.step()
+        self.steps += 1
         return terms.total.item(), terms.reconstruction.item(), terms.exact.float().sum().item()
 
     @torch.no_grad()
@@ -220,6 +236,7 @@ class Trainer:
             "generator": self.generator.get_state(),
             "epoch": self.epoch,
             "batch": self.batch,
+            "steps": self.steps,
             "best_val": self.best_val,
             "partial": self.partial,
         }
@@ -238,6 +255,7 @@ class Trainer:
             self.generator.set_state(state["generator"].cpu() if self.device.type == "cpu" else state["generator"])
             self.epoch, self.batch, self.best_val = state["epoch"], state["batch"], state["best_val"]
             self.partial = list(state["partial"])
+            self.steps = state.get("steps", 0)  # absent in checkpoints written before warm-up existed
         except (KeyError, RuntimeError, ValueError) as exc:
             raise rf.RunError(f"The checkpoint in {self.folder} does not fit this model ({exc}).") from exc
 
@@ -255,9 +273,9 @@ def weights_digest(state_dict: dict) -> str:
     return digest.hexdigest()
 
 
-def _amp_dtype(device: torch.device) -> torch.dtype | None:
-    """bfloat16 autocast on GPUs that support it; full precision elsewhere."""
-    if device.type == "cuda" and torch.cuda.is_bf16_supported():
+def _amp_dtype(device: torch.device, precision: str = "auto") -> torch.dtype | None:
+    """The autocast type: bfloat16 when asked, or by default on GPUs that support it; else none."""
+    if precision == "bf16" or (precision == "auto" and device.type == "cuda" and torch.cuda.is_bf16_supported()):
         return torch.bfloat16
     return None
 
