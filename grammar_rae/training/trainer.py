@@ -273,7 +273,7 @@ def weights_digest(state_dict: dict) -> str:
     return digest.hexdigest()
 
 
-def _amp_dtype(device: torch.device, precision: str = "auto") -> torch.dtype | None:
+def _amp_dtype(device: torch.device, precision: str) -> torch.dtype | None:
     """The autocast type: bfloat16 when asked, or by default on GPUs that support it; else none."""
     if precision == "bf16" or (precision == "auto" and device.type == "cuda" and torch.cuda.is_bf16_supported()):
         return torch.bfloat16
