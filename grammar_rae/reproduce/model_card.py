@@ -37,7 +37,8 @@ def model_card(folder: Path, name: str) -> str:
         f"{config['splits']['val']:,} validation / {config['splits']['test']:,} test (seed {train['seed']}) |"),
         f"| grammar | `{config['grammar']}` (hash `{config['grammar_hash'][:12]}…`) |",
         (f"| preset | `{config['preset']}`: latent {model['latent_dim']}, {model['gru_layers']} × GRU {model['gru_hidden']}, "
-        f"batch {train['batch_size']}, {train['epochs']} epochs, Adam lr {train['lr']} |"),
+        f"batch {train['batch_size']}, {train['epochs']} epochs, Adam lr {train['lr']}"
+        f"{', bf16 autocast' if train.get('precision') == 'bf16' else ''} |"),
         f"| model settings | beta {model['beta']}, lambda {model['lam']}, regulariser `{model['reg']}`, noise {model['noise_std']} |",
         f"| seed | {train['seed']} |",
         f"| training | {summary['epochs']} epochs in {summary['minutes']:.1f} min (2-core CPU, PyTorch) |",

@@ -21,7 +21,7 @@ from grammar_rae.models.autoencoders import build_model
 from grammar_rae.models.config import ModelConfig, preset_settings
 from grammar_rae.training import run_folder as rf
 from grammar_rae.training.distributed import World, gather, init_world, shutdown
-from grammar_rae.training.trainer import TrainConfig, Trainer, collect_digests, estimate_epoch_seconds
+from grammar_rae.training.trainer import TrainConfig, Trainer, collect_digests, cpu_has_native_bf16, estimate_epoch_seconds
 
 MODEL_SETTINGS = {f.name for f in fields(ModelConfig)} - {"model", "grammar", "vocab_size", "max_length"}
 TRAIN_SETTINGS = {f.name for f in fields(TrainConfig)}
@@ -222,6 +222,9 @@ def train(
             log(f"The paper preset on this CPU takes about {_duration(seconds)} per epoch "
                 f"({train_config.epochs} epochs: about {_duration(seconds * train_config.epochs)}); "
                 "--preset cpu is sized for about one hour of CPU training.")
+        if device_.type == "cpu" and train_config.precision == "bf16" and not cpu_has_native_bf16():
+            log("This CPU has no bfloat16 instructions, so bf16 autocast may train slower here than "
+                "--precision fp32.")
     try:
         metrics = trainer.train(progress)
         digests = collect_digests(trainer)

@@ -273,6 +273,14 @@ def weights_digest(state_dict: dict) -> str:
     return digest.hexdigest()
 
 
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU has bfloat16 instructions (AVX512-BF16 or AMX), where bf16 autocast pays
+    (1.5-2x on the cpu preset); elsewhere it is emulated and may be slower than fp32. torch has no
+    public test for this, so its own private CPU checks are asked, and False if they are gone."""
+    checks = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+    return any(check() for check in checks if check is not None)
+
+
 def _amp_dtype(device: torch.device, precision: str) -> torch.dtype | None:
     """The autocast type: bfloat16 when asked, or by default on GPUs that support it; else none."""
     if precision == "bf16" or (precision == "auto" and device.type == "cuda" and torch.cuda.is_bf16_supported()):
