@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import warnings
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -20,6 +21,7 @@ from grammar_rae.generation.trained import TrainedModel
 from grammar_rae.models import MODELS
 from grammar_rae.training import Trainer, train
 from grammar_rae.training import run_folder as rf
+from grammar_rae.training import trainer as trainer_module
 from grammar_rae.training.trainer import TrainingError, weights_digest
 
 SMALL = dict(preset="cpu", gru_hidden=32, gru_layers=1, latent_dim=8, batch_size=64, progress=False, log=lambda *_: None)
@@ -88,17 +90,27 @@ def test_interrupted_mid_epoch_resumes_exactly(zinc_slice, tmp_path, monkeypatch
             raise KeyboardInterrupt
         return original(self, rows)
 
+    clock = {"t": 0.0}
+
+    def slow_clock():  # each reading of the trainer's clock before the cut is an hour later
+        clock["t"] += 3600.0
+        return clock["t"]
+
     monkeypatch.setattr(Trainer, "_step", interrupting)
+    monkeypatch.setattr(trainer_module, "time", SimpleNamespace(perf_counter=slow_clock))
     with pytest.raises(KeyboardInterrupt):
         _train("smiles", zinc_slice, tmp_path / "cut", model="gvae", **extra)
     state = rf.load_tensors(tmp_path / "cut" / rf.CHECKPOINT)
     assert (state["epoch"], state["batch"], state["steps"]) == (1, 1, 7)
+    assert state["epoch_seconds"] >= 3600.0
     monkeypatch.setattr(Trainer, "_step", original)
+    monkeypatch.setattr(trainer_module, "time", time)
     resumed = train("smiles", model="gvae", out=tmp_path / "cut", resume=True, progress=False, log=lambda *_: None)
     assert _digest(tmp_path / "cut") == _digest(tmp_path / "straight")
     straight = rf.read_metrics(tmp_path / "straight")
     strip = lambda ms: [{k: v for k, v in m.items() if k != "seconds"} for m in ms]  # noqa: E731
     assert strip(resumed.metrics) == strip(straight)
+    assert resumed.metrics[1]["seconds"] >= 3600.0  # the interrupted epoch's time counts the part before the cut
 
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(expr_slice, tmp_path, monkeypatch):

@@ -112,6 +112,7 @@ class Trainer:
         self.epoch, self.batch, self.best_val = 0, 0, math.inf
         self.steps = 0  # optimiser steps taken (for the warm-up)
         self.partial = [0.0, 0.0, 0.0, 0.0]  # sums of loss, reconstruction, exact, count so far this epoch
+        self.epoch_seconds = 0.0  # time spent on this epoch before an interruption, so resumed epochs report it whole
 
     # ----- batches --------------------------------------------------------------------------
     def _tensors(self, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, int]:
@@ -163,7 +164,7 @@ class Trainer:
     def train(self, progress: bool = True) -> list[dict]:
         """Run the remaining epochs; returns the metrics log."""
         while self.epoch < self.config.epochs:
-            started = time.perf_counter()
+            started = time.perf_counter() - self.epoch_seconds
             batches = self._my_batches(self.epoch)
             self.model.train()
             bar = tqdm(
@@ -190,6 +191,7 @@ class Trainer:
                         bar.update()
                 self._finish_epoch(time.perf_counter() - started)
             except KeyboardInterrupt:
+                self.epoch_seconds = time.perf_counter() - started
                 self.save_checkpoint()  # mid-epoch, or with the epoch's batches done but not yet validated
                 raise
         return rf.read_metrics(self.folder)
@@ -210,7 +212,7 @@ class Trainer:
             "seconds": round(seconds, 1),
         }
         improved = val.loss < self.best_val
-        self.epoch, self.batch, self.partial = self.epoch + 1, 0, [0.0, 0.0, 0.0, 0.0]
+        self.epoch, self.batch, self.partial, self.epoch_seconds = self.epoch + 1, 0, [0.0, 0.0, 0.0, 0.0], 0.0
         if improved:
             self.best_val = val.loss
         record["best"] = improved
@@ -239,6 +241,7 @@ class Trainer:
             "steps": self.steps,
             "best_val": self.best_val,
             "partial": self.partial,
+            "epoch_seconds": self.epoch_seconds,
         }
 
     def save_checkpoint(self) -> None:
@@ -256,6 +259,7 @@ class Trainer:
             self.epoch, self.batch, self.best_val = state["epoch"], state["batch"], state["best_val"]
             self.partial = list(state["partial"])
             self.steps = state.get("steps", 0)  # absent in checkpoints written before warm-up existed
+            self.epoch_seconds = float(state.get("epoch_seconds", 0.0))  # absent in older checkpoints
         except (KeyError, RuntimeError, ValueError) as exc:
             raise rf.RunError(f"The checkpoint in {self.folder} does not fit this model ({exc}).") from exc
 
