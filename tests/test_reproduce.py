@@ -27,6 +27,11 @@ def test_tiny_reproduction_writes_the_table_and_resumes(tmp_path, expr_slice):
     table = (tmp_path / "out" / "results.md").read_text()
     assert "| grae | BO |" in table and "| cvae | random |" in table
     assert "1.00 ± 0.00" in table and "4.74 ± 0.25" in table  # the paper's numbers beside ours
+    for name in ("grae", "cvae"):  # the figures: samples and BO curves (top strings where BO found valid ones)
+        figures = {p.name for p in (tmp_path / "out" / name).rglob("*.png")}
+        assert {"evaluation-gmm-latent.png", "evaluation-prior-latent.png", "best-so-far.png"} <= figures
+        assert ("top.png" in figures) == bool(results["models"][name]["optimization"]["bo"]["top"])
+    assert (tmp_path / "out" / "best-so-far.png").stat().st_size > 10_000
 
     # an interruption after GRAE: the CVAE's BO seed is gone; the rerun redoes only that
     grae_seed = tmp_path / "out" / "grae" / "optimization" / "expr-fit" / "seed-1.json"
@@ -73,6 +78,8 @@ def test_tiny_molecule_reproduction_reports_moses_and_raw_penalized_logp(tmp_pat
     assert "preset cpu" in table and "| grae | BO |" in table and "| grae | random |" in table
     assert "0.72 ± 0.09" in table and "-5.62 ± 0.71" in table and "3.74, 3.52, 3.14" in table
     assert "| grae | GMM |" in table and "| grae | N(0, I) |" in table and "FCD" in table  # the MOSES table
+    figures = {p.name for p in (tmp_path / "mol" / "grae").rglob("*.png")}
+    assert {"evaluation-gmm-properties.png", "best-so-far.png", "top.png"} <= figures
 
 
 def test_molecule_defaults_follow_the_preset():

@@ -8,8 +8,7 @@ import sys
 
 from grammar_rae.cli.options import add_model_option, add_workers_option, load_model, positive_int
 from grammar_rae.evaluation.moses import fcd_available
-from grammar_rae.evaluation.plots import sample_figures
-from grammar_rae.evaluation.protocol import EVALUATION, EvaluationSettings, evaluate, samples_path
+from grammar_rae.evaluation.protocol import EVALUATION, EvaluationSettings, evaluate, evaluation_figures
 from grammar_rae.generation.density import DENSITIES
 
 _COUNTS = {
@@ -56,9 +55,7 @@ def run(args: argparse.Namespace) -> int:
         print("fcd_torch is not installed: FCD is skipped (pip install fcd_torch).", file=sys.stderr)
     results = evaluate(model, settings, args.workers, progress=sys.stderr.isatty(), force=args.force, log=lambda m: print(m, file=sys.stderr))
     if args.plots:
-        for kind in densities:
-            strings = [line or None for line in samples_path(model, kind).read_text().split("\n")[:-1]]
-            results.setdefault("plots", []).extend(str(p) for p in sample_figures(model, strings, model.work_folder / f"evaluation-{kind}", args.workers))
+        results["plots"] = [str(p) for p in evaluation_figures(model, densities, args.workers)]
     if args.json:
         print(json.dumps(results))
     else:

@@ -11,11 +11,10 @@ from grammar_rae.cli.options import add_model_option, load_model, positive_int
 from grammar_rae.data.reading import read_strings
 from grammar_rae.data.validity import valid_mask
 from grammar_rae.errors import DataError, GrammarRAEError
-from grammar_rae.evaluation.plots import best_so_far_curves, expression_curves, molecule_grid
 from grammar_rae.objectives.registry import companion_objectives, get_objective, objective_names
 from grammar_rae.optimization.acquisition import SEARCHES
 from grammar_rae.optimization.bo import BOSettings, objective_folder
-from grammar_rae.optimization.report import optimize
+from grammar_rae.optimization.report import optimization_figures, optimize
 from grammar_rae.optimization.surrogate import SurrogateSettings
 
 
@@ -93,27 +92,12 @@ def run_optimize(args: argparse.Namespace) -> int:
     result = optimize(model, objective, seeds, settings, baseline=not args.no_baseline, extra=extra,
                       log=lambda m: print(m, file=sys.stderr), progress=sys.stderr.isatty())
     if args.plots:
-        result["plots"] = [str(p) for p in _plots(model, objective, result, folder)]
+        result["plots"] = [str(p) for p in optimization_figures(model, objective, result)]
     if args.json:
         print(json.dumps(result))
     else:
         print_table(result)
     return 0
-
-
-def _plots(model, objective, result, folder) -> list:
-    import pandas as pd
-
-    frame = pd.read_csv(folder / "proposals.csv")
-    curves = {int(s): g["score"].tolist() for s, g in frame[frame.method == "bo"].groupby("seed")}
-    randoms = {int(s): g["score"].tolist() for s, g in frame[frame.method == "random"].groupby("seed")}
-    paths = [best_so_far_curves(curves, objective.maximize, objective.name, folder / "best-so-far.png", randoms)]
-    top = result["bo"]["top"]
-    if top and model.grammar.name == "smiles":
-        paths.append(molecule_grid([t["string"] for t in top], folder / "top.png", [f"{t['score']:.2f}" for t in top], per_row=3))
-    elif top:
-        paths.append(expression_curves([t["string"] for t in top], folder / "top.png"))
-    return paths
 
 
 def _cell(stats: dict) -> str:

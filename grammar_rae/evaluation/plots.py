@@ -110,29 +110,58 @@ def sample_figures(model, strings: Sequence[str | None], prefix: str | Path, wor
     return paths
 
 
-def best_so_far_curves(scores_by_seed: dict[int, Sequence[float]], maximize: bool, label: str, path: str | Path,
-                       baseline: dict[int, Sequence[float]] | None = None) -> Path:
-    """Best score found after each evaluation: each seed a thin line, the mean over seeds a thick
-    one, BO solid and the random baseline dashed. The axis leaves out the first few evaluations'
-    worst values (an invalid first proposal scores the objective's worst) so the curves can be read."""
-    figure, axes = plt.subplots(figsize=(7, 4.5))
+def _best_so_far(runs: dict[int, Sequence[float]], maximize: bool) -> list[np.ndarray]:
+    """Each seed's running best score, in evaluation order."""
     best = np.maximum.accumulate if maximize else np.minimum.accumulate
-    shown = []
-    for (runs, style, name), colour in zip(((scores_by_seed, "-", "BO"), (baseline or {}, "--", "random")), ("C0", "C3")):
-        curves = [best(np.asarray(scores, dtype=float)) for _, scores in sorted(runs.items())]
-        for curve in curves:
-            axes.plot(np.arange(1, len(curve) + 1), curve, style, linewidth=0.6, alpha=0.35, color=colour)
-        if curves:
-            length = min(len(c) for c in curves)
-            mean = np.mean([c[:length] for c in curves], axis=0)
-            axes.plot(np.arange(1, length + 1), mean, style, linewidth=2, color=colour, label=f"{name}, mean of {len(curves)} seeds")
-            shown += [c[min(len(c) - 1, max(1, len(c) // 20)):] for c in curves]
+    return [best(np.asarray(scores, dtype=float)) for _, scores in sorted(runs.items())]
+
+
+def _mean_curve(axes, curves: list[np.ndarray], style: str, colour: str, label: str) -> None:
+    length = min(len(c) for c in curves)
+    mean = np.mean([c[:length] for c in curves], axis=0)
+    axes.plot(np.arange(1, length + 1), mean, style, linewidth=2, color=colour, label=f"{label}, mean of {len(curves)} seeds")
+
+
+def _finish_curves(axes, shown: list[np.ndarray], maximize: bool, label: str, title: str) -> None:
+    """Axis limits that leave out the first few evaluations' worst values (an invalid first
+    proposal scores the objective's worst) so the curves can be read; labels and legend."""
     if shown:
-        values = np.concatenate(shown)
+        values = np.concatenate([c[min(len(c) - 1, max(1, len(c) // 20)):] for c in shown])
         low, high = float(values.min()), float(values.max())
         margin = 0.05 * (high - low or 1.0)
         axes.set_ylim(low - margin, high + margin)
-    axes.set(xlabel="evaluations", ylabel=f"best {label} so far ({'higher' if maximize else 'lower'} is better)",
-             title=f"Bayesian optimisation of {label}")
+    axes.set(xlabel="evaluations", ylabel=f"best {label} so far ({'higher' if maximize else 'lower'} is better)", title=title)
     axes.legend(fontsize=8)
+
+
+def best_so_far_curves(scores_by_seed: dict[int, Sequence[float]], maximize: bool, label: str, path: str | Path,
+                       baseline: dict[int, Sequence[float]] | None = None) -> Path:
+    """Best score found after each evaluation: each seed a thin line, the mean over seeds a thick
+    one, BO solid and the random baseline dashed."""
+    figure, axes = plt.subplots(figsize=(7, 4.5))
+    shown = []
+    for (runs, style, name), colour in zip(((scores_by_seed, "-", "BO"), (baseline or {}, "--", "random")), ("C0", "C3")):
+        curves = _best_so_far(runs, maximize)
+        for curve in curves:
+            axes.plot(np.arange(1, len(curve) + 1), curve, style, linewidth=0.6, alpha=0.35, color=colour)
+        if curves:
+            _mean_curve(axes, curves, style, colour, name)
+            shown += curves
+    _finish_curves(axes, shown, maximize, label, f"Bayesian optimisation of {label}")
+    return _save(figure, path)
+
+
+def comparison_curves(series: dict[str, dict[str, dict[int, Sequence[float]]]], maximize: bool, label: str,
+                      path: str | Path) -> Path:
+    """The mean best-so-far curve of each model (``series[model][method][seed]`` are the scores in
+    evaluation order, method ``bo`` or ``random``): one colour per model, BO solid, random dashed."""
+    figure, axes = plt.subplots(figsize=(7, 4.5))
+    shown = []
+    for index, (model, methods) in enumerate(series.items()):
+        for method, style in (("bo", "-"), ("random", "--")):
+            curves = _best_so_far(methods.get(method, {}), maximize)
+            if curves:
+                _mean_curve(axes, curves, style, f"C{index}", f"{model.upper()} {'BO' if method == 'bo' else 'random'}")
+                shown += curves
+    _finish_curves(axes, shown, maximize, label, f"Bayesian optimisation of {label}, by model")
     return _save(figure, path)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -24,6 +24,7 @@ from grammar_rae.data.validity import canonical_many
 from grammar_rae.errors import GrammarRAEError
 from grammar_rae.evaluation.metrics import property_summary, set_metrics
 from grammar_rae.evaluation.moses import FeatureSet, fcd_available, moses_metrics
+from grammar_rae.evaluation.plots import sample_figures
 from grammar_rae.evaluation.reconstruction import reconstruction_accuracy
 from grammar_rae.files import save_json, save_lines
 from grammar_rae.generation.sampling import decode_points, run_density, samples_file
@@ -141,6 +142,19 @@ def evaluate(
 def samples_path(model: TrainedModel, kind: str) -> Path:
     """Where the evaluation keeps the strings it sampled from a density."""
     return samples_file(model, f"evaluation-{kind}")
+
+
+def evaluation_figures(model: TrainedModel, densities: Sequence[str], workers: int | None = None) -> list[Path]:
+    """The figures of the samples :func:`evaluate` drew from each density
+    (``evaluation-<density>-*.png`` in the run folder; see :func:`sample_figures`). A density whose
+    samples file is gone (they are not kept in version control) is left out."""
+    paths = []
+    for kind in densities:
+        if not samples_path(model, kind).exists():
+            continue
+        strings = [line or None for line in samples_path(model, kind).read_text().split("\n")[:-1]]
+        paths += sample_figures(model, strings, model.work_folder / f"evaluation-{kind}", workers)
+    return paths
 
 
 def training_forms(model: TrainedModel, workers: int | None = None, progress: bool = False) -> set[str]:

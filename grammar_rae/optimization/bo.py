@@ -59,7 +59,12 @@ class BOSettings:
 
 def objective_folder(model: TrainedModel, objective: Objective) -> Path:
     """``<run>/optimization/<objective>/``, where the seeds' files live."""
-    return model.work_folder / "optimization" / re.sub(r"[^A-Za-z0-9_.-]+", "_", objective.name)
+    return optimization_folder(model.work_folder, objective.name)
+
+
+def optimization_folder(work_folder: Path, objective_name: str) -> Path:
+    """Where :func:`objective_folder` puts the BO files of the run whose outputs go to ``work_folder``."""
+    return Path(work_folder) / "optimization" / re.sub(r"[^A-Za-z0-9_.-]+", "_", objective_name)
 
 
 def training_targets(model: TrainedModel, objective: Objective, workers: int | None = None) -> np.ndarray:

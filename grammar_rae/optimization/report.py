@@ -6,10 +6,12 @@ every proposal."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from grammar_rae.evaluation.plots import best_so_far_curves, expression_curves, molecule_grid
 from grammar_rae.files import save_json, write_atomic
 from grammar_rae.generation.trained import TrainedModel
 from grammar_rae.objectives.registry import Objective
@@ -83,3 +85,26 @@ def optimize(
     frame = pd.DataFrame(rows)
     write_atomic(folder / "proposals.csv", lambda out: out.write(frame.to_csv(index=False).encode()))
     return result
+
+
+def proposal_scores(folder: Path) -> dict[str, dict[int, list[float]]]:
+    """The scores in a ``proposals.csv`` (written by :func:`optimize`) in evaluation order, by
+    method (``bo``, ``random``) and seed."""
+    frame = pd.read_csv(Path(folder) / "proposals.csv")
+    return {method: {int(seed): group["score"].tolist() for seed, group in rows.groupby("seed")}
+            for method, rows in frame.groupby("method")}
+
+
+def optimization_figures(model: TrainedModel, objective: Objective, result: dict) -> list[Path]:
+    """``best-so-far.png`` (each seed's running best, BO against the random baseline) and
+    ``top.png`` (the top strings: molecules drawn, expressions as curves) next to the seeds' files."""
+    folder = objective_folder(model, objective)
+    scores = proposal_scores(folder)
+    paths = [best_so_far_curves(scores.get("bo", {}), objective.maximize, objective.name, folder / "best-so-far.png",
+                                scores.get("random"))]
+    top = [t["string"] for t in result["bo"]["top"]]
+    if top and model.grammar.name == "smiles":
+        paths.append(molecule_grid(top, folder / "top.png", [f"{t['score']:.2f}" for t in result["bo"]["top"]], per_row=3))
+    elif top:
+        paths.append(expression_curves(top, folder / "top.png"))
+    return paths

@@ -4,7 +4,8 @@ the results table.
 Every stage keeps its own resumable state in the model's run folder under the experiment's
 output folder (training checkpoints, ``evaluation.json``, one ``seed-S.json`` per BO seed), and
 the table (``results.json``, ``results.md``) is rewritten after every model, so a run cut off at
-any point picks up where it stopped when the same command is given again.
+any point picks up where it stopped when the same command is given again. Figures: each model's
+samples and BO curves in its folder, and ``best-so-far.png`` comparing the models.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from grammar_rae.evaluation.protocol import EvaluationSettings, evaluate
+from grammar_rae.evaluation.plots import comparison_curves
+from grammar_rae.evaluation.protocol import EvaluationSettings, evaluate, evaluation_figures
 from grammar_rae.files import save_json, write_atomic
 from grammar_rae.generation.trained import TrainedModel
-from grammar_rae.objectives.registry import get_objective
-from grammar_rae.optimization.bo import BOSettings
-from grammar_rae.optimization.report import optimize
+from grammar_rae.objectives.registry import Objective, get_objective
+from grammar_rae.optimization.bo import BOSettings, optimization_folder
+from grammar_rae.optimization.report import optimization_figures, optimize, proposal_scores
 from grammar_rae.reproduce.tables import results_markdown
 from grammar_rae.training import run_folder as rf
 from grammar_rae.training.api import train
@@ -82,6 +84,8 @@ def run_experiment(experiment: Experiment, progress: bool = False, log: Callable
         evaluation = evaluate(model, experiment.evaluation, progress=progress, log=log)
         log(f"[{name}] Bayesian optimisation of {objective.name}, seeds {list(experiment.seeds)}")
         optimisation = optimize(model, objective, experiment.seeds, experiment.bo, extra=extra, log=log, progress=progress)
+        figures = evaluation_figures(model, experiment.evaluation.densities) + optimization_figures(model, objective, optimisation)
+        log(f"[{name}] figures: {', '.join(str(f) for f in figures)}")
         results = earlier_results(experiment)  # read again: another run may have added its rows meanwhile
         results["models"][name] = {"run": str(folder), "training": rf.training_summary(folder),
                                    "evaluation": evaluation["stages"], "optimization": optimisation}
@@ -89,7 +93,16 @@ def run_experiment(experiment: Experiment, progress: bool = False, log: Callable
         results["experiment"]["models"] = list(results["models"])
         log(f"[{name}] done in {time.perf_counter() - started:.0f} s")
         save_results(experiment.out, results)
+        comparison_figure(experiment, list(results["models"]), objective)
     return results
+
+
+def comparison_figure(experiment: Experiment, models: Sequence[str], objective: Objective) -> Path:
+    """``best-so-far.png`` in the experiment's folder: the mean best-so-far curves of ``models``,
+    BO against the random baseline, to see the table's averages as a search."""
+    folders = {name: optimization_folder(experiment.out / name, objective.name) for name in models}
+    series = {name: proposal_scores(folder) for name, folder in folders.items() if (folder / "proposals.csv").exists()}
+    return comparison_curves(series, objective.maximize, objective.name, experiment.out / "best-so-far.png")
 
 
 def earlier_results(experiment: Experiment) -> dict:
