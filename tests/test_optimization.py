@@ -102,8 +102,12 @@ def test_optimize_cli_table_files_and_resume(expr_run, capsys):
     assert "is not a list" in capsys.readouterr().err
 
 
-def test_optimize_api_reports_extra_objectives(expr_run):
+def test_optimize_api_reports_extra_objectives(expr_run, monkeypatch):
     model = TrainedModel.load(expr_run)
     result = optimize(model, get_objective("expr-fit"), seeds=[3], settings=TINY, baseline=False,
                       extra=[get_objective(lambda s: [1.0] * len(s))], log=lambda *_: None)
     assert "random" not in result and all("<lambda>" in t for t in result["bo"]["top"])
+    # a finished seed resumes from its file alone: no encoding of the training set, no GP
+    monkeypatch.setattr(TrainedModel, "codes", lambda *_: pytest.fail("a finished seed encoded the training set"))
+    again = optimize(model, get_objective("expr-fit"), seeds=[3], settings=TINY, baseline=False, log=lambda *_: None)
+    assert again["bo"]["fraction_valid"] == result["bo"]["fraction_valid"]

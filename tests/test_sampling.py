@@ -11,6 +11,7 @@ from conftest import small_run
 
 from grammar_rae.cli.main import main
 from grammar_rae.errors import GrammarRAEError
+from grammar_rae.evaluation import protocol
 from grammar_rae.evaluation.protocol import EVALUATION, EvaluationSettings, evaluate, sample_report
 from grammar_rae.evaluation.reconstruction import reconstruction_accuracy
 from grammar_rae.generation.density import LatentDensity, density_filename
@@ -96,7 +97,7 @@ def test_sample_report_on_molecules(zinc_run):
     assert 2 < report["properties"]["sa"]["mean"] < 4
 
 
-def test_evaluate_saves_stages_and_reuses_them(zinc_run):
+def test_evaluate_saves_stages_and_reuses_them(zinc_run, monkeypatch):
     model = TrainedModel.load(zinc_run)
     settings = EvaluationSettings(test_strings=20, decodes=2, prior_points=30, prior_decodes=3, samples=60, fcd=False)
     results = evaluate(model, settings, workers=1, log=lambda *_: None)
@@ -108,6 +109,8 @@ def test_evaluate_saves_stages_and_reuses_them(zinc_run):
         assert {"intdiv", "snn", "frag", "scaf", "filters", "unique@1k", "novelty"} <= set(stages[f"samples/{kind}"])
     saved = json.loads((zinc_run / EVALUATION).read_text())
     assert saved["stages"] == stages
+    for shared in ("training_forms", "reference_features", "run_density"):  # nor what the stages share
+        monkeypatch.setattr(protocol, shared, lambda *_, name=shared, **__: pytest.fail(f"{name} ran on a resume"))
     again = evaluate(model, settings, workers=1, log=lambda *_: pytest.fail("a finished stage was recomputed"))
     assert again["stages"] == stages
 

@@ -15,6 +15,7 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -126,16 +127,16 @@ def evaluate(
             ).to_dict(),
             log,
         )
-    training = training_forms(model, workers, progress) if {"validity", "samples"} & set(settings.stages) else None
-    reference = None
+    # what the stages share is computed when the first stage that needs it runs (not on a resume)
+    training = cache(lambda: training_forms(model, workers, progress))
+    reference = cache(lambda: reference_features(model, workers) if grammar == "smiles" else None)
     for kind in settings.densities:
-        density, _ = run_density(model, kind, settings.components, settings.seed)
+        density = cache(lambda kind=kind: run_density(model, kind, settings.components, settings.seed)[0])
         if "validity" in settings.stages:
-            evaluation.stage(f"validity/{kind}", lambda: _validity(model, density, settings, training, workers), log)
+            evaluation.stage(f"validity/{kind}", lambda: _validity(model, density(), settings, training(), workers), log)
         if "samples" in settings.stages:
-            if reference is None and grammar == "smiles":
-                reference = reference_features(model, workers)
-            evaluation.stage(f"samples/{kind}", lambda: _samples(model, density, settings, training, reference, workers, progress), log)
+            evaluation.stage(f"samples/{kind}",
+                             lambda: _samples(model, density(), settings, training(), reference(), workers, progress), log)
     return evaluation.results
 
 

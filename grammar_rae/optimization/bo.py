@@ -17,6 +17,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -92,10 +93,11 @@ class SeedRun:
         self.path = self.folder / f"seed-{seed}.json"
         self.gp_path = self.folder / f"gp-seed-{seed}.pt"
         self.sign = 1.0 if objective.maximize else -1.0  # the GP always maximises
-        self.codes = model.codes("train") if codes is None else codes  # the training codes, shared by all seeds
+        if codes is not None:
+            self.codes = codes  # the training codes, shared by all seeds
         self.targets = targets
         rng = np.random.default_rng(seed)
-        order = rng.permutation(len(self.codes))
+        order = rng.permutation(len(targets))
         held = max(1, int(round(settings.holdout * len(order))))
         self.test_rows, self.fit_rows = order[:held], order[held:]
         self.state = self._load()
@@ -111,6 +113,11 @@ class SeedRun:
         state["settings"] = fresh["settings"]  # the number of iterations may grow
         return state
 
+    @cached_property
+    def codes(self) -> np.ndarray:
+        """The training codes, encoded only when an iteration is left to run."""
+        return self.model.codes("train")
+
     @property
     def done(self) -> bool:
         """Whether every iteration has finished."""
@@ -124,6 +131,8 @@ class SeedRun:
 
     def run(self, log: Callable[[str], object] = lambda _: None, progress: bool = False) -> dict:
         """Run the remaining iterations; returns the seed's state."""
+        if self.done:
+            return self.state
         gp = SparseGP(self.codes.shape[1], self.settings.surrogate, self.seed)
         if self.state["iterations"] and self.gp_path.exists():
             x_seen, y_seen = self._observed()

@@ -59,10 +59,12 @@ def optimize(
     objective.check_grammar(model.grammar.name)
     targets = training_targets(model, objective)
     folder = objective_folder(model, objective)
-    runs, codes = {}, model.codes("train")
-    for seed in seeds:
-        run = SeedRun(model, objective, settings, seed, targets, codes)
-        runs[seed] = run.run(log, progress)
+    seed_runs = {seed: SeedRun(model, objective, settings, seed, targets) for seed in seeds}
+    if not all(run.done for run in seed_runs.values()):
+        codes = model.codes("train")  # encoded once for the seeds still to run
+        for run in seed_runs.values():
+            run.codes = codes
+    runs = {seed: run.run(log, progress) for seed, run in seed_runs.items()}
     bo = summarise({s: [p for it in st["iterations"] for p in it["proposals"]] for s, st in runs.items()}, objective)
     bo["surrogate"] = {
         "rmse": _mean_sem([st["iterations"][0]["surrogate"]["rmse"] for st in runs.values()]),
