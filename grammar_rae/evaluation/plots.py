@@ -152,16 +152,18 @@ def best_so_far_curves(scores_by_seed: dict[int, Sequence[float]], maximize: boo
 
 
 def comparison_curves(series: dict[str, dict[str, dict[int, Sequence[float]]]], maximize: bool, label: str,
-                      path: str | Path) -> Path:
+                      path: str | Path, order: Sequence[str] = ()) -> Path:
     """The mean best-so-far curve of each model (``series[model][method][seed]`` are the scores in
-    evaluation order, method ``bo`` or ``random``): one colour per model, BO solid, random dashed."""
+    evaluation order, method ``bo`` or ``random``): one colour per model, BO solid, random dashed.
+    A model named in ``order`` keeps the colour of its place there, whichever others are shown."""
     figure, axes = plt.subplots(figsize=(7, 4.5))
     shown = []
     for index, (model, methods) in enumerate(series.items()):
+        colour = f"C{list(order).index(model) if model in order else len(order) + index}"
         for method, style in (("bo", "-"), ("random", "--")):
             curves = _best_so_far(methods.get(method, {}), maximize)
             if curves:
-                _mean_curve(axes, curves, style, f"C{index}", f"{model.upper()} {'BO' if method == 'bo' else 'random'}")
+                _mean_curve(axes, curves, style, colour, f"{model.upper()} {'BO' if method == 'bo' else 'random'}")
                 shown += curves
     _finish_curves(axes, shown, maximize, label, f"Bayesian optimisation of {label}, by model")
     return _save(figure, path)

@@ -102,7 +102,7 @@ def comparison_figure(experiment: Experiment, models: Sequence[str], objective: 
     BO against the random baseline, to see the table's averages as a search."""
     folders = {name: optimization_folder(experiment.out / name, objective.name) for name in models}
     series = {name: proposal_scores(folder) for name, folder in folders.items() if (folder / "proposals.csv").exists()}
-    return comparison_curves(series, objective.maximize, objective.name, experiment.out / "best-so-far.png")
+    return comparison_curves(series, objective.maximize, objective.name, experiment.out / "best-so-far.png", MODELS)
 
 
 def earlier_results(experiment: Experiment) -> dict:
