@@ -151,9 +151,10 @@ def evaluation_figures(model: TrainedModel, densities: Sequence[str], workers: i
     samples file is gone (they are not kept in version control) is left out."""
     paths = []
     for kind in densities:
-        if not samples_path(model, kind).exists():
+        path = samples_path(model, kind)
+        if not path.exists():
             continue
-        strings = [line or None for line in samples_path(model, kind).read_text().split("\n")[:-1]]
+        strings = [line or None for line in path.read_text().split("\n")[:-1]]
         paths += sample_figures(model, strings, model.work_folder / f"evaluation-{kind}", workers)
     return paths
 

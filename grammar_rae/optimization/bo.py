@@ -86,15 +86,12 @@ def training_targets(model: TrainedModel, objective: Objective, workers: int | N
 class SeedRun:
     """One seed of the BO loop, resumable after every iteration."""
 
-    def __init__(self, model: TrainedModel, objective: Objective, settings: BOSettings, seed: int, targets: np.ndarray,
-                 codes: np.ndarray | None = None):
+    def __init__(self, model: TrainedModel, objective: Objective, settings: BOSettings, seed: int, targets: np.ndarray):
         self.model, self.objective, self.settings, self.seed = model, objective, settings, seed
         self.folder = objective_folder(model, objective)
         self.path = self.folder / f"seed-{seed}.json"
         self.gp_path = self.folder / f"gp-seed-{seed}.pt"
         self.sign = 1.0 if objective.maximize else -1.0  # the GP always maximises
-        if codes is not None:
-            self.codes = codes  # the training codes, shared by all seeds
         self.targets = targets
         rng = np.random.default_rng(seed)
         order = rng.permutation(len(targets))
@@ -115,7 +112,8 @@ class SeedRun:
 
     @cached_property
     def codes(self) -> np.ndarray:
-        """The training codes, encoded only when an iteration is left to run."""
+        """The training codes, encoded only when an iteration is left to run (several seeds share
+        one encoding by assigning it here)."""
         return self.model.codes("train")
 
     @property
