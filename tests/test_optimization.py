@@ -80,6 +80,15 @@ def test_summary_by_hand():
     assert [t["string"] for t in table["top"]] == ["1", "x", "2"]  # lower is better
 
 
+def test_summary_names_each_molecule_once():
+    objective = get_objective("penalized-logp")
+    strings = ["CCCCCCCC", "CCCCCCC(C)", "c1ccccc1", "CCO"]  # the first two are both octane
+    scores = objective(strings)
+    table = summarise({1: [{"string": s, "valid": True, "score": float(v)} for s, v in zip(strings, scores)]}, objective)
+    assert [t["string"] for t in table["top"]] == ["CCCCCCCC", "c1ccccc1", "CCO"]
+    assert table["average_score"]["mean"] == pytest.approx(np.mean(scores))  # the average still counts every proposal
+
+
 def test_optimize_cli_table_files_and_resume(expr_run, capsys):
     shutil.rmtree(expr_run / "optimization", ignore_errors=True)  # other tests of this module share the run
     args = ["optimize", "--model", str(expr_run), "--objective", "expr-fit", "--iterations", "1", "--batch", "3",

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from grammar_rae.data.validity import canonical_form
 from grammar_rae.evaluation.plots import best_so_far_curves, expression_curves, molecule_grid
 from grammar_rae.files import save_json, write_atomic
 from grammar_rae.generation.trained import TrainedModel
@@ -26,15 +27,18 @@ def _mean_sem(values: Sequence[float]) -> dict:
 
 
 def summarise(proposals_by_seed: dict[int, list[dict]], objective: Objective, top: int = 3) -> dict:
-    """Fraction valid and average valid score (mean ± std/√seeds over seeds) and the top strings."""
+    """Fraction valid and average valid score (mean ± std/√seeds over seeds) and the top strings.
+    The top list names each molecule (canonical form) once, by the first string that proposed it:
+    ``CCCCCCCC`` and ``CCCCCCC(C)`` are both octane."""
+    canonical = canonical_form(objective.grammar)
     fractions, averages, best = [], [], {}
     for proposals in proposals_by_seed.values():
         valid = [p for p in proposals if p["valid"]]
         fractions.append(len(valid) / len(proposals) if proposals else np.nan)
         averages.append(np.mean([p["score"] for p in valid]) if valid else np.nan)
         for p in valid:
-            best[p["string"]] = p["score"]
-    ranked = sorted(best.items(), key=lambda kv: kv[1], reverse=objective.maximize)[:top]
+            best.setdefault(canonical(p["string"]) or p["string"], (p["string"], p["score"]))
+    ranked = sorted(best.values(), key=lambda kv: kv[1], reverse=objective.maximize)[:top]
     return {
         "seeds": sorted(proposals_by_seed),
         "fraction_valid": _mean_sem(fractions),
