@@ -15,6 +15,7 @@ from _common import best_time
 
 from grammar_rae import Grammar
 from grammar_rae.generation.decoding import DecodingTables, gumbel_noise, masked_decode, reference_masked_decode
+from grammar_rae.models.networks import PrecomputedSteps
 
 
 def main() -> None:
@@ -27,13 +28,17 @@ def main() -> None:
     tables = DecodingTables(grammar)
     generator = torch.Generator().manual_seed(0)
     logits = torch.randn((args.batch, args.steps, grammar.n_rules), generator=generator) * 3
-    noise = gumbel_noise(tables.noise_shape(logits), generator)
+    noise = gumbel_noise(tables.noise_shape(args.batch, args.steps), generator)
 
-    batched = masked_decode(logits, tables, noise=noise)
-    reference = reference_masked_decode(logits, grammar, noise=noise)
-    assert torch.equal(batched.rules, reference.rules), "the decoders disagree"
-    batched_seconds = best_time(lambda: masked_decode(logits, tables, noise=noise), repeats=5)
-    reference_seconds = best_time(lambda: reference_masked_decode(logits, grammar, noise=noise), repeats=2)
+    def batched_decode():
+        return masked_decode(PrecomputedSteps(logits), args.batch, tables, args.steps, noise=noise)
+
+    def reference_decode():
+        return reference_masked_decode(lambda b: PrecomputedSteps(logits[b : b + 1]), args.batch, grammar, args.steps, noise=noise)
+
+    assert torch.equal(batched_decode().rules, reference_decode().rules), "the decoders disagree"
+    batched_seconds = best_time(batched_decode, repeats=5)
+    reference_seconds = best_time(reference_decode, repeats=2)
 
     print(f"batch x steps x rules: {args.batch} x {args.steps} x {grammar.n_rules} (identical sequences)")
     print(f"torch threads:         {torch.get_num_threads()}")

@@ -102,8 +102,11 @@ def test_evaluate_saves_stages_and_reuses_them(zinc_run, monkeypatch):
     settings = EvaluationSettings(test_strings=20, decodes=2, prior_points=30, prior_decodes=3, samples=60, fcd=False)
     results = evaluate(model, settings, workers=1, log=lambda *_: None)
     stages = results["stages"]
-    assert set(stages) == {"reconstruction", "validity/gmm", "validity/prior", "samples/gmm", "samples/prior"}
+    assert set(stages) == {"reconstruction", "reconstruction/greedy", "reconstruction/beam", "validity/gmm", "validity/prior",
+                           "validity/gmm/unconstrained", "validity/prior/unconstrained", "samples/gmm", "samples/prior"}
     assert stages["reconstruction"]["encodes"] == 10  # a VAE: ten draws per test molecule
+    assert (stages["reconstruction/greedy"]["mode"], stages["reconstruction/beam"]["mode"]) == ("argmax", "beam")
+    assert results["settings"]["constraints"] == "auto"
     for kind in ("gmm", "prior"):
         assert stages[f"samples/{kind}"]["n"] == 60 and 0 <= stages[f"samples/{kind}"]["valid"] <= 1
         assert {"intdiv", "snn", "frag", "scaf", "filters", "unique@1k", "novelty"} <= set(stages[f"samples/{kind}"])

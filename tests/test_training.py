@@ -50,6 +50,31 @@ def test_every_model_trains_on_both_grammars(model, grammar, zinc_slice, expr_sl
     assert len(trained.decode(codes)) == 2
 
 
+@pytest.mark.parametrize("model", MODELS)
+def test_the_autoregressive_decoder_trains_every_model(model, zinc_slice, tmp_path):
+    result = _train("smiles", zinc_slice, tmp_path / "run", model=model, decoder="autoregressive", embedding_dim=12)
+    assert result.metrics[1]["train_loss"] < result.metrics[0]["train_loss"]
+    config = json.loads((result.folder / rf.CONFIG).read_text())["model"]
+    assert (config["decoder"], config["embedding_dim"]) == ("autoregressive", 12)
+    trained = TrainedModel.load(result.folder)
+    assert type(trained.network.decoder).__name__ == "AutoregressiveDecoder"
+    codes, _ = trained.encode(["CCO", "c1ccccc1"])
+    assert len(trained.decode(codes)) == 2 and len(trained.decode_attempts(codes, 3, "sample")[1]) == 3
+    if model != "cvae":
+        assert len(trained.decode(codes, "beam", beam=3)) == 2
+
+
+def test_kekule_training_data(zinc_slice, tmp_path):
+    result = _train("smiles", zinc_slice, tmp_path / "run", model="grae", epochs=1, kekule=True)
+    config = json.loads((result.folder / rf.CONFIG).read_text())
+    assert config["data"]["kekule"] is True
+    test = TrainedModel.load(result.folder).data.strings("test")
+    assert test[0] == "CC(C)(C)C1=CC2=C(C=C1)OC=C2CC(=O)NC1=CC=CC=C1F"  # ZINC's first molecule, Kekulé form
+    assert not any(c in "".join(test) for c in "cnos")
+    with pytest.raises(rf.RunError, match="drop --kekule"):
+        train("smiles", out=tmp_path / "run", resume=True, kekule=False, progress=False, log=lambda *_: None)
+
+
 def test_resume_after_an_epoch_is_exact(zinc_slice, tmp_path):
     straight = _train("smiles", zinc_slice, tmp_path / "straight", model="gvae")
     _train("smiles", zinc_slice, tmp_path / "split", model="gvae", epochs=1)
@@ -76,10 +101,11 @@ def _digest(folder):
     return weights_digest(rf.load_tensors(folder / rf.CHECKPOINT)["model"])
 
 
-@pytest.mark.parametrize("extra", [{}, {"warmup_steps": 10, "precision": "bf16"}], ids=["default", "warmup-bf16"])
+@pytest.mark.parametrize("extra", [{}, {"warmup_steps": 10, "precision": "bf16"}, {"decoder": "autoregressive"}],
+                         ids=["default", "warmup-bf16", "autoregressive"])
 def test_interrupted_mid_epoch_resumes_exactly(zinc_slice, tmp_path, monkeypatch, extra):
     first = _train("smiles", zinc_slice, tmp_path / "straight", model="gvae", **extra)
-    if extra:  # the warm-up spans the interruption below: 6 of its 10 steps in epoch 1
+    if "warmup_steps" in extra:  # the warm-up spans the interruption below: 6 of its 10 steps in epoch 1
         assert first.metrics[0]["lr"] == pytest.approx(1e-3 * 6 / 10)
     original = Trainer._step
     calls = {"n": 0}

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import torch
 
-from grammar_rae.cli.options import add_model_option, load_model
+from grammar_rae.cli.options import add_model_option, load_model, positive_int
 from grammar_rae.data.reading import read_strings
 from grammar_rae.errors import DataError
 
@@ -17,7 +17,7 @@ from grammar_rae.errors import DataError
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``encode`` and ``decode``."""
     encode = subparsers.add_parser("encode", help="print the latent vectors of strings (JSON lines)")
-    add_model_option(encode)
+    add_model_option(encode, decodes=False)
     encode.add_argument("strings", nargs="*", metavar="STRING")
     encode.add_argument("--file", help="a text/CSV file with one string per line")
     encode.set_defaults(run=run_encode)
@@ -25,7 +25,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     decode = subparsers.add_parser("decode", help="decode latent vectors (JSON lines from `encode`) to strings")
     add_model_option(decode)
     decode.add_argument("--file", default="-", help="JSON lines with a 'z' list each, or - for standard input")
-    decode.add_argument("--decode", choices=["argmax", "sample"], default="argmax", dest="mode")
+    decode.add_argument("--decode", choices=["argmax", "sample", "beam"], default="argmax", dest="mode",
+                        help="argmax (default), sample, or beam search (grammar models)")
+    decode.add_argument("--beam", type=positive_int, default=5, help="hypotheses kept by --decode beam (default 5)")
     decode.add_argument("--seed", type=int, default=0, help="seed for --decode sample")
     decode.set_defaults(run=run_decode)
 
@@ -55,6 +57,6 @@ def run_decode(args: argparse.Namespace) -> int:
     if z.ndim != 2 or z.shape[1] != model.latent_dim:
         raise DataError(f"Latent vectors must have {model.latent_dim} numbers each.")
     generator = torch.Generator(device=model.device).manual_seed(args.seed)
-    for vector, output in zip(vectors, model.decode(z, mode=args.mode, generator=generator)):
+    for vector, output in zip(vectors, model.decode(z, mode=args.mode, generator=generator, beam=args.beam)):
         print(json.dumps({"z": vector, "output": output}))
     return 0

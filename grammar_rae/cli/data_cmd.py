@@ -36,6 +36,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     prepare.add_argument("--max-length", type=positive_int, default=None, help="maximum production-sequence length")
     prepare.add_argument("--cache-dir", default=None, help="where prepared arrays go (default: the user cache)")
     prepare.add_argument("--force", action="store_true", help="prepare again even if a cache exists")
+    prepare.add_argument("--kekule", action="store_true",
+                         help="rewrite each molecule in its Kekulé form first (no aromatic atoms; SMILES only)")
     add_workers_option(prepare)
     prepare.set_defaults(run=run_prepare)
 
@@ -66,11 +68,13 @@ def run_prepare(args: argparse.Namespace) -> int:
         workers=args.workers,
         force=args.force,
         progress=sys.stderr.isatty(),
+        kekule=args.kekule,
     )
     meta = dataset.meta
     rejected = sum(meta["rejected"].values())
     print(f"data:     {meta['source']}")
-    print(f"grammar:  {grammar.name} ({grammar.n_rules} rules, max length {meta['max_length']})")
+    print(f"grammar:  {grammar.name} ({grammar.n_rules} rules, max length {meta['max_length']})"
+          + (", Kekulé forms" if meta.get("kekule") else ""))
     print(f"kept:     {meta['kept']:,} of {meta['lines']:,} lines (prepared in {meta['seconds']} s)")
     reasons = ", ".join(f"{count:,} {kind}" for kind, count in meta["rejected"].items())
     print(f"rejected: {rejected:,}" + (f" ({reasons})" if reasons else ""))

@@ -18,6 +18,7 @@ _COUNTS = {
     "--prior-points": ("prior_points", "latent points for validity (default 1000)"),
     "--prior-decodes": ("prior_decodes", "decodes per latent point (default 100)"),
     "--samples": ("samples", "samples per density for the MOSES table (default 30000)"),
+    "--beam": ("beam", "hypotheses of the beam-search reconstruction (default 5)"),
     "--components": ("components", "GMM components (default 10)"),
 }
 
@@ -66,9 +67,11 @@ def run(args: argparse.Namespace) -> int:
 def print_results(results: dict, path) -> None:
     """The stages as short tables."""
     stages = results["stages"]
-    if "reconstruction" in stages:
-        r = stages["reconstruction"]
-        print(f"reconstruction: {r['accuracy']:.4f} ({r['n']:,} test strings × {r['encodes']} encodes × {r['decodes']} decodes, {r['mode']})")
+    for name in ("reconstruction", "reconstruction/greedy", "reconstruction/beam"):
+        if name in stages:
+            r = stages[name]
+            how = f"beam {results['settings']['beam']}" if r["mode"] == "beam" else r["mode"]
+            print(f"{name}: {r['accuracy']:.4f} ({r['n']:,} test strings × {r['encodes']} encodes × {r['decodes']} decodes, {how})")
     for name, value in stages.items():
         if name.startswith("validity/"):
             first = value["first_decode"]

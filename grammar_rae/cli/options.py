@@ -8,6 +8,7 @@ import sys
 from grammar_rae.generation.pretrained import is_shipped
 from grammar_rae.generation.trained import TrainedModel, find_run
 from grammar_rae.grammar.cfg import builtin_grammars
+from grammar_rae.grammar.constraints import CONSTRAINT_SETTINGS
 
 
 def add_grammar_option(parser: argparse.ArgumentParser, default: str | None = "smiles", default_text: str | None = None) -> None:
@@ -40,12 +41,29 @@ def positive_int(text: str) -> int:
     return value
 
 
-def add_model_option(parser: argparse.ArgumentParser) -> None:
-    """``--model RUN`` (default: the most recent run in runs/, else a shipped model) and ``--device``."""
+def positive_float(text: str) -> float:
+    """argparse type: a finite number above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} must be a positive finite number")
+    return value
+
+
+def add_model_option(parser: argparse.ArgumentParser, decodes: bool = True) -> None:
+    """``--model RUN`` (default: the most recent run in runs/, else a shipped model), ``--device``
+    and, for commands that decode, ``--constraints``."""
     parser.add_argument("--model", default=None, metavar="RUN",
                         help="run folder of a trained model or pretrained:NAME (default: the most recent run in runs/; "
                         "without one, the shipped pretrained model)")
     parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
+    if not decodes:
+        return
+    parser.add_argument("--constraints", choices=CONSTRAINT_SETTINGS, default="auto",
+                        help="auto: decode with the grammar's semantic constraints where it has them (SMILES: ring "
+                        "bonds and valences); none: the grammar mask only (default auto)")
 
 
 def load_model(args: argparse.Namespace, grammar: str | None = None) -> TrainedModel:
@@ -57,4 +75,4 @@ def load_model(args: argparse.Namespace, grammar: str | None = None) -> TrainedM
               file=sys.stderr)
     elif args.model is None:
         print(f"Using the most recent run: {folder}", file=sys.stderr)
-    return TrainedModel.load(folder, args.device)
+    return TrainedModel.load(folder, args.device, getattr(args, "constraints", "auto"))

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from grammar_rae.cli.options import add_model_option, add_workers_option, load_model, positive_int
+from grammar_rae.cli.options import add_model_option, add_workers_option, load_model, positive_float, positive_int
 from grammar_rae.errors import GrammarRAEError
 from grammar_rae.evaluation.plots import sample_figures
 from grammar_rae.evaluation.protocol import REPORTS, check_reports, sample_report
@@ -24,7 +24,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Fit a density to the latent codes of the training split (posterior means for VAEs) "
         "and store it in the run folder as plain arrays.",
     )
-    add_model_option(fit)
+    add_model_option(fit, decodes=False)
     _add_density_options(fit, default="gmm")
     fit.set_defaults(run=run_fit)
 
@@ -39,6 +39,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     _add_density_options(samp, default=None)
     samp.add_argument("--decode", choices=["sample", "argmax"], default="sample", help="stochastic (default) or argmax decoding")
     samp.add_argument("--attempts", type=positive_int, default=1, help="decode each point K times, keep the most frequent valid string")
+    samp.add_argument("--temperature", type=positive_float, default=1.0,
+                      help="divide the logits by T before sampling (below 1: safer, less diverse; default 1)")
     samp.add_argument("--out", default=None, help="file for the strings (default: samples/ inside the run folder; never overwritten)")
     samp.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     samp.add_argument("--report", default="validity,uniqueness,novelty", help=f"comma list of {','.join(REPORTS)}")
@@ -84,11 +86,12 @@ def run_sample(args: argparse.Namespace) -> int:
     if fitted:
         print(f"Fitted the {kind} density on the training codes and stored it in {model.work_folder}.", file=sys.stderr)
     progress = sys.stderr.isatty()
-    result = sample(model, args.n, density, args.decode, args.attempts, args.seed, progress=progress)
+    result = sample(model, args.n, density, args.decode, args.attempts, args.seed, progress=progress, temperature=args.temperature)
     out = Path(args.out) if args.out else unused_path(samples_file(model, f"{kind}-n{args.n}-seed{args.seed}"))
     save_lines(out, (s or "" for s in result.strings))
     report = sample_report(model, result.strings, reports, args.workers)
-    report |= {"model": str(model.folder), "density": kind, "decode": args.decode, "attempts": args.attempts, "out": str(out)}
+    report |= {"model": str(model.folder), "density": kind, "decode": args.decode, "attempts": args.attempts,
+               "temperature": args.temperature, "constraints": model.constraints, "out": str(out)}
     if args.plots:
         report["plots"] = [str(p) for p in sample_figures(model, result.strings, out.with_suffix(""), args.workers)]
     if args.json:

@@ -8,7 +8,7 @@ import sys
 from grammar_rae.cli.options import add_grammar_option, add_workers_option, positive_int
 from grammar_rae.evaluation.reconstruction import reconstruction_accuracy
 from grammar_rae.generation.trained import TrainedModel
-from grammar_rae.models.config import MODELS, REGULARISERS, preset_names
+from grammar_rae.models.config import DECODERS, MODELS, REGULARISERS, preset_names
 from grammar_rae.training.api import split_strings, train
 
 # flag → (setting, type, help)
@@ -18,6 +18,7 @@ _OVERRIDES = {
     "--latent-dim": ("latent_dim", positive_int, "latent size"),
     "--hidden": ("gru_hidden", positive_int, "GRU width of the decoder"),
     "--layers": ("gru_layers", positive_int, "GRU layers of the decoder"),
+    "--embedding-dim": ("embedding_dim", positive_int, "size of the autoregressive decoder's rule embedding"),
     "--max-molecules": ("max_molecules", positive_int, "use only the first N strings of the data"),
     "--lr": ("lr", float, "initial learning rate (default 1e-3)"),
     "--warmup-steps": ("warmup_steps", int, "raise the learning rate linearly over the first N steps (default 0)"),
@@ -43,6 +44,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     add_grammar_option(parser, default=None, default_text="smiles; with --resume: the run's")
     parser.add_argument("--model", choices=MODELS, default=None, help="which model (default: grae; with --resume: the run's)")
     parser.add_argument("--reg", choices=REGULARISERS, default=None, help="GRAE regulariser (default: l2)")
+    parser.add_argument("--decoder", choices=DECODERS, default=None,
+                        help="repeat (the papers': z at every step) or autoregressive (each step also reads the rule "
+                        "chosen before); default: the preset's")
+    parser.add_argument("--kekule", action="store_true", default=None,
+                        help="train on the Kekulé forms of the molecules (no aromatic atoms; SMILES only)")
     parser.add_argument("--data", default=None, help="data file or data set name (default: the grammar's data set)")
     parser.add_argument("--out", default=None, help="run folder (default: runs/<model>-<grammar>-<time>)")
     parser.add_argument("--preset", choices=preset_names(), default="paper", help="settings preset (default: paper)")
@@ -60,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
     overrides = {setting: getattr(args, flag[2:].replace("-", "_")) for flag, (setting, _, _) in _OVERRIDES.items()}
     result = train(
         args.grammar, args.model, data=args.data, out=args.out, preset=args.preset, resume=args.resume,
-        device=args.device, progress=sys.stderr.isatty(), workers=args.workers, reg=args.reg, **overrides,
+        device=args.device, progress=sys.stderr.isatty(), workers=args.workers, reg=args.reg, decoder=args.decoder,
+        kekule=args.kekule, **overrides,
     )
     if not result.world.is_main:
         return 0

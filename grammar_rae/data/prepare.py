@@ -8,6 +8,10 @@ the grammar hash and the data file's sha256:
 - ``strings.txt`` the kept strings, ``rejects.tsv`` every rejected line with its number and
   reason, and ``meta.json`` with the counts.
 
+With ``kekule`` (SMILES only) each molecule is first rewritten by RDKit in its Kekulé form
+(explicit single and double bonds, no aromatic atoms), so a model trained on it never has to get
+aromaticity right to write a valid molecule; the cache is keyed by this choice too.
+
 Bad lines never stop the run and are never dropped silently: each is counted by reason and
 listed in ``rejects.tsv``. The folder is written under a temporary name and renamed into
 place, so an interrupted run leaves no half-written cache behind.
@@ -31,11 +35,12 @@ import numpy as np
 from grammar_rae.data.reading import read_strings
 from grammar_rae.data.sources import cache_dir as user_cache_dir
 from grammar_rae.data.sources import file_sha256, resolve_data
-from grammar_rae.data.validity import canonical_many, semantic_check
+from grammar_rae.data.validity import canonical_many, kekule_smiles, semantic_check
 from grammar_rae.errors import DataError
 from grammar_rae.files import save_lines
 from grammar_rae.grammar.batch import parse_many
 from grammar_rae.grammar.cfg import Grammar
+from grammar_rae.parallel import parallel_map
 
 _FORMAT_VERSION = 1
 
@@ -97,9 +102,9 @@ class PreparedDataset:
         return dict(self.meta["rejected"])
 
 
-def cache_key(grammar: Grammar, data_sha256: str, column: str | None, max_length: int) -> str:
-    """The cache folder name for one grammar, data file, column and maximum length."""
-    detail = json.dumps([grammar.hash, data_sha256, column, max_length, _FORMAT_VERSION])
+def cache_key(grammar: Grammar, data_sha256: str, column: str | None, max_length: int, kekule: bool = False) -> str:
+    """The cache folder name for one grammar, data file, column, maximum length and form."""
+    detail = json.dumps([grammar.hash, data_sha256, column, max_length, _FORMAT_VERSION] + (["kekule"] if kekule else []))
     return f"{grammar.name}-{hashlib.sha256(detail.encode()).hexdigest()[:20]}"
 
 
@@ -113,19 +118,23 @@ def prepare_dataset(
     workers: int | None = None,
     force: bool = False,
     progress: bool = False,
+    kekule: bool = False,
 ) -> PreparedDataset:
     """Parse a data file into the cache (or reuse the cache) and return the prepared data set.
 
     ``data`` is a file path, a data set name (``zinc250k``, ``expr100k``) or None for the
-    grammar's default data set; see :func:`grammar_rae.data.sources.resolve_data`.
+    grammar's default data set; see :func:`grammar_rae.data.sources.resolve_data`. ``kekule``
+    rewrites molecules in their Kekulé form first (SMILES only).
     """
+    if kekule and grammar.name != "smiles":
+        raise DataError(f"The Kekulé form exists for molecules only, not for the {grammar.name} grammar.")
     path = resolve_data(data, grammar.name)
     max_length = max_length or grammar.max_length
     root = Path(cache_dir) if cache_dir is not None else user_cache_dir() / "prepared"
     sha256 = file_sha256(path)
-    folder = root / cache_key(grammar, sha256, column, max_length)
+    folder = root / cache_key(grammar, sha256, column, max_length, kekule)
     if not folder.is_dir() or force:
-        _build(grammar, path, sha256, column, max_length, folder, workers, progress)
+        _build(grammar, path, sha256, column, max_length, folder, workers, progress, kekule)
     dataset = PreparedDataset.load(folder, grammar)
     if len(dataset) == 0:
         raise DataError(f"None of the {dataset.meta['lines']} lines of {path} could be used; see {dataset.rejects_path}.")
@@ -141,11 +150,15 @@ def _build(
     folder: Path,
     workers: int | None,
     progress: bool,
+    kekule: bool = False,
 ) -> None:
     """Parse ``path`` and write the cache folder atomically (staging folder, then rename)."""
     root = folder.parent
     started = time.perf_counter()
     line_numbers, strings = read_strings(path, column)
+    if kekule:  # a line RDKit cannot read keeps its text, and the semantic check below rejects it
+        forms = parallel_map(kekule_smiles, strings, workers, progress="Kekulé forms" if progress else False)
+        strings = [form if form is not None else text for form, text in zip(forms, strings)]
     outcomes = parse_many(
         grammar,
         strings,
@@ -166,6 +179,7 @@ def _build(
         "source": str(path.resolve()),
         "source_sha256": sha256,
         "column": column,
+        "kekule": kekule,
         "max_length": max_length,
         "lines": len(strings),
         "kept": len(kept),

@@ -39,6 +39,17 @@ def canonical_smiles(smiles: str | None) -> str | None:
     return None if mol is None or mol.GetNumAtoms() == 0 else Chem.MolToSmiles(mol)
 
 
+def kekule_smiles(smiles: str) -> str | None:
+    """RDKit's canonical SMILES of the molecule written with alternating single and double bonds
+    instead of aromatic atoms (``c1ccccc1`` -> ``C1=CC=CC=C1``), or None if RDKit cannot read it."""
+    RDLogger.DisableLog("rdApp.*")
+    mol = Chem.MolFromSmiles(smiles)
+    if mol is None or mol.GetNumAtoms() == 0:
+        return None
+    Chem.Kekulize(mol, clearAromaticFlags=True)
+    return Chem.MolToSmiles(mol, kekuleSmiles=True)
+
+
 def canonical_expression(text: str | None) -> str | None:
     """The expression itself if it is valid (tokens already space-separated), else None."""
     return text if text is not None and evaluator().finite(text) else None

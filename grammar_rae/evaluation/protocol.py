@@ -1,10 +1,13 @@
 """``evaluate``: the evaluation protocol of a trained run (protocol section 7), written to
 ``evaluation.json`` in the run folder.
 
-Stages: reconstruction accuracy on the test split; validity of points drawn from each density
+Stages: reconstruction accuracy on the test split (the protocol's stochastic decodes, and beside
+them one greedy decode and one beam search per code); validity of points drawn from each density
 (``prior_points`` points × ``prior_decodes`` decodes; uniqueness and novelty of the first decode
-of each point); and, on ``samples`` points from each density, the MOSES table for molecules (or
-validity, uniqueness, novelty and the mean expression-fit score for expressions). Each finished
+of each point), decoded with the model's constraint setting and, where that turns the grammar's
+semantic constraints on, again without them; and, on ``samples`` points from each density, the
+MOSES table for molecules (or validity, uniqueness, novelty and the mean expression-fit score for
+expressions). Each finished
 stage is saved at once; running again with the same settings reuses finished stages, so an
 interrupted evaluation continues where it stopped.
 """
@@ -30,6 +33,7 @@ from grammar_rae.evaluation.reconstruction import reconstruction_accuracy
 from grammar_rae.files import save_json, save_lines
 from grammar_rae.generation.sampling import decode_points, run_density, samples_file
 from grammar_rae.generation.trained import TrainedModel
+from grammar_rae.grammar.constraints import constraints_wanted
 from grammar_rae.objectives.expressions import expr_fit
 
 EVALUATION = "evaluation.json"
@@ -45,6 +49,7 @@ class EvaluationSettings:
     prior_points: int = 1000
     prior_decodes: int = 100
     samples: int = 30000
+    beam: int = 5
     densities: tuple[str, ...] = ("gmm", "prior")
     components: int = 10
     seed: int = 0
@@ -53,7 +58,7 @@ class EvaluationSettings:
 
     def check(self) -> None:
         """Raise a clear error for counts below 1."""
-        for name in ("test_strings", "decodes", "prior_points", "prior_decodes", "samples", "components"):
+        for name in ("test_strings", "decodes", "prior_points", "prior_decodes", "samples", "components", "beam"):
             if getattr(self, name) < 1:
                 raise GrammarRAEError(f"{name.replace('_', ' ')} must be at least 1, not {getattr(self, name)}.")
         if self.encodes is not None and self.encodes < 1:
@@ -73,8 +78,10 @@ class Evaluation:
                 saved = json.loads(self.path.read_text())
             except json.JSONDecodeError:
                 saved = {}
-            if saved.get("settings") == self.results["settings"]:
-                self.results = saved
+            # evaluations saved before beam search and constraints existed decoded without constraints
+            settings = {"beam": 5, "constraints": "none", **saved.get("settings", {})}
+            if settings == self.results["settings"]:
+                self.results = {**saved, "settings": settings}
 
     def _settings_record(self) -> dict:
         record = asdict(self.settings)
@@ -82,6 +89,7 @@ class Evaluation:
         record["densities"] = list(record["densities"])
         record.pop("stages")
         record["fcd"] = self.settings.fcd and fcd_available()
+        record["constraints"] = self.model.constraints
         return record
 
     @property
@@ -127,6 +135,11 @@ def evaluate(
             ).to_dict(),
             log,
         )
+        evaluation.stage("reconstruction/greedy",
+                         lambda: reconstruction_accuracy(model, test, 1, 1, "argmax", progress=progress).to_dict(), log)
+        if model.config.is_grammar_model:
+            evaluation.stage("reconstruction/beam", lambda: reconstruction_accuracy(
+                model, test, 1, 1, "beam", progress=progress, beam=settings.beam).to_dict(), log)
     # what the stages share is computed when the first stage that needs it runs (not on a resume)
     training = cache(lambda: training_forms(model, workers, progress))
     reference = cache(lambda: reference_features(model, workers) if grammar == "smiles" else None)
@@ -134,6 +147,9 @@ def evaluate(
         density = cache(lambda kind=kind: run_density(model, kind, settings.components, settings.seed)[0])
         if "validity" in settings.stages:
             evaluation.stage(f"validity/{kind}", lambda: _validity(model, density(), settings, training(), workers), log)
+            if model.config.is_grammar_model and constraints_wanted(model.constraints, model.grammar):
+                evaluation.stage(f"validity/{kind}/unconstrained",
+                                 lambda: _validity(model, density(), settings, training(), workers, "none"), log)
         if "samples" in settings.stages:
             evaluation.stage(f"samples/{kind}",
                              lambda: _samples(model, density(), settings, training(), reference(), workers, progress), log)
@@ -171,10 +187,10 @@ def reference_features(model: TrainedModel, workers: int | None = None) -> Featu
     return FeatureSet([c for c in test if c is not None], workers)
 
 
-def _validity(model, density, settings: EvaluationSettings, training: set[str], workers) -> dict:
+def _validity(model, density, settings: EvaluationSettings, training: set[str], workers, constraints: str | None = None) -> dict:
     z = density.sample(settings.prior_points, seed=settings.seed)
     generator = torch.Generator(device=model.device).manual_seed(settings.seed)
-    decoded = model.decode_attempts(z, settings.prior_decodes, "sample", generator)
+    decoded = model.decode_attempts(z, settings.prior_decodes, "sample", generator, constraints=constraints)
     flat = [s for row in decoded for s in row]
     canonical = canonical_many(model.grammar.name, flat, workers)
     first = canonical[:: settings.prior_decodes]

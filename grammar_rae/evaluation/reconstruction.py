@@ -41,10 +41,14 @@ def reconstruction_accuracy(
     seed: int = 0,
     chunk: int = 500,
     progress: bool = False,
+    beam: int = 5,
 ) -> Reconstruction:
     """Encode each string ``encodes`` times (draws from stochastic encoders when > 1, else the deterministic code),
-    decode each encoding ``decodes`` times and count exact string matches. Strings the model
-    cannot encode count as failures."""
+    decode each encoding ``decodes`` times (``mode`` ``sample``, ``argmax``, or ``beam`` with
+    ``beam`` hypotheses: one decode) and count exact string matches. Strings the model cannot
+    encode count as failures."""
+    if mode == "beam":
+        decodes = 1
     generator = torch.Generator(device=model.device).manual_seed(seed)
     indices, errors = model.sequence_indices(list(strings))
     ok = np.setdiff1d(np.arange(len(strings)), list(errors))
@@ -54,7 +58,8 @@ def reconstruction_accuracy(
             rows = ok[start : start + chunk]
             for _ in range(encodes):
                 codes = model.encode_indices(indices, rows, encodes > 1, generator, chunk)
-                decoded = model.decode_attempts(codes, decodes, mode, generator)
+                decoded = ([[text] for text in model.decode(codes, "beam", beam=beam)] if mode == "beam"
+                           else model.decode_attempts(codes, decodes, mode, generator))
                 hits += sum(row.count(strings[i]) for row, i in zip(decoded, rows))
                 bar.update(len(rows))
     return Reconstruction(hits / (len(strings) * encodes * decodes), len(strings), encodes, decodes, mode, len(errors))

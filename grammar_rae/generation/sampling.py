@@ -72,6 +72,7 @@ def decode_points(
     seed: int = 0,
     chunk: int = 1000,
     progress: bool = False,
+    temperature: float = 1.0,
 ) -> list[str | None]:
     """Decode latent points, ``attempts`` times each keeping the most frequent valid string
     (with ``attempts == 1``, the single decode as it is)."""
@@ -79,7 +80,7 @@ def decode_points(
     strings: list[str | None] = []
     with tqdm(total=len(z), desc="decoding", unit=" points", disable=not progress) as bar:
         for start in range(0, len(z), chunk):
-            batch = model.decode_attempts(z[start : start + chunk], attempts, mode, generator)
+            batch = model.decode_attempts(z[start : start + chunk], attempts, mode, generator, temperature=temperature)
             strings += [row[0] for row in batch] if attempts == 1 else most_frequent_valid(batch, model.grammar.name)
             bar.update(len(batch))
     return strings
@@ -93,6 +94,7 @@ def sample(
     attempts: int = 1,
     seed: int = 0,
     progress: bool = False,
+    temperature: float = 1.0,
 ) -> Samples:
     """Draw ``n`` points from ``density`` (an object or the name of the run's density) and decode them."""
     if n < 1:
@@ -100,4 +102,4 @@ def sample(
     if isinstance(density, str):
         density, _ = run_density(model, density)
     z = density.sample(n, seed=seed)
-    return Samples(z, decode_points(model, z, mode, attempts, seed, progress=progress))
+    return Samples(z, decode_points(model, z, mode, attempts, seed, progress=progress, temperature=temperature))

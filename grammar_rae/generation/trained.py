@@ -9,8 +9,10 @@ import torch
 
 from grammar_rae.data.sequences import one_hot_rows
 from grammar_rae.generation import pretrained
-from grammar_rae.generation.decoding import DecodingTables, gumbel_noise, masked_decode
+from grammar_rae.errors import GrammarRAEError
+from grammar_rae.generation.decoding import DecodingTables, beam_decode, char_decode, masked_decode
 from grammar_rae.grammar.cfg import Grammar
+from grammar_rae.grammar.constraints import constraints_wanted, make_constraints
 from grammar_rae.grammar.charset import CharCodec
 from grammar_rae.grammar.codec import Codec
 from grammar_rae.models.autoencoders import Autoencoder, build_model
@@ -48,8 +50,12 @@ def _run_grammar(folder: Path) -> str | None:
 class TrainedModel:
     """A model with its grammar and codec, ready to encode strings and decode latent points."""
 
-    def __init__(self, network: Autoencoder, grammar: Grammar, device: torch.device, folder: Path | None = None):
+    def __init__(
+        self, network: Autoencoder, grammar: Grammar, device: torch.device, folder: Path | None = None, constraints: str = "auto"
+    ):
         self.network = network.to(device).eval()
+        constraints_wanted(constraints, grammar)  # refuses a bad setting at once
+        self.constraints = constraints  # ``auto``: the grammar's semantic constraints during decoding; ``none``
         self.grammar = grammar
         self.device = device
         self.folder = folder
@@ -63,8 +69,9 @@ class TrainedModel:
             self.codec = CharCodec(grammar, self.config.max_length)
 
     @classmethod
-    def load(cls, folder: str | Path, device: str = "auto") -> "TrainedModel":
-        """Load the best-validation weights of a run folder or ``pretrained:NAME`` (safely: tensors only)."""
+    def load(cls, folder: str | Path, device: str = "auto", constraints: str = "auto") -> "TrainedModel":
+        """Load the best-validation weights of a run folder or ``pretrained:NAME`` (safely: tensors
+        only); ``constraints`` is the default for every decode (``auto`` or ``none``)."""
         folder = find_run(folder)
         saved = rf.read_config(folder)
         grammar = Grammar.load(saved["grammar"])
@@ -78,7 +85,7 @@ class TrainedModel:
             network.load_state_dict(rf.load_tensors(folder / rf.WEIGHTS))
         except RuntimeError as exc:
             raise rf.RunError(f"The weights in {folder} do not match its config.json.") from exc
-        return cls(network, grammar, select_device(device), folder)
+        return cls(network, grammar, select_device(device), folder, constraints)
 
     @property
     def latent_dim(self) -> int:
@@ -137,32 +144,67 @@ class TrainedModel:
         mode: str = "sample",
         generator: torch.Generator | None = None,
         batch_size: int = 2000,
+        temperature: float = 1.0,
+        constraints: str | None = None,
     ) -> list[list[str | None]]:
         """``attempts`` decodes of each latent point (N lists of ``attempts`` strings, None where
-        decoding gives no complete derivation). The decoder runs once per point; only the
-        masked choice is repeated. ``mode`` is ``sample`` (Gumbel-max from ``generator``) or ``argmax``."""
+        decoding gives no complete derivation). ``mode`` is ``sample`` (Gumbel-max on logits /
+        ``temperature``, from ``generator``) or ``argmax``; ``constraints`` (``auto``: the
+        grammar's semantic constraints where it has them, or ``none``; default: the model's
+        setting) narrow each step's choices.
+        The repeat decoder runs once per point; only the masked choice is repeated."""
         z = torch.as_tensor(np.asarray(z, dtype=np.float32)).to(self.device)
         points = max(1, batch_size // attempts)
         out: list[list[str | None]] = []
         for start in range(0, len(z), points):
-            logits = self.network.decode(z[start : start + points]).float().repeat_interleave(attempts, dim=0)
-            strings = self._strings(logits, mode, generator)
+            chunk = z[start : start + points]
+            stepper = self.network.stepper(chunk, attempts)
+            strings = self._strings(stepper, len(chunk) * attempts, mode, generator, temperature, constraints)
             out += [strings[i : i + attempts] for i in range(0, len(strings), attempts)]
         return out
 
     def decode(
-        self, z: np.ndarray | torch.Tensor, mode: str = "argmax", generator: torch.Generator | None = None, batch_size: int = 1000
+        self,
+        z: np.ndarray | torch.Tensor,
+        mode: str = "argmax",
+        generator: torch.Generator | None = None,
+        batch_size: int = 1000,
+        temperature: float = 1.0,
+        constraints: str | None = None,
+        beam: int = 5,
     ) -> list[str | None]:
         """One string per latent point (N, d); None where decoding gives no valid string of the
-        grammar. ``mode`` is ``argmax`` or ``sample`` (Gumbel-max, from ``generator``)."""
-        return [first for first, in self.decode_attempts(z, 1, mode, generator, batch_size)]
+        grammar. ``mode`` is ``argmax``, ``sample`` (Gumbel-max, from ``generator``) or ``beam``
+        (the most probable sequence a beam of ``beam`` hypotheses finds; grammar models only)."""
+        if mode != "beam":
+            return [first for first, in self.decode_attempts(z, 1, mode, generator, batch_size, temperature, constraints)]
+        if not self.config.is_grammar_model:
+            raise GrammarRAEError("Beam search needs a grammar model; the character VAE decodes with argmax or sample.")
+        z = torch.as_tensor(np.asarray(z, dtype=np.float32)).to(self.device)
+        out: list[str | None] = []
+        points = max(1, batch_size // beam)
+        for start in range(0, len(z), points):
+            chunk = z[start : start + points]
+            rows = len(chunk) * beam
+            result = beam_decode(self.network.stepper(chunk, beam), len(chunk), beam, self.tables, self.config.max_length,
+                                 self._constraints(constraints, rows), self.device)
+            out += self._rule_strings(result)
+        return out
 
-    def _strings(self, logits: torch.Tensor, mode: str, generator: torch.Generator | None) -> list[str | None]:
+    def _constraints(self, setting: str | None, rows: int):
+        wanted = self.config.is_grammar_model and constraints_wanted(setting or self.constraints, self.grammar)
+        return make_constraints(self.grammar, rows, self.config.max_length) if wanted else None
+
+    def _rule_strings(self, result) -> list[str | None]:
+        rules = result.rules.cpu().numpy()
+        return [self.codec.decode(r) if ok else None for r, ok in zip(rules, result.valid.tolist())]
+
+    def _strings(self, stepper, rows: int, mode: str, generator, temperature: float, constraints: str | None) -> list[str | None]:
+        steps = self.config.max_length
         if self.config.is_grammar_model:
-            result = masked_decode(logits, self.tables, mode=mode, generator=generator)
-            rules = result.rules.cpu().numpy()
-            return [self.codec.decode(r) if ok else None for r, ok in zip(rules, result.valid.tolist())]
-        if mode not in ("sample", "argmax"):
-            raise ValueError(f"Unknown decoding mode {mode!r}: use 'sample' or 'argmax'.")
-        scores = logits if mode == "argmax" else logits + gumbel_noise(logits.shape, generator, logits.device)
-        return [self.codec.decode(row) for row in scores.argmax(dim=-1).cpu().numpy()]
+            result = masked_decode(stepper, rows, self.tables, steps, mode, generator, temperature=temperature,
+                                   constraints=self._constraints(constraints, rows), device=self.device)
+            return self._rule_strings(result)
+        constraints_wanted(constraints or self.constraints, self.grammar)  # a bad setting is refused for every model
+        chars = char_decode(stepper, rows, steps, mode, generator, temperature, device=self.device)
+        return [self.codec.decode(row) for row in chars.cpu().numpy()]

@@ -20,7 +20,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 from grammar_rae.models.config import ModelConfig
 from grammar_rae.models.losses import half_squared_norm, kl_to_standard_normal, reconstruction_terms
-from grammar_rae.models.networks import Decoder, Encoder
+from grammar_rae.models.networks import DECODER_CLASSES, Encoder, PrecomputedSteps, RecurrentSteps
 
 
 @dataclass
@@ -44,7 +44,7 @@ class Autoencoder(nn.Module):
         super().__init__()
         self.config = config
         self.encoder = Encoder(config, self.variational)
-        self.decoder = Decoder(config)
+        self.decoder = DECODER_CLASSES[config.decoder](config)
         masks = None if rule_masks is None else torch.as_tensor(rule_masks, dtype=torch.bool)
         self.register_buffer("rule_masks", masks, persistent=False)
 
@@ -52,9 +52,10 @@ class Autoencoder(nn.Module):
         """Deterministic latent codes (the mean for the VAEs) of one-hot sequences (B, T, V)."""
         return self.encoder(x)[0]
 
-    def decode(self, z: torch.Tensor, steps: int | None = None) -> torch.Tensor:
-        """Decoder logits (B, steps, V) for latent codes (B, d)."""
-        return self.decoder(z, steps or self.config.max_length)
+    def stepper(self, z: torch.Tensor, repeats: int = 1) -> PrecomputedSteps | RecurrentSteps:
+        """The decoder's logits for latent codes (B, d), each repeated ``repeats`` times, one step
+        at a time (see models.networks)."""
+        return self.decoder.stepper(z, repeats)
 
     def draw(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """One draw of the encoder's distribution over z for each input, as used in training
@@ -74,7 +75,7 @@ class Autoencoder(nn.Module):
     ) -> LossTerms:
         """Loss of a batch: one-hot inputs (B, T, V), target indices (B, ≥steps), decoded steps."""
         z, penalty = self.latent(x, generator)
-        logits = self.decoder(z, steps)
+        logits = self.decoder.teacher_forced(z, targets[:, :steps])
         rec, exact = reconstruction_terms(logits, targets[:, :steps], self.rule_masks)
         reg = self.regulariser(z, logits)
         total = rec.mean() + self.config.beta * penalty.mean() + self.config.lam * reg
@@ -125,10 +126,9 @@ class RAE(Autoencoder):
     def __init__(self, config: ModelConfig, rule_masks: np.ndarray | None = None):
         super().__init__(config, rule_masks)
         if config.reg == "sn":
-            for module in (self.decoder.input, self.decoder.output):
-                for layer in module.modules() if isinstance(module, nn.Sequential) else [module]:
-                    if isinstance(layer, nn.Linear):
-                        spectral_norm(layer)
+            for layer in self.decoder.modules():
+                if isinstance(layer, nn.Linear):
+                    spectral_norm(layer)
             for k in range(config.gru_layers):
                 spectral_norm(self.decoder.gru, name=f"weight_ih_l{k}")
                 spectral_norm(self.decoder.gru, name=f"weight_hh_l{k}")

@@ -14,6 +14,7 @@ from grammar_rae.resources import shipped
 
 MODELS = ("grae", "gvae", "gcvae", "cvae")
 REGULARISERS = ("l2", "gp", "sn", "none")
+DECODERS = ("repeat", "autoregressive")
 
 
 @lru_cache(maxsize=1)
@@ -57,7 +58,9 @@ class ModelConfig:
     ``max_length`` the sequence length the encoder reads. ``noise_std`` is the
     reparameterisation noise scale (GVAE/CVAE, reference 0.01) or the fixed σ (GCVAE). The
     latent penalty weight is ``beta`` (KL for the VAEs, ½‖z‖²/d for GCVAE and GRAE); ``lam``
-    weighs GRAE's regulariser ``reg``.
+    weighs GRAE's regulariser ``reg``. ``decoder`` is ``repeat`` (the papers': z at every step)
+    or ``autoregressive`` (each step also reads an ``embedding_dim`` embedding of the rule chosen
+    before); configs written before the autoregressive decoder existed load as ``repeat``.
     """
 
     model: str
@@ -77,12 +80,18 @@ class ModelConfig:
     beta: float
     lam: float
     reg: str
+    decoder: str = "repeat"
+    embedding_dim: int = 48
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:
             raise GrammarRAEError(f"Unknown model '{self.model}': use one of {', '.join(MODELS)}.")
         if self.reg not in REGULARISERS:
             raise GrammarRAEError(f"Unknown regulariser '{self.reg}': use one of {', '.join(REGULARISERS)}.")
+        if self.decoder not in DECODERS:
+            raise GrammarRAEError(f"Unknown decoder '{self.decoder}': use one of {', '.join(DECODERS)}.")
+        if self.embedding_dim < 1:
+            raise GrammarRAEError(f"The embedding size must be at least 1, not {self.embedding_dim}.")
         if len(self.conv_filters) != len(self.conv_kernels):
             raise GrammarRAEError("conv_filters and conv_kernels must have the same length.")
         if self.max_length - sum(k - 1 for k in self.conv_kernels) < 1:

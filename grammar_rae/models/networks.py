@@ -1,10 +1,17 @@
-"""The reference networks: a 1-D convolutional encoder and a non-autoregressive GRU decoder.
+"""The networks: a 1-D convolutional encoder and two GRU decoders.
 
-Molecules: three convolutions (9/9, 9/9, 10/11) with ReLU, a dense layer of 435, latent 56,
-and a decoder Dense(latent) → repeat → 3 × GRU 501 → linear. Expressions: convolutions
-2/2, 3/3, 4/4 each followed by batch norm, dense 100, latent 25, and a decoder
-BN(z) → Dense(25) → repeat → 3 × GRU 100 → linear (protocol section 4). The decoder's GRU
-input is the same vector at every step: generated rules are never fed back.
+Molecules: three convolutions (9/9, 9/9, 10/11) with ReLU, a dense layer of 435, latent 56
+(protocol section 4); expressions: convolutions 2/2, 3/3, 4/4 each followed by batch norm,
+dense 100, latent 25. Two decoders read a latent code z:
+
+- :class:`RepeatDecoder`, the papers' decoder: Dense(z) → repeat → GRU → linear. Its GRU input is
+  the same vector at every step, so the rules it already chose are never fed back.
+- :class:`AutoregressiveDecoder`: at step t the GRU reads an embedding of the rule (or
+  character) chosen at t − 1, beside a projection of z, and its initial state comes from z. It is
+  trained with teacher forcing (the true previous rule) and decoded step by step.
+
+Both give their logits step by step through :meth:`stepper` (an object with ``next`` and
+``select``), so one masked-decoding loop and one beam search serve both.
 """
 
 from __future__ import annotations
@@ -37,18 +44,109 @@ class Encoder(nn.Module):
         return self.mean(hidden), None if self.log_var is None else self.log_var(hidden)
 
 
-class Decoder(nn.Module):
+def _latent_input(config: ModelConfig) -> nn.Sequential:
+    """[BN(z) →] Dense(z, decoder_dense) → ReLU: the decoder's view of the latent code."""
+    layers: list[nn.Module] = [nn.BatchNorm1d(config.latent_dim)] if config.decoder_input_batchnorm else []
+    layers += [nn.Linear(config.latent_dim, config.decoder_dense), nn.ReLU()]
+    return nn.Sequential(*layers)
+
+
+class PrecomputedSteps:
+    """Step-by-step access to logits computed in one pass (the repeat decoder's)."""
+
+    def __init__(self, logits: torch.Tensor):
+        self.logits = logits
+        self.t = 0
+
+    def next(self, previous: torch.Tensor | None) -> torch.Tensor:
+        """The logits (N, V) of the next step; ``previous`` (the last choices) is not needed."""
+        out = self.logits[:, self.t]
+        self.t += 1
+        return out
+
+    def select(self, index: torch.Tensor) -> None:
+        """Keep rows ``index`` (in that order), as beam search reorders its hypotheses."""
+        self.logits = self.logits[index]
+
+
+class RecurrentSteps:
+    """Step-by-step decoding of the autoregressive decoder: the GRU state per row."""
+
+    def __init__(self, decoder: "AutoregressiveDecoder", z: torch.Tensor):
+        self.decoder = decoder
+        self.latent = decoder.input(z)
+        self.hidden = decoder.initial_state(z)
+
+    def next(self, previous: torch.Tensor | None) -> torch.Tensor:
+        """The logits (N, V) of the next step, given the choices (N,) of the last one (None at the start)."""
+        if previous is None:
+            previous = torch.full((len(self.latent),), self.decoder.start_token, dtype=torch.long, device=self.latent.device)
+        step_input = torch.cat([self.decoder.embedding(previous), self.latent], dim=1).unsqueeze(1)
+        out, self.hidden = self.decoder.gru(step_input, self.hidden)
+        return self.decoder.output(out.squeeze(1))
+
+    def select(self, index: torch.Tensor) -> None:
+        """Keep rows ``index`` (in that order), as beam search reorders its hypotheses."""
+        self.latent = self.latent[index]
+        self.hidden = self.hidden[:, index].contiguous()
+
+
+class RepeatDecoder(nn.Module):
     """Latent codes (B, d) → logits (B, steps, V), with the latent vector as every step's input."""
 
     def __init__(self, config: ModelConfig):
         super().__init__()
-        layers: list[nn.Module] = [nn.BatchNorm1d(config.latent_dim)] if config.decoder_input_batchnorm else []
-        layers += [nn.Linear(config.latent_dim, config.decoder_dense), nn.ReLU()]
-        self.input = nn.Sequential(*layers)
+        self.input = _latent_input(config)
         self.gru = nn.GRU(config.decoder_dense, config.gru_hidden, num_layers=config.gru_layers, batch_first=True)
         self.output = nn.Linear(config.gru_hidden, config.vocab_size)
+        self.max_length = config.max_length
 
     def forward(self, z: torch.Tensor, steps: int) -> torch.Tensor:
         step_input = self.input(z).unsqueeze(1).expand(-1, steps, -1)
         hidden, _ = self.gru(step_input.contiguous())
         return self.output(hidden)
+
+    def teacher_forced(self, z: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Training logits (B, T, V); this decoder never looks at the targets (B, T)."""
+        return self(z, targets.shape[1])
+
+    def stepper(self, z: torch.Tensor, repeats: int = 1) -> PrecomputedSteps:
+        """Step-by-step logits for codes ``z``, each row ``repeats`` times in a row (computed in one
+        pass over the maximum length, once per code)."""
+        return PrecomputedSteps(self(z, self.max_length).repeat_interleave(repeats, dim=0))
+
+
+class AutoregressiveDecoder(nn.Module):
+    """GRU over [embedding(previous rule) ; ReLU(Dense(z))], initial state tanh(Dense(z))."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.start_token = config.vocab_size  # the extra embedding row read at t = 0
+        self.layers, self.hidden_size = config.gru_layers, config.gru_hidden
+        self.input = _latent_input(config)
+        self.embedding = nn.Embedding(config.vocab_size + 1, config.embedding_dim)
+        self.initial = nn.Linear(config.latent_dim, config.gru_layers * config.gru_hidden)
+        self.gru = nn.GRU(
+            config.embedding_dim + config.decoder_dense, config.gru_hidden, num_layers=config.gru_layers, batch_first=True
+        )
+        self.output = nn.Linear(config.gru_hidden, config.vocab_size)
+
+    def initial_state(self, z: torch.Tensor) -> torch.Tensor:
+        """The GRU's initial state (layers, B, hidden) from the codes."""
+        return torch.tanh(self.initial(z)).view(len(z), self.layers, self.hidden_size).transpose(0, 1).contiguous()
+
+    def teacher_forced(self, z: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Training logits (B, T, V): step t reads the true rule of step t − 1 (B, T targets)."""
+        start = torch.full_like(targets[:, :1], self.start_token)
+        previous = torch.cat([start, targets[:, :-1]], dim=1)
+        latent = self.input(z).unsqueeze(1).expand(-1, targets.shape[1], -1)
+        hidden, _ = self.gru(torch.cat([self.embedding(previous), latent], dim=2), self.initial_state(z))
+        return self.output(hidden)
+
+    def stepper(self, z: torch.Tensor, repeats: int = 1) -> RecurrentSteps:
+        """Step-by-step logits for codes ``z``, each row ``repeats`` times in a row; each step
+        needs the choices of the one before."""
+        return RecurrentSteps(self, z.repeat_interleave(repeats, dim=0))
+
+
+DECODER_CLASSES = {"repeat": RepeatDecoder, "autoregressive": AutoregressiveDecoder}

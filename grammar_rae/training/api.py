@@ -85,7 +85,8 @@ class RunData:
     def of(cls, folder: str | Path) -> "RunData":
         """The data of the run in ``folder`` (prepared from the cache, or again if the cache is gone)."""
         saved = rf.read_config(Path(folder))
-        dataset = prepare_dataset(Grammar.load(saved["grammar"]), run_source(saved["data"]["source"], saved["data"]["sha256"]))
+        dataset = prepare_dataset(Grammar.load(saved["grammar"]), run_source(saved["data"]["source"], saved["data"]["sha256"]),
+                                  kekule=saved["data"].get("kekule", False))
         if dataset.meta["source_sha256"] != saved["data"]["sha256"]:
             raise rf.RunError(f"The data of {folder} ({saved['data']['source']}) has changed since the run was trained.")
         model_config, train_config = ModelConfig.from_dict(saved["model"]), TrainConfig.from_dict(saved["train"])
@@ -154,6 +155,7 @@ def train(
     progress: bool = True,
     workers: int | None = None,
     log=print,
+    kekule: bool | None = None,
     **overrides,
 ) -> TrainResult:
     """Train a model and return its run.
@@ -163,6 +165,7 @@ def train(
     ``max_molecules``, ...); None values are ignored. With ``resume`` the run in ``out``
     continues exactly where it stopped, with its saved grammar, model, preset and settings
     (``grammar`` and ``model`` may be left out); otherwise they default to ``smiles`` and ``grae``.
+    ``kekule`` trains on the Kekulé forms of the molecules (see ``prepare_dataset``).
     """
     unknown = set(overrides) - MODEL_SETTINGS - TRAIN_SETTINGS
     if unknown:
@@ -182,12 +185,15 @@ def train(
     if resume:
         model_config, train_config = _saved_configs(folder, saved, grammar_, overrides, world.is_main)
         data = run_source(saved["data"]["source"], saved["data"]["sha256"])
+        if kekule is not None and kekule != saved["data"].get("kekule", False):
+            raise rf.RunError(f"--resume continues {folder} on its own data form: drop --kekule.")
+        kekule = saved["data"].get("kekule", False)
     else:
         if (folder / rf.CONFIG).exists():
             raise rf.RunError(f"{folder} already holds a run: pass --resume to continue it, or choose another --out.")
         model_config, train_config = _new_configs(grammar_, model, preset, overrides)
 
-    dataset = prepare_dataset(grammar_, data, workers=workers, progress=progress and world.is_main)
+    dataset = prepare_dataset(grammar_, data, workers=workers, progress=progress and world.is_main, kekule=bool(kekule))
     if resume and dataset.meta["source_sha256"] != saved["data"]["sha256"]:
         raise rf.RunError(f"The data of {folder} ({data}) has changed since the run started.")
     sequences = sequences_for(model_config, dataset)
@@ -205,7 +211,7 @@ def train(
                 "preset": preset,
                 "model": model_config.to_dict(),
                 "train": asdict(train_config),
-                "data": {"source": dataset.meta["source"], "sha256": dataset.meta["source_sha256"]},
+                "data": {"source": dataset.meta["source"], "sha256": dataset.meta["source_sha256"], "kekule": bool(kekule)},
                 "splits": {"train": len(splits.train), "val": len(splits.val), "test": len(splits.test)},
             },
         )

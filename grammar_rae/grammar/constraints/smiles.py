@@ -1,0 +1,559 @@
+"""SMILES semantic constraints: ring-bond bookkeeping and valence budgets.
+
+Why hand-written: no library judges a *partial* leftmost derivation. RDKit only reads whole
+SMILES, and a grammar-masked decoder has to know at every step which productions can still lead
+to a molecule. This module follows each row's derivation symbol by symbol (a stack of all
+symbols, terminals included, so the SMILES prefix emitted so far is known exactly) and keeps
+what that prefix has committed to:
+
+- **Rings.** A ring digit opens a new ring or closes an open one; a ring cannot close onto the
+  atom that opened it, onto an atom already bonded to the closing atom, or twice between the same
+  two atoms. When nothing that can still produce an atom is left on the stack, open rings must be
+  closed by the atom being derived: it cannot end without ring bonds (or branches that carry
+  the rings on), cannot open new rings, and must close each open one.
+- **Valence.** Each atom has a budget (``grammars/smiles.constraints.json``). The leftmost
+  derivation commits to bonds before it says what they are: ``branched_atom -> atom RB BB``
+  promises at least one ring bond and one branch, a following chain atom promises a bond to the
+  successor, ``RB -> RB ringbond`` one more ring bond. Each promise reserves one unit of the
+  atom's budget until its bond is written, and then its order is charged. Bond orders, elements,
+  extra ring bonds and branches, hydrogen counts and charges in brackets are only allowed while
+  what was used and reserved fits the element's valence for its charge (and, for aromatic atoms,
+  its number of neighbours).
+
+The length limit (``max_length``) is not part of the constraints; a derivation the constraints
+keep extending can still run out of steps. The module needs the nonterminals of the reference
+SMILES grammar (``chain``, ``branched_atom``, ``RB``, ``BB``, ``ringbond``, ``DIGIT``, ``bond``
+...), whatever the order of its productions.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from nltk.grammar import Nonterminal
+
+from grammar_rae.errors import GrammarError
+from grammar_rae.grammar.cfg import Grammar
+from grammar_rae.resources import shipped
+
+_BOND_ORDERS = {"-": 1, "=": 2, "#": 3, "/": 1, "\\": 1}
+_PRODUCERS = ("branched_atom", "chain", "BB", "branch")  # nonterminals that derive at least one atom
+_NEEDED = ("branched_atom", "atom", "aliphatic_organic", "aromatic_organic", "RB", "BB", "ringbond", "DIGIT", "bond",
+           "hcount", "BAC", "BAH", "BACH", "charge")
+_UNLIMITED = 99  # the budget of a bracket atom before its element is read
+
+
+@lru_cache(maxsize=1)
+def valence_table() -> dict:
+    """The contents of ``grammars/smiles.constraints.json``."""
+    return json.loads((shipped("grammar_rae.grammars") / "smiles.constraints.json").read_text())
+
+
+@dataclass(frozen=True)
+class _Tables:
+    """What the constraints need to know about the grammar, as arrays indexed by rule or symbol."""
+
+    n_lhs: int
+    sentinel: int  # symbol id below every stack (never a producer or a bond)
+    push: np.ndarray  # (R, P) right-hand side symbols in reverse (terminal t has id n_lhs + t)
+    push_length: np.ndarray  # (R,)
+    producer: np.ndarray  # (S,) symbol derives at least one atom
+    rule_producers: np.ndarray  # (R,) producer symbols a rule pushes
+    rule_ringbonds: np.ndarray  # (R,) ``ringbond`` symbols a rule pushes
+    lhs: dict  # nonterminal name -> id
+    rules: dict  # name -> rule index (branched_atom forms, RB/BB more/last, atom kinds, hcount forms)
+    element_rules: np.ndarray  # rules lhs -> one element terminal
+    element_organic: np.ndarray  # (R,) valence of that element written without a bracket
+    element_degree: np.ndarray  # (R,) neighbours it may have without a bracket
+    element_bracket: np.ndarray  # (R,) valence inside a bracket with no charge
+    element_bracket_max: np.ndarray  # (R,) the largest valence inside a bracket, over the charges allowed
+    digit_rules: np.ndarray  # the DIGIT rules, digit value d at position d - 1
+    bond_order: np.ndarray  # (R,) order of a bond rule, else 0
+    token: dict  # terminal text -> terminal id (without the n_lhs offset)
+    token_organic: np.ndarray  # (T,) valence of an element token outside brackets (0: not an element)
+    token_degree: np.ndarray  # (T,)
+    token_bracket: np.ndarray  # (T, 3) valence inside a bracket with no charge, charge +1 and -1 (-1: not allowed)
+    token_digit: np.ndarray  # (T,) digit value or 0
+    token_order: np.ndarray  # (T,) bond order or 0
+    max_organic: int
+    max_aromatic: int
+    max_aromatic_degree: int
+    max_bracket: int
+    ring_digits: int
+
+
+def _rule(grammar: Grammar, lhs: str, rhs: tuple) -> int:
+    wanted = tuple(Nonterminal(s) if not s.startswith("'") else s.strip("'") for s in rhs)
+    for i, p in enumerate(grammar.productions):
+        if str(p.lhs()) == lhs and tuple(p.rhs()) == wanted:
+            return i
+    raise GrammarError(f"The SMILES constraints need the production {lhs} -> {' '.join(rhs)}, which the {grammar.name} grammar lacks.")
+
+
+@lru_cache(maxsize=4)
+def _tables_for(grammar: Grammar) -> _Tables:
+    names = {str(lhs): i for i, lhs in enumerate(grammar.lhs_list)}
+    missing = [n for n in _NEEDED if n not in names]
+    if missing:
+        raise GrammarError(f"The SMILES constraints need the nonterminals {', '.join(missing)}, which the grammar lacks.")
+    n_lhs, terminals = len(grammar.lhs_list), grammar.terminals
+    token = {t: i for i, t in enumerate(terminals)}
+    ids = lambda sym: names[str(sym)] if isinstance(sym, Nonterminal) else n_lhs + token[sym]  # noqa: E731
+    usable = grammar.productive.copy()
+    usable[grammar.padding_rule] = False  # neither the padding rule nor unproductive rules are ever expanded
+    rhs = [[ids(s) for s in reversed(p.rhs())] if usable[i] else [] for i, p in enumerate(grammar.productions)]
+    width = max(len(r) for r in rhs)
+    push = np.zeros((grammar.n_rules, width), dtype=np.int16)
+    for i, r in enumerate(rhs):
+        push[i, : len(r)] = r
+    sentinel = names[str(grammar.productions[grammar.padding_rule].lhs())]
+    producer = np.zeros(n_lhs + len(terminals), dtype=bool)
+    producer[[names[n] for n in _PRODUCERS]] = True
+    table = valence_table()
+    aromatic = table["aromatic"]
+    organic_of = {**table["organic"], **{k: v["valence"] for k, v in aromatic.items()}}
+    degree_of = {**table["organic"], **{k: v["degree"] for k, v in aromatic.items()}}
+
+    charged = {e: [v.get(q, -1) for q in ("0", "+", "-")] for e, v in table["bracket"].items()}
+    element_rules = []
+    organic, degree, bracket, bracket_max = (np.zeros(grammar.n_rules, np.int16) for _ in range(4))
+    for i, p in enumerate(grammar.productions):
+        if str(p.lhs()) in ("aliphatic_organic", "aromatic_organic") and len(p.rhs()) == 1 and isinstance(p.rhs()[0], str):
+            element = p.rhs()[0]
+            element_rules.append(i)
+            organic[i], degree[i] = organic_of[element], degree_of[element]
+            bracket[i], bracket_max[i] = charged[element][0], max(charged[element])
+    token_organic, token_degree = np.zeros(len(terminals), np.int16), np.zeros(len(terminals), np.int16)
+    token_bracket = np.full((len(terminals), 3), -1, dtype=np.int16)
+    for element, i in token.items():
+        if element in organic_of:
+            token_organic[i], token_degree[i], token_bracket[i] = organic_of[element], degree_of[element], charged[element]
+    token_digit = np.array([int(t) if t.isdigit() else 0 for t in terminals], dtype=np.int16)
+    token_order = np.array([_BOND_ORDERS.get(t, 0) for t in terminals], dtype=np.int16)
+    bond_order = np.zeros(grammar.n_rules, dtype=np.int16)
+    for i, p in enumerate(grammar.productions):
+        if str(p.lhs()) == "bond":
+            bond_order[i] = _BOND_ORDERS[p.rhs()[0]]
+    ring_digits = table["max_ring_digits"]
+    digit_rules = np.array([_rule(grammar, "DIGIT", (f"'{d}'",)) for d in range(1, ring_digits + 1)])
+    rules = {
+        "ba": _rule(grammar, "branched_atom", ("atom",)),
+        "ba_rb": _rule(grammar, "branched_atom", ("atom", "RB")),
+        "ba_bb": _rule(grammar, "branched_atom", ("atom", "BB")),
+        "ba_rb_bb": _rule(grammar, "branched_atom", ("atom", "RB", "BB")),
+        "rb_more": _rule(grammar, "RB", ("RB", "ringbond")),
+        "rb_last": _rule(grammar, "RB", ("ringbond",)),
+        "bb_more": _rule(grammar, "BB", ("BB", "branch")),
+        "atom_bracket": _rule(grammar, "atom", ("bracket_atom",)),
+        "atom_aliphatic": _rule(grammar, "atom", ("aliphatic_organic",)),
+        "atom_aromatic": _rule(grammar, "atom", ("aromatic_organic",)),
+        "h1": _rule(grammar, "hcount", ("'H'",)),
+        "h_digit": _rule(grammar, "hcount", ("'H'", "DIGIT")),
+        "chiral_only": _rule(grammar, "BAC", ("chiral",)),
+        "chiral_more": _rule(grammar, "BAC", ("chiral", "BAH")),
+        "no_chiral": _rule(grammar, "BAC", ("BAH",)),
+        "hcount_only": _rule(grammar, "BAH", ("hcount",)),
+        "hcount_more": _rule(grammar, "BAH", ("hcount", "BACH")),
+        "no_hcount": _rule(grammar, "BAH", ("BACH",)),
+        "plus": _rule(grammar, "charge", ("'+'",)),
+        "minus": _rule(grammar, "charge", ("'-'",)),
+        "plus_digit": _rule(grammar, "charge", ("'+'", "DIGIT")),
+        "minus_digit": _rule(grammar, "charge", ("'-'", "DIGIT")),
+        "plus_digits": _rule(grammar, "charge", ("'+'", "DIGIT", "DIGIT")),
+        "minus_digits": _rule(grammar, "charge", ("'-'", "DIGIT", "DIGIT")),
+    }
+    return _Tables(
+        n_lhs=n_lhs,
+        sentinel=sentinel,
+        push=push,
+        push_length=np.array([len(r) for r in rhs], dtype=np.int16),
+        producer=producer,
+        rule_producers=np.array([producer[r].sum() for r in rhs], dtype=np.int16),
+        rule_ringbonds=np.array([sum(s == names["ringbond"] for s in r) for r in rhs], dtype=np.int16),
+        lhs=names,
+        rules=rules,
+        element_rules=np.array(element_rules),
+        element_organic=organic,
+        element_degree=degree,
+        element_bracket=bracket,
+        element_bracket_max=bracket_max,
+        digit_rules=digit_rules,
+        bond_order=bond_order,
+        token=token,
+        token_organic=token_organic,
+        token_degree=token_degree,
+        token_bracket=token_bracket,
+        token_digit=token_digit,
+        token_order=token_order,
+        max_organic=max(table["organic"].values()),
+        max_aromatic=max(v["valence"] for v in aromatic.values()),
+        max_aromatic_degree=max(v["degree"] for v in aromatic.values()),
+        max_bracket=int(bracket_max.max()),
+        ring_digits=ring_digits,
+    )
+
+
+class SmilesConstraints:
+    """The state of ``rows`` SMILES derivations, with the masks that keep each one completable."""
+
+    def __init__(self, grammar: Grammar, rows: int, steps: int):
+        t = self.t = _tables_for(grammar)
+        self.padding_rule = grammar.padding_rule
+        atoms = steps // 3 + 2  # every atom takes at least three productions
+        depth = steps // 4 + 2
+        self.n = rows
+        self.stack = np.full((rows, 2 + steps * t.push.shape[1]), t.sentinel, dtype=np.int16)
+        self.stack[:, 1] = t.lhs[str(grammar.start)]
+        self.pointer = np.full(rows, 2, dtype=np.int64)  # entries in use; entry 0 is the sentinel
+        self.producers = np.zeros(rows, dtype=np.int16)
+        self.ringbonds = np.zeros(rows, dtype=np.int16)  # ``ringbond`` symbols on the stack
+        self.in_bracket = np.zeros(rows, dtype=bool)
+        self.bracket_element = np.zeros(rows, dtype=np.int64)  # element token of the bracket atom being read
+        self.charge = np.zeros(rows, dtype=np.int64)  # its charge so far: 0, 1 (+) or 2 (-), a column of token_bracket
+        self.last_token = np.full(rows, -1, dtype=np.int16)
+        self.atoms = np.zeros(rows, dtype=np.int64)
+        self.cur = np.full(rows, -1, dtype=np.int64)  # the atom ring bonds, branches and bonds attach to
+        self.pending = np.zeros(rows, dtype=np.int16)  # order of a bond symbol waiting for its atom or ring digit
+        self.next_reserve = np.zeros(rows, dtype=np.int16)  # bonds promised by the branched_atom being derived
+        self.next_forced = np.zeros(rows, dtype=np.int16)  # ring closures beyond the first it must make (a last atom)
+        self.roots = np.zeros((rows, depth), dtype=np.int64)
+        self.depth = np.zeros(rows, dtype=np.int64)
+        self.used = np.zeros((rows, atoms), dtype=np.int16)
+        self.reserved = np.zeros((rows, atoms), dtype=np.int16)
+        self.bonds = np.zeros((rows, atoms), dtype=np.int16)
+        self.capacity = np.zeros((rows, atoms), dtype=np.int16)
+        self.degree = np.zeros((rows, atoms), dtype=np.int16)
+        self.parent = np.full((rows, atoms), -1, dtype=np.int64)
+        self.ring_atom = np.full((rows, t.ring_digits), -1, dtype=np.int64)
+        self.ring_order = np.zeros((rows, t.ring_digits), dtype=np.int16)  # order written at the opening (0: none)
+        self.ring_paid = np.zeros((rows, t.ring_digits), dtype=np.int16)  # order charged to the opener
+        self.partners = np.full((rows, t.ring_digits), -1, dtype=np.int64)  # atoms the current atom closed rings with
+        self.partner_count = np.zeros(rows, dtype=np.int64)
+        self.producers[:] = t.producer[self.stack[:, 1]]
+        self._emit()
+
+    _ARRAYS = ("stack", "pointer", "producers", "ringbonds", "in_bracket", "bracket_element", "charge", "last_token", "atoms", "cur", "pending",
+               "next_reserve", "next_forced", "roots", "depth", "used", "reserved", "bonds", "capacity", "degree", "parent",
+               "ring_atom", "ring_order", "ring_paid", "partners", "partner_count")
+
+    def select(self, index: np.ndarray) -> None:
+        """Keep rows ``index`` (in that order)."""
+        for name in self._ARRAYS:
+            setattr(self, name, getattr(self, name)[index])
+        self.n = len(index)
+
+    # ----- what the current atom can still take -----------------------------------------------
+    def _at(self, array: np.ndarray, rows: np.ndarray, atoms: np.ndarray) -> np.ndarray:
+        return array[rows, np.maximum(atoms, 0)]
+
+    def _free(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Valence and neighbours the current atom of each row still has unpromised."""
+        c = self.cur[rows]
+        reserved = self._at(self.reserved, rows, c)
+        valence = self._at(self.capacity, rows, c) - self._at(self.used, rows, c) - reserved
+        return valence, self._at(self.degree, rows, c) - self._at(self.bonds, rows, c) - reserved
+
+    def _incoming(self, rows: np.ndarray) -> np.ndarray:
+        """Order of the bond the next atom receives (0 for the first atom)."""
+        return np.where(self.cur[rows] >= 0, np.where(self.pending[rows] > 0, self.pending[rows], 1), 0)
+
+    def _closable(self, rows: np.ndarray, excluded: tuple[np.ndarray, ...], partners: bool = True) -> np.ndarray:
+        """(n, digits) open rings whose opener is none of ``excluded`` and (with ``partners``) no
+        atom the current atom has closed a ring with already."""
+        openers = self.ring_atom[rows]
+        ok = openers >= 0
+        for atoms in excluded:
+            ok &= openers != atoms[:, None]
+        return ok & ~(openers[:, :, None] == self.partners[rows][:, None, :]).any(axis=2) if partners else ok
+
+    def _distinct(self, rows: np.ndarray, closable: np.ndarray) -> np.ndarray:
+        """How many different atoms the closable rings of each row were opened at."""
+        openers = np.sort(np.where(closable, self.ring_atom[rows], -1), axis=1)
+        return (openers[:, :1] >= 0).sum(axis=1) + ((openers[:, 1:] != openers[:, :-1]) & (openers[:, 1:] >= 0)).sum(axis=1)
+
+    # ----- masks -----------------------------------------------------------------------------
+    def allowed(self, top: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+        """(N, W) which candidates keep each row's derivation completable."""
+        t, ok = self.t, np.ones((self.n, self.t.push.shape[0]), dtype=bool)
+        lhs = t.lhs
+        for name, mask in (
+            ("branched_atom", self._mask_branched_atom),
+            ("atom", self._mask_atom),
+            ("aliphatic_organic", self._mask_element),
+            ("aromatic_organic", self._mask_element),
+            ("RB", self._mask_ring_count),
+            ("DIGIT", self._mask_digit),
+            ("bond", self._mask_bond),
+            ("BB", self._mask_branch_count),
+            ("hcount", self._mask_hydrogens),
+            ("BAC", self._mask_chirality),
+            ("BAH", self._mask_hydrogen_count),
+            ("charge", self._mask_charge),
+        ):
+            rows = np.flatnonzero(top == lhs[name])
+            if rows.size:
+                mask(rows, ok)
+        return np.take_along_axis(ok, candidates, axis=1)
+
+    def _mask_branched_atom(self, rows: np.ndarray, ok: np.ndarray) -> None:
+        t, r = self.t, self.rules
+        below = self.stack[rows, self.pointer[rows] - 2]
+        successor = (below == t.lhs["bond"]) | (below == t.lhs["branched_atom"])
+        base = self._incoming(rows) + successor
+        most = max(t.max_organic, t.max_bracket)
+        ok[rows, r["ba_rb"]] &= base + 1 <= most
+        ok[rows, r["ba_bb"]] &= base + 1 <= most
+        ok[rows, r["ba_rb_bb"]] &= base + 2 <= most
+        future = self.producers[rows] > 1  # producers below this branched_atom
+        open_rings = (self.ring_atom[rows] >= 0).sum(axis=1)
+        ok[rows, r["ba"]] &= future | (open_rings == 0)
+        # Ring bonds but no branch as the last atom: it must close every open ring itself, each
+        # opened at a different atom that is not its neighbour.
+        closable = self._distinct(rows, self._closable(rows, (self.cur[rows],), partners=False))
+        ok[rows, r["ba_rb"]] &= future | ((open_rings > 0) & (closable == open_rings) & (base + open_rings <= most))
+
+    def _mask_atom(self, rows: np.ndarray, ok: np.ndarray) -> None:
+        t, r = self.t, self.rules
+        need = self._incoming(rows) + self.next_reserve[rows] + self.next_forced[rows]
+        neighbours = (self.cur[rows] >= 0) + self.next_reserve[rows] + self.next_forced[rows]
+        ok[rows, r["atom_aliphatic"]] &= need <= t.max_organic
+        ok[rows, r["atom_aromatic"]] &= (need <= t.max_aromatic) & (neighbours <= t.max_aromatic_degree)
+        ok[rows, r["atom_bracket"]] &= need <= t.max_bracket
+
+    def _mask_element(self, rows: np.ndarray, ok: np.ndarray) -> None:
+        t, elements = self.t, self.t.element_rules
+        bracket = self.in_bracket[rows]
+        outside = rows[~bracket]
+        promised = self.next_reserve[outside] + self.next_forced[outside]
+        need = (self._incoming(outside) + promised)[:, None]
+        neighbours = ((self.cur[outside] >= 0) + promised)[:, None]
+        ok[np.ix_(outside, elements)] &= (need <= t.element_organic[elements]) & (neighbours <= t.element_degree[elements])
+        inside = rows[bracket]  # the bracket atom exists already: its bonds so far and its promises
+        more = (self._below(inside) == t.lhs["BAC"])[:, None]  # hydrogens or a charge may still follow
+        limit = np.where(more, t.element_bracket_max[elements][None, :], t.element_bracket[elements][None, :])
+        ok[np.ix_(inside, elements)] &= self._need(inside)[:, None] <= limit
+
+    def _mask_ring_count(self, rows: np.ndarray, ok: np.ndarray) -> None:
+        r = self.rules
+        planned = self.ringbonds[rows] + 1  # ring bonds promised so far, this RB's included
+        future = self.producers[rows] > 0
+        c = self.cur[rows]
+        open_rings = (self.ring_atom[rows] >= 0).sum(axis=1)
+        closable = self._distinct(rows, self._closable(rows, (c, self._at(self.parent, rows, c))))
+        openable = np.where(future, self.t.ring_digits - open_rings, 0)
+        valence, neighbours = self._free(rows)
+        ok[rows, r["rb_more"]] &= (valence >= 1) & (neighbours >= 1) & (planned + 1 <= closable + openable)
+        ok[rows, r["rb_last"]] &= planned >= np.where(future, 0, open_rings)
+
+    def _mask_digit(self, rows: np.ndarray, ok: np.ndarray) -> None:
+        t = self.t
+        inside = rows[self.in_bracket[rows]]
+        hydrogens = inside[self.last_token[inside] == t.token["H"]]
+        if hydrogens.size:  # 'H' DIGIT: the digit is the hydrogen count ('H' itself was charged already)
+            free = self._bracket_limit(hydrogens, self._below(hydrogens) == t.lhs["BACH"]) - self._need(hydrogens)
+            ok[np.ix_(hydrogens, t.digit_rules)] &= np.arange(t.ring_digits)[None, :] <= free[:, None]
+        rows = rows[~self.in_bracket[rows]]
+        if not rows.size:
+            return
+        c = self.cur[rows]
+        pending = self.pending[rows][:, None]
+        openers = self.ring_atom[rows]
+        order = np.where(pending > 0, pending, np.where(self.ring_order[rows] > 0, self.ring_order[rows], 1))
+        conflict = (pending > 0) & (self.ring_order[rows] > 0) & (self.ring_order[rows] != pending)
+        valence, _ = self._free(rows)  # this ring bond's unit is among the reserved ones
+        extra = order - self.ring_paid[rows]
+        opener_free = (self.capacity[rows[:, None], np.maximum(openers, 0)] - self.used[rows[:, None], np.maximum(openers, 0)]
+                       - self.reserved[rows[:, None], np.maximum(openers, 0)])
+        close = (self._closable(rows, (c, self._at(self.parent, rows, c))) & ~conflict
+                 & (order - 1 <= valence[:, None]) & (extra <= opener_free))
+        future = (self.producers[rows] > 0)[:, None]
+        opening = (openers < 0) & future & (np.where(pending > 0, pending, 1) - 1 <= valence[:, None])
+        ok[np.ix_(rows, t.digit_rules)] &= close | opening
+
+    def _mask_bond(self, rows: np.ndarray, ok: np.ndarray) -> None:
+        rows = rows[~self.in_bracket[rows]]
+        bonds = np.flatnonzero(self.t.bond_order)
+        valence, _ = self._free(rows)  # the bond's own unit is reserved already
+        ok[np.ix_(rows, bonds)] &= self.t.bond_order[bonds][None, :] - 1 <= valence[:, None]
+
+    def _mask_branch_count(self, rows: np.ndarray, ok: np.ndarray) -> None:
+        valence, neighbours = self._free(rows)
+        ok[rows, self.rules["bb_more"]] &= (valence >= 1) & (neighbours >= 1)
+
+    # Inside brackets the element comes first, then chirality, hydrogens and charge. The budget a
+    # choice must fit is the element's valence without a charge when no charge can follow, and
+    # its largest valence over the allowed charges while one still can.
+    def _below(self, rows: np.ndarray) -> np.ndarray:
+        return self.stack[rows, self.pointer[rows] - 2]
+
+    def _need(self, rows: np.ndarray) -> np.ndarray:
+        c = self.cur[rows]
+        return self._at(self.used, rows, c) + self._at(self.reserved, rows, c)
+
+    def _bracket_limit(self, rows: np.ndarray, charged: np.ndarray | bool) -> np.ndarray:
+        """The budget of each row's bracket atom without a charge, or (where ``charged``) with the
+        best of the charges it may take."""
+        caps = self.t.token_bracket[self.bracket_element[rows]]
+        return np.where(charged, caps[:, 1:].max(axis=1), caps[:, 0])
+
+    def _hydrogens_or_charge_fit(self, rows: np.ndarray) -> np.ndarray:
+        """Whether a ``BAH`` can still be completed: one hydrogen or more without a charge, or a charge."""
+        need = self._need(rows)
+        return (need + 1 <= self._bracket_limit(rows, False)) | (need <= self._bracket_limit(rows, True))
+
+    def _mask_chirality(self, rows: np.ndarray, ok: np.ndarray) -> None:
+        need, r = self._need(rows), self.rules
+        ok[rows, r["chiral_only"]] &= need <= self._bracket_limit(rows, False)
+        more = self._hydrogens_or_charge_fit(rows)
+        ok[rows, r["chiral_more"]] &= more
+        ok[rows, r["no_chiral"]] &= more
+
+    def _mask_hydrogen_count(self, rows: np.ndarray, ok: np.ndarray) -> None:
+        need, r = self._need(rows), self.rules
+        ok[rows, r["hcount_only"]] &= need + 1 <= self._bracket_limit(rows, False)
+        ok[rows, r["hcount_more"]] &= need + 1 <= self._bracket_limit(rows, True)
+        ok[rows, r["no_hcount"]] &= need <= self._bracket_limit(rows, True)
+
+    def _mask_hydrogens(self, rows: np.ndarray, ok: np.ndarray) -> None:
+        limit = self._bracket_limit(rows, self._below(rows) == self.t.lhs["BACH"])
+        need = self._need(rows)
+        ok[rows, self.rules["h1"]] &= need + 1 <= limit
+        ok[rows, self.rules["h_digit"]] &= need + 2 <= limit
+
+    def _mask_charge(self, rows: np.ndarray, ok: np.ndarray) -> None:
+        caps, need, r = self.t.token_bracket[self.bracket_element[rows]], self._need(rows), self.rules
+        ok[rows, r["plus"]] &= need <= caps[:, 1]
+        ok[rows, r["minus"]] &= need <= caps[:, 2]
+        for name in ("plus_digit", "minus_digit", "plus_digits", "minus_digits"):  # the budgets know charges of one
+            ok[rows, r[name]] = False
+
+    @property
+    def rules(self) -> dict:
+        return self.t.rules
+
+    # ----- following the derivation -------------------------------------------------------------
+    def advance(self, rules: np.ndarray) -> None:
+        """Rewrite each row's top nonterminal with its chosen rule, then read the terminals it exposes."""
+        t, r = self.t, self.rules
+        rows = np.flatnonzero(rules != self.padding_rule)
+        rules = rules[rows]
+        self.pointer[rows] -= 1
+        top = self.stack[rows, self.pointer[rows]]
+        self.producers[rows] -= t.producer[top]
+        self.ringbonds[rows] -= top == t.lhs["ringbond"]
+        atom = np.isin(rules, (r["ba"], r["ba_rb"], r["ba_bb"], r["ba_rb_bb"]))
+        if atom.any():
+            a = rows[atom]
+            below = self.stack[a, self.pointer[a] - 1]
+            successor = (below == t.lhs["bond"]) | (below == t.lhs["branched_atom"])
+            kind = rules[atom]
+            self.next_reserve[a] = (successor.astype(np.int16) + np.isin(kind, (r["ba_rb"], r["ba_rb_bb"]))
+                                    + np.isin(kind, (r["ba_bb"], r["ba_rb_bb"])))
+            last = (kind == r["ba_rb"]) & (self.producers[a] == 0)  # nothing after this atom can give atoms
+            self.next_forced[a] = np.where(last, np.maximum((self.ring_atom[a] >= 0).sum(axis=1) - 1, 0), 0)
+        more = rows[(rules == r["rb_more"]) | (rules == r["bb_more"])]
+        self.reserved[more, self.cur[more]] += 1
+        width = t.push.shape[1]
+        positions = self.pointer[rows][:, None] + np.arange(width)[None, :]
+        self.stack[rows[:, None], positions] = t.push[rules]
+        self.pointer[rows] += t.push_length[rules]
+        self.producers[rows] += t.rule_producers[rules]
+        self.ringbonds[rows] += t.rule_ringbonds[rules]
+        self._emit()
+
+    def _emit(self) -> None:
+        """Read every terminal now on top of a stack, in order, until each top is a nonterminal."""
+        n_lhs = self.t.n_lhs
+        while True:
+            top = self.stack[np.arange(self.n), self.pointer - 1]
+            rows = np.flatnonzero(top >= n_lhs)
+            if not rows.size:
+                return
+            self.pointer[rows] -= 1
+            self._read(rows, top[rows].astype(np.int64) - n_lhs)
+
+    def _read(self, rows: np.ndarray, token: np.ndarray) -> None:
+        t = self.t
+        inside = self.in_bracket[rows]
+        is_element = t.token_organic[token] > 0
+        plain = ~inside & is_element
+        if plain.any():
+            self._new_atom(rows[plain], t.token_organic[token[plain]], t.token_degree[token[plain]])
+        opening = token == t.token["["]
+        if opening.any():
+            self._new_atom(rows[opening], np.full(opening.sum(), _UNLIMITED), np.full(opening.sum(), _UNLIMITED))
+            self.in_bracket[rows[opening]] = True
+        named = inside & is_element
+        if named.any():  # the largest budget until the charge is known
+            self.capacity[rows[named], self.cur[rows[named]]] = t.token_bracket[token[named]].max(axis=1)
+            self.bracket_element[rows[named]] = token[named]
+            self.charge[rows[named]] = 0
+        sign = inside & ((token == t.token["+"]) | (token == t.token["-"]))
+        self.charge[rows[sign]] = np.where(token[sign] == t.token["+"], 1, 2)
+        closing = rows[token == t.token["]"]]
+        if closing.size:
+            self.capacity[closing, self.cur[closing]] = t.token_bracket[self.bracket_element[closing], self.charge[closing]]
+            self.in_bracket[closing] = False
+        hydrogen = inside & (token == t.token["H"])
+        self.used[rows[hydrogen], self.cur[rows[hydrogen]]] += 1
+        count = inside & (t.token_digit[token] > 0) & (self.last_token[rows] == t.token["H"])
+        self.used[rows[count], self.cur[rows[count]]] += t.token_digit[token[count]] - 1
+        ring = ~inside & (t.token_digit[token] > 0)
+        if ring.any():
+            self._ring_digit(rows[ring], t.token_digit[token[ring]].astype(np.int64) - 1)
+        bond = ~inside & (t.token_order[token] > 0)
+        self.pending[rows[bond]] = t.token_order[token[bond]]
+        branch = rows[token == t.token["("]]
+        self.roots[branch, self.depth[branch]] = self.cur[branch]
+        self.depth[branch] += 1
+        back = rows[token == t.token[")"]]
+        self.depth[back] -= 1
+        self.cur[back] = self.roots[back, self.depth[back]]
+        self.last_token[rows] = token
+
+    def _new_atom(self, rows: np.ndarray, capacity: np.ndarray, degree: np.ndarray) -> None:
+        """A new atom bonded to the current one (if any) by the pending bond; it becomes current."""
+        c, b = self.cur[rows], self.atoms[rows]
+        bonded = c >= 0
+        order = np.where(self.pending[rows] > 0, self.pending[rows], 1)
+        rp, cp = rows[bonded], c[bonded]
+        self.used[rp, cp] += order[bonded]
+        self.bonds[rp, cp] += 1
+        self.reserved[rp, cp] -= 1
+        self.used[rows, b] = np.where(bonded, order, 0)
+        self.bonds[rows, b] = bonded
+        self.reserved[rows, b] = self.next_reserve[rows]
+        self.parent[rows, b] = c
+        self.capacity[rows, b] = capacity
+        self.degree[rows, b] = degree
+        self.cur[rows], self.atoms[rows] = b, b + 1
+        self.pending[rows] = 0
+        self.next_reserve[rows] = 0
+        self.next_forced[rows] = 0
+        self.partners[rows] = -1
+        self.partner_count[rows] = 0
+
+    def _ring_digit(self, rows: np.ndarray, digit: np.ndarray) -> None:
+        """Open ring ``digit`` at the current atom, or close it there."""
+        c, opener = self.cur[rows], self.ring_atom[rows, digit]
+        pending = self.pending[rows]
+        closing = opener >= 0
+        written = self.ring_order[rows, digit]
+        order = np.where(pending > 0, pending, np.where(closing & (written > 0), written, 1))
+        self.used[rows, c] += order
+        self.bonds[rows, c] += 1
+        self.reserved[rows, c] -= 1
+        rc, oc = rows[closing], opener[closing]
+        self.used[rc, oc] += (order - self.ring_paid[rows, digit])[closing]
+        slot = np.minimum(self.partner_count[rc], self.t.ring_digits - 1)
+        self.partners[rc, slot] = oc
+        self.partner_count[rc] += 1
+        self.ring_atom[rc, digit[closing]] = -1
+        ro, do = rows[~closing], digit[~closing]
+        self.ring_atom[ro, do] = c[~closing]
+        self.ring_order[ro, do] = pending[~closing]
+        self.ring_paid[ro, do] = order[~closing]
+        self.pending[rows] = 0
