@@ -60,6 +60,8 @@ def test_parse_with_a_grammar_file(capsys, tmp_path):
         (["parse"], "Nothing to parse"),
         (["parse", "--file", "/no/such/file.smi"], "Cannot read /no/such/file.smi"),
         (["data", "prepare", "--data", "/no/such.smi"], "No such file or data set"),
+        (["data", "prepare", "--grammar", "expr", "--kekule"], "The Kekulé form exists for molecules only, not for the expr grammar."),
+        (["train", "--grammar", "expr", "--kekule", "--out", "/tmp/never-made"], "The Kekulé form exists for molecules only"),
     ],
 )
 def test_user_errors_are_one_sentence(capsys, argv, message):
@@ -67,6 +69,23 @@ def test_user_errors_are_one_sentence(capsys, argv, message):
     assert code == 1
     assert message in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["sample", "--constraints", "on"], "invalid choice: 'on'"),
+        (["sample", "--temperature", "0"], "0 must be a positive finite number"),
+        (["sample", "--temperature", "nan"], "nan must be a positive finite number"),
+        (["train", "--decoder", "lstm"], "invalid choice: 'lstm'"),
+        (["decode", "--beam", "0"], "0 must be at least 1"),
+    ],
+)
+def test_bad_options_are_refused_before_any_work(capsys, argv, message):
+    with pytest.raises(SystemExit) as exit_:
+        main(list(argv))
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and message in err and "Traceback" not in err
 
 
 def test_data_prepare_prints_a_summary(capsys, isolated_cache, tmp_path, zinc):

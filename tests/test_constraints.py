@@ -88,7 +88,7 @@ def test_what_the_constraints_let_through_is_a_molecule(smiles_grammar):
         outcomes[constrained] = [(_rdkit_outcome(s), f) for s, f in zip(strings, result.fallbacks.tolist())]
     plain = [o for o, _ in outcomes[False] if o != "incomplete"]
     steered = [o for o, fallbacks in outcomes[True] if o != "incomplete" and fallbacks == 0]
-    assert len(steered) > 50 and set(steered) == {"valid"}
+    assert len(steered) > 40 and set(steered) == {"valid"}
     assert plain.count("valid") < 0.5 * len(plain)
     assert sum(f > 0 for _, f in outcomes[True]) < 0.05 * 400  # the constraints rarely corner a derivation
 

@@ -47,8 +47,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--decoder", choices=DECODERS, default=None,
                         help="repeat (the papers': z at every step) or autoregressive (each step also reads the rule "
                         "chosen before); default: the preset's")
-    parser.add_argument("--kekule", action="store_true", default=None,
-                        help="train on the Kekulé forms of the molecules (no aromatic atoms; SMILES only)")
+    parser.add_argument("--kekule", action=argparse.BooleanOptionalAction, default=None,
+                        help="train on the Kekulé forms of the molecules (no aromatic atoms; SMILES only); "
+                        "default: the preset's (yes for cpu-ar)")
     parser.add_argument("--data", default=None, help="data file or data set name (default: the grammar's data set)")
     parser.add_argument("--out", default=None, help="run folder (default: runs/<model>-<grammar>-<time>)")
     parser.add_argument("--preset", choices=preset_names(), default="paper", help="settings preset (default: paper)")

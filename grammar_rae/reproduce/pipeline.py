@@ -79,7 +79,7 @@ def run_experiment(experiment: Experiment, progress: bool = False, log: Callable
         started = time.perf_counter()
         log(f"[{name}] training")
         folder = train_stage(experiment, name, progress, log)
-        model = TrainedModel.load(folder, experiment.device)
+        model = TrainedModel.load(folder, experiment.device, constraints="none")  # the papers decoded with the grammar mask alone
         log(f"[{name}] evaluation")
         evaluation = evaluate(model, experiment.evaluation, progress=progress, log=log)
         log(f"[{name}] Bayesian optimisation of {objective.name}, seeds {list(experiment.seeds)}")

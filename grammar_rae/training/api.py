@@ -192,6 +192,8 @@ def train(
         if (folder / rf.CONFIG).exists():
             raise rf.RunError(f"{folder} already holds a run: pass --resume to continue it, or choose another --out.")
         model_config, train_config = _new_configs(grammar_, model, preset, overrides)
+        if kekule is None:  # the preset says whether molecules are read in their Kekulé form
+            kekule = preset_settings(preset, grammar_.name).get("kekule", False)
 
     dataset = prepare_dataset(grammar_, data, workers=workers, progress=progress and world.is_main, kekule=bool(kekule))
     if resume and dataset.meta["source_sha256"] != saved["data"]["sha256"]:

@@ -41,12 +41,13 @@ def has_constraints(grammar: Grammar) -> bool:
     return grammar.name == "smiles"
 
 
-def make_constraints(grammar: Grammar, rows: int, steps: int | None = None) -> Constraints:
-    """Fresh constraints for ``rows`` derivations of at most ``steps`` rules."""
+def make_constraints(grammar: Grammar, rows: int, steps: int | None = None, parts: tuple[str, ...] | None = None) -> Constraints:
+    """Fresh constraints for ``rows`` derivations of at most ``steps`` rules; ``parts`` picks some
+    of a module's constraints (all by default), for measuring what each adds."""
     if grammar.name == "smiles":
-        from grammar_rae.grammar.constraints.smiles import SmilesConstraints
+        from grammar_rae.grammar.constraints.smiles import PARTS, SmilesConstraints
 
-        return SmilesConstraints(grammar, rows, steps or grammar.max_length)
+        return SmilesConstraints(grammar, rows, steps or grammar.max_length, parts or PARTS)
     raise GrammarRAEError(f"The {grammar.name} grammar has no semantic constraints: use --constraints none.")
 
 

@@ -18,7 +18,10 @@ what that prefix has committed to:
   atom's budget until its bond is written, and then its order is charged. Bond orders, elements,
   extra ring bonds and branches, hydrogen counts and charges in brackets are only allowed while
   what was used and reserved fits the element's valence for its charge (and, for aromatic atoms,
-  its number of neighbours).
+  its number of neighbours). A bracket atom has no implicit hydrogens, so its element, hydrogen
+  count and charge must be able to bring its bonds exactly to one of its valences (no radical such
+  as ``[CH]``): exactly, when it can take no more ring bonds or branches; otherwise the bonds still
+  to come may make up the rest, which is not enforced.
 
 The length limit (``max_length``) is not part of the constraints; a derivation the constraints
 keep extending can still run out of steps. The module needs the nonterminals of the reference
@@ -44,12 +47,28 @@ _PRODUCERS = ("branched_atom", "chain", "BB", "branch")  # nonterminals that der
 _NEEDED = ("branched_atom", "atom", "aliphatic_organic", "aromatic_organic", "RB", "BB", "ringbond", "DIGIT", "bond",
            "hcount", "BAC", "BAH", "BACH", "charge")
 _UNLIMITED = 99  # the budget of a bracket atom before its element is read
+_MAX_H = 8  # the most hydrogens a bracket can write ('H8')
+PARTS = ("rings", "valences")  # the two kinds of constraint; measuring one without the other needs them apart
 
 
 @lru_cache(maxsize=1)
 def valence_table() -> dict:
     """The contents of ``grammars/smiles.constraints.json``."""
     return json.loads((shipped("grammar_rae.grammars") / "smiles.constraints.json").read_text())
+
+
+def _highest(valences: np.ndarray) -> np.ndarray:
+    """The largest valence in each bit set (-1 for an empty set)."""
+    out = np.full(np.shape(valences), -1, dtype=np.int64)
+    for v in range(16):
+        out = np.where((np.asarray(valences) >> v) & 1, v, out)
+    return out
+
+
+def _reachable(need: np.ndarray, valences: np.ndarray, low: int, high: np.ndarray | int) -> np.ndarray:
+    """Whether adding between ``low`` and ``high`` hydrogens to ``need`` lands on a valence of the set."""
+    span = np.maximum(np.asarray(high) - low + 1, 0)
+    return ((np.asarray(valences) >> np.clip(need + low, 0, 62)) & ((1 << span) - 1)) != 0
 
 
 @dataclass(frozen=True)
@@ -68,14 +87,13 @@ class _Tables:
     element_rules: np.ndarray  # rules lhs -> one element terminal
     element_organic: np.ndarray  # (R,) valence of that element written without a bracket
     element_degree: np.ndarray  # (R,) neighbours it may have without a bracket
-    element_bracket: np.ndarray  # (R,) valence inside a bracket with no charge
-    element_bracket_max: np.ndarray  # (R,) the largest valence inside a bracket, over the charges allowed
+    element_bracket: np.ndarray  # (R, 3) valences inside a bracket (bit v set: valence v), no charge, +1, -1
     digit_rules: np.ndarray  # the DIGIT rules, digit value d at position d - 1
     bond_order: np.ndarray  # (R,) order of a bond rule, else 0
     token: dict  # terminal text -> terminal id (without the n_lhs offset)
     token_organic: np.ndarray  # (T,) valence of an element token outside brackets (0: not an element)
     token_degree: np.ndarray  # (T,)
-    token_bracket: np.ndarray  # (T, 3) valence inside a bracket with no charge, charge +1 and -1 (-1: not allowed)
+    token_bracket: np.ndarray  # (T, 3) valences of an element token inside a bracket, as bits like element_bracket
     token_digit: np.ndarray  # (T,) digit value or 0
     token_order: np.ndarray  # (T,) bond order or 0
     max_organic: int
@@ -117,17 +135,18 @@ def _tables_for(grammar: Grammar) -> _Tables:
     organic_of = {**table["organic"], **{k: v["valence"] for k, v in aromatic.items()}}
     degree_of = {**table["organic"], **{k: v["degree"] for k, v in aromatic.items()}}
 
-    charged = {e: [v.get(q, -1) for q in ("0", "+", "-")] for e, v in table["bracket"].items()}
+    charged = {e: [sum(1 << n for n in v.get(q, [])) for q in ("0", "+", "-")] for e, v in table["bracket"].items()}
     element_rules = []
-    organic, degree, bracket, bracket_max = (np.zeros(grammar.n_rules, np.int16) for _ in range(4))
+    organic, degree = np.zeros(grammar.n_rules, np.int16), np.zeros(grammar.n_rules, np.int16)
+    bracket = np.zeros((grammar.n_rules, 3), dtype=np.int64)
     for i, p in enumerate(grammar.productions):
         if str(p.lhs()) in ("aliphatic_organic", "aromatic_organic") and len(p.rhs()) == 1 and isinstance(p.rhs()[0], str):
             element = p.rhs()[0]
             element_rules.append(i)
             organic[i], degree[i] = organic_of[element], degree_of[element]
-            bracket[i], bracket_max[i] = charged[element][0], max(charged[element])
+            bracket[i] = charged[element]
     token_organic, token_degree = np.zeros(len(terminals), np.int16), np.zeros(len(terminals), np.int16)
-    token_bracket = np.full((len(terminals), 3), -1, dtype=np.int16)
+    token_bracket = np.zeros((len(terminals), 3), dtype=np.int64)
     for element, i in token.items():
         if element in organic_of:
             token_organic[i], token_degree[i], token_bracket[i] = organic_of[element], degree_of[element], charged[element]
@@ -147,6 +166,7 @@ def _tables_for(grammar: Grammar) -> _Tables:
         "rb_more": _rule(grammar, "RB", ("RB", "ringbond")),
         "rb_last": _rule(grammar, "RB", ("ringbond",)),
         "bb_more": _rule(grammar, "BB", ("BB", "branch")),
+        "bb_last": _rule(grammar, "BB", ("branch",)),
         "atom_bracket": _rule(grammar, "atom", ("bracket_atom",)),
         "atom_aliphatic": _rule(grammar, "atom", ("aliphatic_organic",)),
         "atom_aromatic": _rule(grammar, "atom", ("aromatic_organic",)),
@@ -179,7 +199,6 @@ def _tables_for(grammar: Grammar) -> _Tables:
         element_organic=organic,
         element_degree=degree,
         element_bracket=bracket,
-        element_bracket_max=bracket_max,
         digit_rules=digit_rules,
         bond_order=bond_order,
         token=token,
@@ -191,7 +210,7 @@ def _tables_for(grammar: Grammar) -> _Tables:
         max_organic=max(table["organic"].values()),
         max_aromatic=max(v["valence"] for v in aromatic.values()),
         max_aromatic_degree=max(v["degree"] for v in aromatic.values()),
-        max_bracket=int(bracket_max.max()),
+        max_bracket=int(_highest(bracket).max()),
         ring_digits=ring_digits,
     )
 
@@ -199,7 +218,11 @@ def _tables_for(grammar: Grammar) -> _Tables:
 class SmilesConstraints:
     """The state of ``rows`` SMILES derivations, with the masks that keep each one completable."""
 
-    def __init__(self, grammar: Grammar, rows: int, steps: int):
+    def __init__(self, grammar: Grammar, rows: int, steps: int, parts: tuple[str, ...] = PARTS):
+        unknown = set(parts) - set(PARTS)
+        if unknown:
+            raise GrammarError(f"Unknown SMILES constraint {', '.join(sorted(unknown))}: use {' and '.join(PARTS)}.")
+        self.rings, self.valences = "rings" in parts, "valences" in parts
         t = self.t = _tables_for(grammar)
         self.padding_rule = grammar.padding_rule
         atoms = steps // 3 + 2  # every atom takes at least three productions
@@ -219,6 +242,10 @@ class SmilesConstraints:
         self.pending = np.zeros(rows, dtype=np.int16)  # order of a bond symbol waiting for its atom or ring digit
         self.next_reserve = np.zeros(rows, dtype=np.int16)  # bonds promised by the branched_atom being derived
         self.next_forced = np.zeros(rows, dtype=np.int16)  # ring closures beyond the first it must make (a last atom)
+        self.next_rb = np.zeros(rows, dtype=bool)  # it has ring bonds (RB), whose number is still open
+        self.next_bb = np.zeros(rows, dtype=bool)  # it has branches (BB), whose number is still open
+        self.rb_open = np.zeros(rows, dtype=bool)  # the same for the current atom, until the count is decided
+        self.bb_open = np.zeros(rows, dtype=bool)
         self.roots = np.zeros((rows, depth), dtype=np.int64)
         self.depth = np.zeros(rows, dtype=np.int64)
         self.used = np.zeros((rows, atoms), dtype=np.int16)
@@ -236,7 +263,7 @@ class SmilesConstraints:
         self._emit()
 
     _ARRAYS = ("stack", "pointer", "producers", "ringbonds", "in_bracket", "bracket_element", "charge", "last_token", "atoms", "cur", "pending",
-               "next_reserve", "next_forced", "roots", "depth", "used", "reserved", "bonds", "capacity", "degree", "parent",
+               "next_reserve", "next_forced", "next_rb", "next_bb", "rb_open", "bb_open", "roots", "depth", "used", "reserved", "bonds", "capacity", "degree", "parent",
                "ring_atom", "ring_order", "ring_paid", "partners", "partner_count")
 
     def select(self, index: np.ndarray) -> None:
@@ -279,20 +306,12 @@ class SmilesConstraints:
         """(N, W) which candidates keep each row's derivation completable."""
         t, ok = self.t, np.ones((self.n, self.t.push.shape[0]), dtype=bool)
         lhs = t.lhs
-        for name, mask in (
-            ("branched_atom", self._mask_branched_atom),
-            ("atom", self._mask_atom),
-            ("aliphatic_organic", self._mask_element),
-            ("aromatic_organic", self._mask_element),
-            ("RB", self._mask_ring_count),
-            ("DIGIT", self._mask_digit),
-            ("bond", self._mask_bond),
-            ("BB", self._mask_branch_count),
-            ("hcount", self._mask_hydrogens),
-            ("BAC", self._mask_chirality),
-            ("BAH", self._mask_hydrogen_count),
-            ("charge", self._mask_charge),
-        ):
+        masks = [("branched_atom", self._mask_branched_atom), ("RB", self._mask_ring_count), ("DIGIT", self._mask_digit)]
+        if self.valences:
+            masks += [("atom", self._mask_atom), ("aliphatic_organic", self._mask_element), ("aromatic_organic", self._mask_element),
+                      ("bond", self._mask_bond), ("BB", self._mask_branch_count), ("hcount", self._mask_hydrogens),
+                      ("BAC", self._mask_chirality), ("BAH", self._mask_hydrogen_count), ("charge", self._mask_charge)]
+        for name, mask in masks:
             rows = np.flatnonzero(top == lhs[name])
             if rows.size:
                 mask(rows, ok)
@@ -303,10 +322,12 @@ class SmilesConstraints:
         below = self.stack[rows, self.pointer[rows] - 2]
         successor = (below == t.lhs["bond"]) | (below == t.lhs["branched_atom"])
         base = self._incoming(rows) + successor
-        most = max(t.max_organic, t.max_bracket)
+        most = max(t.max_organic, t.max_bracket) if self.valences else _UNLIMITED
         ok[rows, r["ba_rb"]] &= base + 1 <= most
         ok[rows, r["ba_bb"]] &= base + 1 <= most
         ok[rows, r["ba_rb_bb"]] &= base + 2 <= most
+        if not self.rings:
+            return
         future = self.producers[rows] > 1  # producers below this branched_atom
         open_rings = (self.ring_atom[rows] >= 0).sum(axis=1)
         ok[rows, r["ba"]] &= future | (open_rings == 0)
@@ -332,9 +353,12 @@ class SmilesConstraints:
         neighbours = ((self.cur[outside] >= 0) + promised)[:, None]
         ok[np.ix_(outside, elements)] &= (need <= t.element_organic[elements]) & (neighbours <= t.element_degree[elements])
         inside = rows[bracket]  # the bracket atom exists already: its bonds so far and its promises
-        more = (self._below(inside) == t.lhs["BAC"])[:, None]  # hydrogens or a charge may still follow
-        limit = np.where(more, t.element_bracket_max[elements][None, :], t.element_bracket[elements][None, :])
-        ok[np.ix_(inside, elements)] &= self._need(inside)[:, None] <= limit
+        need, slack = self._need(inside)[:, None], self._slack(inside)[:, None]
+        valences = t.element_bracket[elements][None, :, :]
+        neutral, charged = valences[..., 0], valences[..., 1] | valences[..., 2]
+        more = (self._below(inside) == t.lhs["BAC"])[:, None]  # chirality, hydrogens or a charge may follow
+        completable = _reachable(need, neutral, 0, _MAX_H + slack) | _reachable(need, charged, 0, _MAX_H + slack)
+        ok[np.ix_(inside, elements)] &= np.where(more, completable, _reachable(need, neutral, 0, slack))
 
     def _mask_ring_count(self, rows: np.ndarray, ok: np.ndarray) -> None:
         r = self.rules
@@ -345,16 +369,20 @@ class SmilesConstraints:
         closable = self._distinct(rows, self._closable(rows, (c, self._at(self.parent, rows, c))))
         openable = np.where(future, self.t.ring_digits - open_rings, 0)
         valence, neighbours = self._free(rows)
-        ok[rows, r["rb_more"]] &= (valence >= 1) & (neighbours >= 1) & (planned + 1 <= closable + openable)
-        ok[rows, r["rb_last"]] &= planned >= np.where(future, 0, open_rings)
+        if self.valences:
+            ok[rows, r["rb_more"]] &= (valence >= 1) & (neighbours >= 1)
+        if self.rings:
+            ok[rows, r["rb_more"]] &= planned + 1 <= closable + openable
+            ok[rows, r["rb_last"]] &= planned >= np.where(future, 0, open_rings)
 
     def _mask_digit(self, rows: np.ndarray, ok: np.ndarray) -> None:
         t = self.t
         inside = rows[self.in_bracket[rows]]
         hydrogens = inside[self.last_token[inside] == t.token["H"]]
-        if hydrogens.size:  # 'H' DIGIT: the digit is the hydrogen count ('H' itself was charged already)
-            free = self._bracket_limit(hydrogens, self._below(hydrogens) == t.lhs["BACH"]) - self._need(hydrogens)
-            ok[np.ix_(hydrogens, t.digit_rules)] &= np.arange(t.ring_digits)[None, :] <= free[:, None]
+        if hydrogens.size and self.valences:  # 'H' DIGIT: the digit is the hydrogen count ('H' itself was charged already)
+            need, target = self._need(hydrogens)[:, None], self._hydrogen_target(hydrogens)[:, None]
+            extra = np.arange(t.ring_digits)[None, :]
+            ok[np.ix_(hydrogens, t.digit_rules)] &= _reachable(need + extra, target, 0, self._slack(hydrogens)[:, None])
         rows = rows[~self.in_bracket[rows]]
         if not rows.size:
             return
@@ -367,10 +395,12 @@ class SmilesConstraints:
         extra = order - self.ring_paid[rows]
         opener_free = (self.capacity[rows[:, None], np.maximum(openers, 0)] - self.used[rows[:, None], np.maximum(openers, 0)]
                        - self.reserved[rows[:, None], np.maximum(openers, 0)])
-        close = (self._closable(rows, (c, self._at(self.parent, rows, c))) & ~conflict
-                 & (order - 1 <= valence[:, None]) & (extra <= opener_free))
         future = (self.producers[rows] > 0)[:, None]
-        opening = (openers < 0) & future & (np.where(pending > 0, pending, 1) - 1 <= valence[:, None])
+        close = self._closable(rows, (c, self._at(self.parent, rows, c))) & ~conflict if self.rings else openers >= 0
+        opening = (openers < 0) & future if self.rings else openers < 0
+        if self.valences:
+            close &= (order - 1 <= valence[:, None]) & (extra <= opener_free)
+            opening &= np.where(pending > 0, pending, 1) - 1 <= valence[:, None]
         ok[np.ix_(rows, t.digit_rules)] &= close | opening
 
     def _mask_bond(self, rows: np.ndarray, ok: np.ndarray) -> None:
@@ -393,40 +423,45 @@ class SmilesConstraints:
         c = self.cur[rows]
         return self._at(self.used, rows, c) + self._at(self.reserved, rows, c)
 
-    def _bracket_limit(self, rows: np.ndarray, charged: np.ndarray | bool) -> np.ndarray:
-        """The budget of each row's bracket atom without a charge, or (where ``charged``) with the
-        best of the charges it may take."""
-        caps = self.t.token_bracket[self.bracket_element[rows]]
-        return np.where(charged, caps[:, 1:].max(axis=1), caps[:, 0])
+    def _bracket_valences(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The valence sets of each row's bracket atom without a charge and with either charge."""
+        valences = self.t.token_bracket[self.bracket_element[rows]]
+        return valences[:, 0], valences[:, 1] | valences[:, 2]
 
-    def _hydrogens_or_charge_fit(self, rows: np.ndarray) -> np.ndarray:
-        """Whether a ``BAH`` can still be completed: one hydrogen or more without a charge, or a charge."""
-        need = self._need(rows)
-        return (need + 1 <= self._bracket_limit(rows, False)) | (need <= self._bracket_limit(rows, True))
+    def _slack(self, rows: np.ndarray) -> np.ndarray:
+        """How much valence the current atom may still gain after its bracket closes: any amount
+        while it can take more ring bonds or branches, else raising its promised bonds to triple."""
+        return np.where(self.rb_open[rows] | self.bb_open[rows], _UNLIMITED, 2 * self._at(self.reserved, rows, self.cur[rows]))
 
     def _mask_chirality(self, rows: np.ndarray, ok: np.ndarray) -> None:
-        need, r = self._need(rows), self.rules
-        ok[rows, r["chiral_only"]] &= need <= self._bracket_limit(rows, False)
-        more = self._hydrogens_or_charge_fit(rows)
+        need, r, slack = self._need(rows), self.rules, self._slack(rows)
+        neutral, charged = self._bracket_valences(rows)
+        ok[rows, r["chiral_only"]] &= _reachable(need, neutral, 0, slack)
+        more = _reachable(need, neutral, 1, _MAX_H + slack) | _reachable(need, charged, 0, _MAX_H + slack)
         ok[rows, r["chiral_more"]] &= more
         ok[rows, r["no_chiral"]] &= more
 
     def _mask_hydrogen_count(self, rows: np.ndarray, ok: np.ndarray) -> None:
-        need, r = self._need(rows), self.rules
-        ok[rows, r["hcount_only"]] &= need + 1 <= self._bracket_limit(rows, False)
-        ok[rows, r["hcount_more"]] &= need + 1 <= self._bracket_limit(rows, True)
-        ok[rows, r["no_hcount"]] &= need <= self._bracket_limit(rows, True)
+        need, r, slack = self._need(rows), self.rules, self._slack(rows)
+        neutral, charged = self._bracket_valences(rows)
+        ok[rows, r["hcount_only"]] &= _reachable(need, neutral, 1, _MAX_H + slack)
+        ok[rows, r["hcount_more"]] &= _reachable(need, charged, 1, _MAX_H + slack)
+        ok[rows, r["no_hcount"]] &= _reachable(need, charged, 0, slack)
+
+    def _hydrogen_target(self, rows: np.ndarray) -> np.ndarray:
+        """The valences the hydrogens being written must reach: charged ones if a charge follows."""
+        neutral, charged = self._bracket_valences(rows)
+        return np.where(self._below(rows) == self.t.lhs["BACH"], charged, neutral)
 
     def _mask_hydrogens(self, rows: np.ndarray, ok: np.ndarray) -> None:
-        limit = self._bracket_limit(rows, self._below(rows) == self.t.lhs["BACH"])
-        need = self._need(rows)
-        ok[rows, self.rules["h1"]] &= need + 1 <= limit
-        ok[rows, self.rules["h_digit"]] &= need + 2 <= limit
+        need, target, slack = self._need(rows), self._hydrogen_target(rows), self._slack(rows)
+        ok[rows, self.rules["h1"]] &= _reachable(need, target, 1, 1 + slack)
+        ok[rows, self.rules["h_digit"]] &= _reachable(need, target, 1, _MAX_H + slack)
 
     def _mask_charge(self, rows: np.ndarray, ok: np.ndarray) -> None:
-        caps, need, r = self.t.token_bracket[self.bracket_element[rows]], self._need(rows), self.rules
-        ok[rows, r["plus"]] &= need <= caps[:, 1]
-        ok[rows, r["minus"]] &= need <= caps[:, 2]
+        valences, need, r, slack = self.t.token_bracket[self.bracket_element[rows]], self._need(rows), self.rules, self._slack(rows)
+        ok[rows, r["plus"]] &= _reachable(need, valences[:, 1], 0, slack)
+        ok[rows, r["minus"]] &= _reachable(need, valences[:, 2], 0, slack)
         for name in ("plus_digit", "minus_digit", "plus_digits", "minus_digits"):  # the budgets know charges of one
             ok[rows, r[name]] = False
 
@@ -452,8 +487,12 @@ class SmilesConstraints:
             kind = rules[atom]
             self.next_reserve[a] = (successor.astype(np.int16) + np.isin(kind, (r["ba_rb"], r["ba_rb_bb"]))
                                     + np.isin(kind, (r["ba_bb"], r["ba_rb_bb"])))
+            self.next_rb[a] = np.isin(kind, (r["ba_rb"], r["ba_rb_bb"]))
+            self.next_bb[a] = np.isin(kind, (r["ba_bb"], r["ba_rb_bb"]))
             last = (kind == r["ba_rb"]) & (self.producers[a] == 0)  # nothing after this atom can give atoms
             self.next_forced[a] = np.where(last, np.maximum((self.ring_atom[a] >= 0).sum(axis=1) - 1, 0), 0)
+        self.rb_open[rows[rules == r["rb_last"]]] = False
+        self.bb_open[rows[rules == r["bb_last"]]] = False
         more = rows[(rules == r["rb_more"]) | (rules == r["bb_more"])]
         self.reserved[more, self.cur[more]] += 1
         width = t.push.shape[1]
@@ -488,14 +527,15 @@ class SmilesConstraints:
             self.in_bracket[rows[opening]] = True
         named = inside & is_element
         if named.any():  # the largest budget until the charge is known
-            self.capacity[rows[named], self.cur[rows[named]]] = t.token_bracket[token[named]].max(axis=1)
+            self.capacity[rows[named], self.cur[rows[named]]] = _highest(np.bitwise_or.reduce(t.token_bracket[token[named]], axis=1))
             self.bracket_element[rows[named]] = token[named]
             self.charge[rows[named]] = 0
         sign = inside & ((token == t.token["+"]) | (token == t.token["-"]))
         self.charge[rows[sign]] = np.where(token[sign] == t.token["+"], 1, 2)
         closing = rows[token == t.token["]"]]
         if closing.size:
-            self.capacity[closing, self.cur[closing]] = t.token_bracket[self.bracket_element[closing], self.charge[closing]]
+            valences = t.token_bracket[self.bracket_element[closing], self.charge[closing]]
+            self.capacity[closing, self.cur[closing]] = _highest(valences)
             self.in_bracket[closing] = False
         hydrogen = inside & (token == t.token["H"])
         self.used[rows[hydrogen], self.cur[rows[hydrogen]]] += 1
@@ -512,6 +552,7 @@ class SmilesConstraints:
         back = rows[token == t.token[")"]]
         self.depth[back] -= 1
         self.cur[back] = self.roots[back, self.depth[back]]
+        self.rb_open[back] = self.bb_open[back] = False  # a branch root has decided its ring bonds and branches
         self.last_token[rows] = token
 
     def _new_atom(self, rows: np.ndarray, capacity: np.ndarray, degree: np.ndarray) -> None:
@@ -533,6 +574,7 @@ class SmilesConstraints:
         self.pending[rows] = 0
         self.next_reserve[rows] = 0
         self.next_forced[rows] = 0
+        self.rb_open[rows], self.bb_open[rows] = self.next_rb[rows], self.next_bb[rows]
         self.partners[rows] = -1
         self.partner_count[rows] = 0
 
