@@ -153,15 +153,18 @@ class TrainedModel:
         grammar's semantic constraints where it has them, or ``none``; default: the model's
         setting) narrow each step's choices.
         The repeat decoder runs once per point; only the masked choice is repeated."""
-        z = torch.as_tensor(np.asarray(z, dtype=np.float32)).to(self.device)
-        points = max(1, batch_size // attempts)
         out: list[list[str | None]] = []
-        for start in range(0, len(z), points):
-            chunk = z[start : start + points]
+        for chunk in self._chunks(z, attempts, batch_size):
             stepper = self.network.stepper(chunk, attempts)
             strings = self._strings(stepper, len(chunk) * attempts, mode, generator, temperature, constraints)
             out += [strings[i : i + attempts] for i in range(0, len(strings), attempts)]
         return out
+
+    def _chunks(self, z: np.ndarray | torch.Tensor, rows_per_point: int, batch_size: int):
+        """The latent points as tensors on the device, in chunks of about ``batch_size`` decoded rows."""
+        z = torch.as_tensor(np.asarray(z, dtype=np.float32)).to(self.device)
+        points = max(1, batch_size // rows_per_point)
+        return (z[start : start + points] for start in range(0, len(z), points))
 
     def decode(
         self,
@@ -180,19 +183,16 @@ class TrainedModel:
             return [first for first, in self.decode_attempts(z, 1, mode, generator, batch_size, temperature, constraints)]
         if not self.config.is_grammar_model:
             raise GrammarRAEError("Beam search needs a grammar model; the character VAE decodes with argmax or sample.")
-        z = torch.as_tensor(np.asarray(z, dtype=np.float32)).to(self.device)
         out: list[str | None] = []
-        points = max(1, batch_size // beam)
-        for start in range(0, len(z), points):
-            chunk = z[start : start + points]
-            rows = len(chunk) * beam
+        for chunk in self._chunks(z, beam, batch_size):
             result = beam_decode(self.network.stepper(chunk, beam), len(chunk), beam, self.tables, self.config.max_length,
-                                 self._constraints(constraints, rows), self.device)
+                                 self._constraints(constraints, len(chunk) * beam), self.device)
             out += self._rule_strings(result)
         return out
 
     def _constraints(self, setting: str | None, rows: int):
-        wanted = self.config.is_grammar_model and constraints_wanted(setting or self.constraints, self.grammar)
+        """Fresh constraints for ``rows`` decodes, or None; a bad setting is refused for every model."""
+        wanted = constraints_wanted(setting or self.constraints, self.grammar) and self.config.is_grammar_model
         return make_constraints(self.grammar, rows, self.config.max_length) if wanted else None
 
     def _rule_strings(self, result) -> list[str | None]:
@@ -200,11 +200,10 @@ class TrainedModel:
         return [self.codec.decode(r) if ok else None for r, ok in zip(rules, result.valid.tolist())]
 
     def _strings(self, stepper, rows: int, mode: str, generator, temperature: float, constraints: str | None) -> list[str | None]:
-        steps = self.config.max_length
+        steps, constraints = self.config.max_length, self._constraints(constraints, rows)
         if self.config.is_grammar_model:
             result = masked_decode(stepper, rows, self.tables, steps, mode, generator, temperature=temperature,
-                                   constraints=self._constraints(constraints, rows), device=self.device)
+                                   constraints=constraints, device=self.device)
             return self._rule_strings(result)
-        constraints_wanted(constraints or self.constraints, self.grammar)  # a bad setting is refused for every model
         chars = char_decode(stepper, rows, steps, mode, generator, temperature, device=self.device)
         return [self.codec.decode(row) for row in chars.cpu().numpy()]

@@ -187,7 +187,7 @@ def train(
         data = run_source(saved["data"]["source"], saved["data"]["sha256"])
         if kekule is not None and kekule != saved["data"].get("kekule", False):
             raise rf.RunError(f"--resume continues {folder} on its own data form: drop --kekule.")
-        kekule = saved["data"].get("kekule", False)
+        kekule = saved["data"].get("kekule", False)  # runs saved before Kekulé data existed read molecules as written
     else:
         if (folder / rf.CONFIG).exists():
             raise rf.RunError(f"{folder} already holds a run: pass --resume to continue it, or choose another --out.")

@@ -46,7 +46,7 @@ _BOND_ORDERS = {"-": 1, "=": 2, "#": 3, "/": 1, "\\": 1}
 _PRODUCERS = ("branched_atom", "chain", "BB", "branch")  # nonterminals that derive at least one atom
 _NEEDED = ("branched_atom", "atom", "aliphatic_organic", "aromatic_organic", "RB", "BB", "ringbond", "DIGIT", "bond",
            "hcount", "BAC", "BAH", "BACH", "charge")
-_UNLIMITED = 99  # the budget of a bracket atom before its element is read
+_UNLIMITED = 99  # no limit: a bracket atom's budget before its element is read, or a slack that cannot run out
 _MAX_H = 8  # the most hydrogens a bracket can write ('H8')
 PARTS = ("rings", "valences")  # the two kinds of constraint; measuring one without the other needs them apart
 
@@ -283,6 +283,14 @@ class SmilesConstraints:
         valence = self._at(self.capacity, rows, c) - self._at(self.used, rows, c) - reserved
         return valence, self._at(self.degree, rows, c) - self._at(self.bonds, rows, c) - reserved
 
+    def _continues_chain(self, symbols: np.ndarray) -> np.ndarray:
+        """Whether the symbols that follow a ``branched_atom`` on the stack give it a successor in its chain."""
+        return (symbols == self.t.lhs["bond"]) | (symbols == self.t.lhs["branched_atom"])
+
+    def _open_rings(self, rows: np.ndarray) -> np.ndarray:
+        """How many rings each row has open."""
+        return (self.ring_atom[rows] >= 0).sum(axis=1)
+
     def _incoming(self, rows: np.ndarray) -> np.ndarray:
         """Order of the bond the next atom receives (0 for the first atom)."""
         return np.where(self.cur[rows] >= 0, np.where(self.pending[rows] > 0, self.pending[rows], 1), 0)
@@ -319,9 +327,7 @@ class SmilesConstraints:
 
     def _mask_branched_atom(self, rows: np.ndarray, ok: np.ndarray) -> None:
         t, r = self.t, self.rules
-        below = self.stack[rows, self.pointer[rows] - 2]
-        successor = (below == t.lhs["bond"]) | (below == t.lhs["branched_atom"])
-        base = self._incoming(rows) + successor
+        base = self._incoming(rows) + self._continues_chain(self._below(rows))
         most = max(t.max_organic, t.max_bracket) if self.valences else _UNLIMITED
         ok[rows, r["ba_rb"]] &= base + 1 <= most
         ok[rows, r["ba_bb"]] &= base + 1 <= most
@@ -329,7 +335,7 @@ class SmilesConstraints:
         if not self.rings:
             return
         future = self.producers[rows] > 1  # producers below this branched_atom
-        open_rings = (self.ring_atom[rows] >= 0).sum(axis=1)
+        open_rings = self._open_rings(rows)
         ok[rows, r["ba"]] &= future | (open_rings == 0)
         # Ring bonds but no branch as the last atom: it must close every open ring itself, each
         # opened at a different atom that is not its neighbour.
@@ -365,7 +371,7 @@ class SmilesConstraints:
         planned = self.ringbonds[rows] + 1  # ring bonds promised so far, this RB's included
         future = self.producers[rows] > 0
         c = self.cur[rows]
-        open_rings = (self.ring_atom[rows] >= 0).sum(axis=1)
+        open_rings = self._open_rings(rows)
         closable = self._distinct(rows, self._closable(rows, (c, self._at(self.parent, rows, c))))
         openable = np.where(future, self.t.ring_digits - open_rings, 0)
         valence, neighbours = self._free(rows)
@@ -413,9 +419,9 @@ class SmilesConstraints:
         valence, neighbours = self._free(rows)
         ok[rows, self.rules["bb_more"]] &= (valence >= 1) & (neighbours >= 1)
 
-    # Inside brackets the element comes first, then chirality, hydrogens and charge. The budget a
-    # choice must fit is the element's valence without a charge when no charge can follow, and
-    # its largest valence over the allowed charges while one still can.
+    # Inside brackets the element comes first, then chirality, hydrogens and charge. Each choice
+    # must leave a way to land on one of the valences of the element's charge (the neutral ones
+    # when no charge can follow), counting the hydrogens still to write and the slack after ']'.
     def _below(self, rows: np.ndarray) -> np.ndarray:
         return self.stack[rows, self.pointer[rows] - 2]
 
@@ -482,15 +488,13 @@ class SmilesConstraints:
         atom = np.isin(rules, (r["ba"], r["ba_rb"], r["ba_bb"], r["ba_rb_bb"]))
         if atom.any():
             a = rows[atom]
-            below = self.stack[a, self.pointer[a] - 1]
-            successor = (below == t.lhs["bond"]) | (below == t.lhs["branched_atom"])
             kind = rules[atom]
-            self.next_reserve[a] = (successor.astype(np.int16) + np.isin(kind, (r["ba_rb"], r["ba_rb_bb"]))
-                                    + np.isin(kind, (r["ba_bb"], r["ba_rb_bb"])))
             self.next_rb[a] = np.isin(kind, (r["ba_rb"], r["ba_rb_bb"]))
             self.next_bb[a] = np.isin(kind, (r["ba_bb"], r["ba_rb_bb"]))
+            successor = self._continues_chain(self.stack[a, self.pointer[a] - 1])  # the branched_atom is popped already
+            self.next_reserve[a] = successor.astype(np.int16) + self.next_rb[a] + self.next_bb[a]
             last = (kind == r["ba_rb"]) & (self.producers[a] == 0)  # nothing after this atom can give atoms
-            self.next_forced[a] = np.where(last, np.maximum((self.ring_atom[a] >= 0).sum(axis=1) - 1, 0), 0)
+            self.next_forced[a] = np.where(last, np.maximum(self._open_rings(a) - 1, 0), 0)
         self.rb_open[rows[rules == r["rb_last"]]] = False
         self.bb_open[rows[rules == r["bb_last"]]] = False
         more = rows[(rules == r["rb_more"]) | (rules == r["bb_more"])]
