@@ -6,18 +6,23 @@ from collections import Counter
 
 import numpy as np
 import pytest
+from rdkit import Chem
 
 from grammar_rae.data.expressions import evaluator
 from grammar_rae.data.validity import canonical_many, is_valid
 from grammar_rae.evaluation.metrics import property_summary, set_metrics, unique_at
+from grammar_rae.evaluation.filters import failed_filters, filter_patterns
 from grammar_rae.evaluation.moses import (
+    MOSES_KEYS,
     FeatureSet,
+    brics_fragments,
     cosine_similarity,
     fcd_available,
-    frechet_chemnet_distance,
+    frechet_distance,
     internal_diversity,
     moses_metrics,
     nearest_neighbour_similarity,
+    property_distances,
 )
 from grammar_rae.objectives.expressions import WORST_EXPR_FIT, expr_fit
 from grammar_rae.objectives.molecules import largest_cycle_penalty, properties
@@ -59,11 +64,18 @@ def test_molecule_properties():
     assert summary["logp"]["sd"] == 0.0 and summary["qed"]["mean"] == pytest.approx(benzene.qed)
 
 
-def test_cycle_penalty_uses_the_cycle_basis():
+def test_cycle_penalty_uses_the_cycle_basis_of_the_adjacency_matrix():
+    import networkx as nx
     from rdkit import Chem
 
     assert largest_cycle_penalty(Chem.MolFromSmiles("CCCC")) == 0
     assert largest_cycle_penalty(Chem.MolFromSmiles("C1CCCCCCC1")) == 2
+    # ZINC250k line 3986: the cycle basis of the bond-list graph has no cycle above 6 atoms, the
+    # reference's adjacency-matrix graph (nodes in atom order) one of 11
+    mol = Chem.MolFromSmiles("O=C(NC(=S)Nc1ccc2c3c(cccc13)CC2)c1cccc2ccccc12")
+    by_bonds = nx.Graph([(b.GetBeginAtomIdx(), b.GetEndAtomIdx()) for b in mol.GetBonds()])
+    assert max(len(c) for c in nx.cycle_basis(by_bonds)) - 6 <= 0
+    assert largest_cycle_penalty(mol) == 5
 
 
 def test_fingerprint_metrics_by_hand(zinc):
@@ -81,15 +93,59 @@ def test_fingerprint_metrics_by_hand(zinc):
 def test_filters():
     charged, big_ring, iodine, plain = FeatureSet(["CC[NH3+]", "C1CCCCCCC1", "CI", "CCOC(=O)c1ccccc1"], workers=1).filters
     assert (charged, big_ring, iodine, plain) == (False, False, False, True)
+    patterns = filter_patterns()
+    assert len(patterns) == 22 + 480 and all(p is not None for _, p in patterns)
+    mol = Chem.MolFromSmiles
+    assert failed_filters(mol("CC=O")) == ["MCF7"]  # an aldehyde: MOSES's MCF list, not in RDKit's catalogues
+    assert failed_filters(mol("CCCCl")) == ["MCF4"]  # an alkyl halide
+    assert failed_filters(mol("Oc1ccccc1O")) == ["catechol_A(92)"]  # PAINS
+    assert failed_filters(mol("CCI")) == ["element outside C N S O F Cl Br H", "MCF4"]
+
+
+def test_brics_fragments_count_every_piece():
+    # cut at every BRICS bond at once; repeated pieces count each time, as MOSES counts them
+    assert brics_fragments(Chem.MolFromSmiles("CCOCCOCC")) == ["[3*]O[3*]", "[3*]O[3*]", "[4*]CC", "[4*]CC", "[4*]CC[4*]"]
+    diether, ester = FeatureSet(["CCOCCOCC"], workers=1), FeatureSet(["CCOC(=O)c1ccccc1"], workers=1)
+    assert diether.fragments == Counter({"[3*]O[3*]": 2, "[4*]CC": 2, "[4*]CC[4*]": 1})
+    assert ester.fragments == Counter({"[1*]C([6*])=O": 1, "[16*]c1ccccc1": 1, "[3*]O[3*]": 1, "[4*]CC": 1})
+    # shared pieces: [3*]O[3*] (2 × 1) and [4*]CC (2 × 1); norms √(4 + 4 + 1) and √4
+    assert cosine_similarity(diether.fragments, ester.fragments) == pytest.approx(4 / (3 * 2))
+    assert np.isnan(cosine_similarity(Counter(), ester.fragments))
+
+
+def test_property_distances_are_wasserstein_by_hand(zinc):
+    a = np.array([[1.0, 2.0, 0.5, 100.0], [3.0, 2.0, 0.5, 100.0]])
+    b = np.array([[2.0, 2.0, 0.7, 150.0]])
+    assert property_distances(a, b) == pytest.approx({"logp": 1.0, "sa": 0.0, "qed": 0.2, "weight": 50.0})
+    features = FeatureSet(zinc[:3], workers=1)
+    from rdkit.Chem import Descriptors
+
+    assert features.properties[:, 3] == pytest.approx([Descriptors.MolWt(Chem.MolFromSmiles(s)) for s in zinc[:3]])
+
+
+def test_feature_sets_save_and_load(tmp_path, zinc):
+    features = FeatureSet(zinc[:40], workers=1)
+    if fcd_available():
+        features.chemnet_statistics()
+    features.save(tmp_path / "set.npz")
+    again = FeatureSet.load(tmp_path / "set.npz")
+    assert np.array_equal(again.fingerprints, features.fingerprints) and again.smiles == features.smiles
+    assert again.fragments == features.fragments and again.scaffolds == features.scaffolds
+    assert np.array_equal(again.filters, features.filters) and np.array_equal(again.properties, features.properties)
+    if fcd_available():
+        assert np.array_equal(again.chemnet[1], features.chemnet[1])
 
 
 def test_moses_table_against_itself(zinc):
-    reference = FeatureSet(zinc[:500], workers=1)
+    reference = FeatureSet(zinc[:500], workers=1, filters=False)
     canonical = canonical_many("smiles", zinc[:500] + [None] * 100, workers=1)
     table = moses_metrics(canonical, reference, training=set(canonical[:250]), workers=1, fcd=fcd_available())
+    assert set(table) == set(MOSES_KEYS)
     assert table["valid"] == pytest.approx(500 / 600)
     assert table["snn"] == pytest.approx(1.0) and table["frag"] == pytest.approx(1.0) and table["scaf"] == pytest.approx(1.0)
     assert table["novelty"] == pytest.approx(0.5)
+    assert all(table[name] == pytest.approx(0.0, abs=1e-12) for name in ("logp", "sa", "qed", "weight"))
     if fcd_available():
         assert table["fcd"] < 0.5  # a set against itself
-        assert frechet_chemnet_distance(zinc[:300], zinc[-300:]) > table["fcd"]
+        other = FeatureSet(zinc[-300:], workers=1, filters=False)
+        assert frechet_distance(other.chemnet_statistics(), reference.chemnet_statistics()) > table["fcd"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -120,3 +121,37 @@ def test_optimize_api_reports_extra_objectives(expr_run, monkeypatch):
     monkeypatch.setattr(TrainedModel, "codes", lambda *_: pytest.fail("a finished seed encoded the training set"))
     again = optimize(model, get_objective("expr-fit"), seeds=[3], settings=TINY, baseline=False, log=lambda *_: None)
     assert again["bo"]["fraction_valid"] == result["bo"]["fraction_valid"]
+
+
+def test_rescore_scores_saved_proposals_again(tmp_path):
+    from grammar_rae.optimization.report import rescore
+
+    shipped = Path(__file__).resolve().parent.parent / "results/molecules/grae/optimization/penalized-logp"
+    for name in ("optimization.json", "seed-1.json", "seed-2.json", "random-seed-1.json"):
+        shutil.copy(f"{shipped}/{name}", tmp_path / name)
+    length = get_objective(lambda strings: [len(s) if s else float("nan") for s in strings], worst=-1.0)
+    result = rescore(tmp_path, length)
+    seed = json.loads((tmp_path / "seed-1.json").read_text())
+    proposals = [p for it in seed["iterations"] for p in it["proposals"]]
+    assert all(p["score"] == (len(p["string"]) if p["valid"] else -1.0) for p in proposals)
+    assert any(not p["valid"] for p in proposals)  # the worst value was used
+    assert result["bo"]["seeds"] == [1, 2] and result["random"]["seeds"] == [1]
+    seeds = [json.loads((tmp_path / f"seed-{s}.json").read_text()) for s in (1, 2)]
+    longest = max(len(p["string"]) for st in seeds for it in st["iterations"] for p in it["proposals"] if p["valid"])
+    assert result["bo"]["top"][0]["score"] == longest
+    saved = json.loads((tmp_path / "optimization.json").read_text())
+    assert saved == result and saved["settings"] == json.loads(open(f"{shipped}/optimization.json").read())["settings"]
+    with pytest.raises(GrammarRAEError, match="no optimization.json"):
+        rescore(tmp_path / "nothing", length)
+
+
+def test_training_targets_are_recomputed_when_the_objective_changes(expr_run):
+    model = TrainedModel.load(expr_run)
+    objective = get_objective("expr-fit")
+    first = training_targets(model, objective)
+    folder = objective_folder(model, objective)
+    assert json.loads((folder / "targets.json").read_text())["version"] == objective.version
+    np.save(folder / "targets.npy", np.zeros_like(first))  # what an older definition would have left
+    assert np.array_equal(training_targets(model, objective), np.zeros_like(first))  # same version: reused
+    newer = type(objective)(**{**objective.__dict__, "version": "newer"})
+    assert np.array_equal(training_targets(model, newer), first)  # another version: computed again

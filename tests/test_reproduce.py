@@ -4,13 +4,14 @@ written, and a second run resumes instead of redoing finished work."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
 from grammar_rae.cli.main import main
 from grammar_rae.reproduce.expressions import expressions_experiment
 from grammar_rae.reproduce.molecules import molecules_experiment
-from grammar_rae.reproduce.pipeline import run_experiment
+from grammar_rae.reproduce.pipeline import run_experiment, write_tables
 
 
 def test_tiny_reproduction_writes_the_table_and_resumes(tmp_path, expr_slice):
@@ -44,19 +45,19 @@ def test_tiny_reproduction_writes_the_table_and_resumes(tmp_path, expr_slice):
     assert again["models"]["grae"]["optimization"]["bo"] == results["models"]["grae"]["optimization"]["bo"]
     assert (tmp_path / "out" / "cvae" / "optimization" / "expr-fit" / "seed-1.json").exists()
 
-    # a run of one model adds its row to the table instead of replacing the others, also a row that a
-    # run of another model beside it saved while this one was busy (here GRAE's row saved as GVAE's)
+    # a run of one model adds its row to the table instead of replacing the others, also the row of a
+    # model that a run beside it finished while this one was busy (here a copy of GRAE's folder as GVAE)
     only_cvae = expressions_experiment("tiny", tmp_path / "out", models=("cvae",), data=str(expr_slice))
-    results_file = tmp_path / "out" / "results.json"
 
     def other_run_finishes(message: str) -> None:
         if message.startswith("[cvae] Bayesian optimisation"):
-            saved = json.loads(results_file.read_text())
-            saved["models"]["gvae"] = saved["models"]["grae"]
-            results_file.write_text(json.dumps(saved))
+            shutil.copytree(tmp_path / "out" / "grae", tmp_path / "out" / "gvae")
 
     assert list(run_experiment(only_cvae, log=other_run_finishes)["models"]) == ["grae", "gvae", "cvae"]
     assert "| grae | BO |" in (tmp_path / "out" / "results.md").read_text()
+    (tmp_path / "out" / "results.json").unlink()  # the table is rebuilt from the folders, running nothing
+    assert list(write_tables(only_cvae)["models"]) == ["grae", "gvae", "cvae"]
+    assert json.loads((tmp_path / "out" / "results.json").read_text())["experiment"]["models"] == ["grae", "gvae", "cvae"]
 
 
 def test_unknown_model_is_one_sentence(capsys):

@@ -116,6 +116,14 @@ def test_evaluate_saves_stages_and_reuses_them(zinc_run, monkeypatch):
         monkeypatch.setattr(protocol, shared, lambda *_, name=shared, **__: pytest.fail(f"{name} ran on a resume"))
     again = evaluate(model, settings, workers=1, log=lambda *_: pytest.fail("a finished stage was recomputed"))
     assert again["stages"] == stages
+    monkeypatch.undo()
+    redone = []  # --stages samples --force: the samples stages again, the others kept
+    only_samples = EvaluationSettings(**{**settings.__dict__, "stages": ("samples",)})
+    forced = evaluate(model, only_samples, workers=1, force=True, log=redone.append)
+    assert redone == ["samples/gmm ...", "samples/prior ..."]
+    assert {k: v for k, v in forced["stages"].items() if not k.startswith("samples/")} == \
+        {k: v for k, v in stages.items() if not k.startswith("samples/")}
+    assert forced["stages"]["samples/gmm"]["valid"] == stages["samples/gmm"]["valid"]  # the same draws
 
 
 def test_interpolation_and_bad_input(expr_run):

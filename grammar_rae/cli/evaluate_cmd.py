@@ -8,7 +8,8 @@ import sys
 
 from grammar_rae.cli.options import add_model_option, add_workers_option, load_model, positive_int
 from grammar_rae.evaluation.moses import fcd_available
-from grammar_rae.evaluation.protocol import EVALUATION, EvaluationSettings, evaluate, evaluation_figures
+from grammar_rae.errors import GrammarRAEError
+from grammar_rae.evaluation.protocol import EVALUATION, STAGES, EvaluationSettings, evaluate, evaluation_figures
 from grammar_rae.generation.density import DENSITIES
 
 _COUNTS = {
@@ -37,7 +38,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--densities", default="gmm,prior", help=f"comma list of {','.join(DENSITIES)} (default gmm,prior)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-fcd", action="store_true", help="skip the Fréchet ChemNet Distance")
-    parser.add_argument("--force", action="store_true", help="recompute every stage")
+    parser.add_argument("--stages", default=",".join(STAGES), help=f"comma list of {','.join(STAGES)} (default: all)")
+    parser.add_argument("--force", action="store_true", help="recompute the chosen stages instead of reusing them")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--plots", action="store_true", help="write PNG figures of the samples into the run folder")
     add_workers_option(parser)
@@ -48,8 +50,12 @@ def run(args: argparse.Namespace) -> int:
     """Evaluate and print."""
     counts = {name: getattr(args, flag[2:].replace("-", "_")) for flag, (name, _) in _COUNTS.items()}
     densities = tuple(d.strip() for d in args.densities.split(",") if d.strip())
+    stages = tuple(s.strip() for s in args.stages.split(",") if s.strip())
+    if not stages or set(stages) - set(STAGES):
+        raise GrammarRAEError(f"--stages {args.stages!r}: choose from {', '.join(STAGES)}.")
     settings = EvaluationSettings(
-        **{k: v for k, v in counts.items() if v is not None}, densities=densities, seed=args.seed, fcd=not args.no_fcd
+        **{k: v for k, v in counts.items() if v is not None}, densities=densities, seed=args.seed, fcd=not args.no_fcd,
+        stages=stages,
     )
     model = load_model(args)
     if settings.fcd and not fcd_available() and model.grammar.name == "smiles":

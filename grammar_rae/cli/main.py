@@ -17,6 +17,7 @@ from grammar_rae.cli import (
     data_cmd,
     evaluate_cmd,
     export_cmd,
+    metrics_cmd,
     optimize_cmd,
     parse_cmd,
     reproduce_cmd,
@@ -25,7 +26,7 @@ from grammar_rae.cli import (
 )
 from grammar_rae.errors import GrammarRAEError
 
-_COMMANDS = (data_cmd, parse_cmd, train_cmd, codes_cmd, sample_cmd, evaluate_cmd, optimize_cmd, reproduce_cmd, export_cmd)
+_COMMANDS = (data_cmd, parse_cmd, train_cmd, codes_cmd, sample_cmd, evaluate_cmd, metrics_cmd, optimize_cmd, reproduce_cmd, export_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -14,7 +14,7 @@ from grammar_rae.errors import DataError, GrammarRAEError
 from grammar_rae.objectives.registry import companion_objectives, get_objective, objective_names
 from grammar_rae.optimization.acquisition import SEARCHES
 from grammar_rae.optimization.bo import BOSettings, objective_folder
-from grammar_rae.optimization.report import optimization_figures, optimize
+from grammar_rae.optimization.report import optimization_figures, optimize, rescore
 from grammar_rae.optimization.surrogate import SurrogateSettings
 
 
@@ -42,6 +42,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                      help="find the batch of EI greedily one point at a time, as the Grammar VAE did (default), or jointly")
     opt.add_argument("--no-baseline", action="store_true", help="skip the random-sampling baseline")
     opt.add_argument("--resume", action="store_true", help="continue seeds that already have results")
+    opt.add_argument("--rescore", action="store_true",
+                     help="run no BO: score the saved proposals of every seed again with the objective as defined now "
+                     "(e.g. after its statistics changed) and rewrite the summary")
     opt.add_argument("--plots", action="store_true", help="best-so-far curves and an image of the top strings")
     opt.add_argument("--json", action="store_true", help="print optimization.json")
     opt.set_defaults(run=run_optimize)
@@ -84,13 +87,16 @@ def run_optimize(args: argparse.Namespace) -> int:
     settings = BOSettings(iterations=args.iterations, batch=args.batch, attempts=args.attempts, decode=args.decode,
                           search=args.search, restarts=args.restarts, surrogate=surrogate)
     folder = objective_folder(model, objective)
-    started = sorted(folder.glob("seed-*.json")) if folder.is_dir() else []
-    if started and not args.resume:
-        raise GrammarRAEError(f"{folder} already holds BO results ({len(started)} seeds): pass --resume to continue them, or remove the folder.")
-    print(f"Optimising {objective.name} with {model.folder} ({model.grammar.name}), seeds {args.seeds}.", file=sys.stderr)
     extra = [get_objective(name) for name in companion_objectives(objective.name)]
-    result = optimize(model, objective, seeds, settings, baseline=not args.no_baseline, extra=extra,
-                      log=lambda m: print(m, file=sys.stderr), progress=sys.stderr.isatty())
+    started = sorted(folder.glob("seed-*.json")) if folder.is_dir() else []
+    if args.rescore:
+        result = rescore(folder, objective, extra)
+    elif started and not args.resume:
+        raise GrammarRAEError(f"{folder} already holds BO results ({len(started)} seeds): pass --resume to continue them, or remove the folder.")
+    else:
+        print(f"Optimising {objective.name} with {model.folder} ({model.grammar.name}), seeds {args.seeds}.", file=sys.stderr)
+        result = optimize(model, objective, seeds, settings, baseline=not args.no_baseline, extra=extra,
+                          log=lambda m: print(m, file=sys.stderr), progress=sys.stderr.isatty())
     if args.plots:
         result["plots"] = [str(p) for p in optimization_figures(model, objective, result)]
     if args.json:

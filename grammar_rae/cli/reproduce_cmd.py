@@ -11,7 +11,7 @@ from grammar_rae.errors import GrammarRAEError
 from grammar_rae.models.config import preset_names
 from grammar_rae.reproduce.expressions import expressions_experiment
 from grammar_rae.reproduce.molecules import default_out, molecules_experiment
-from grammar_rae.reproduce.pipeline import MODELS, Experiment, run_experiment
+from grammar_rae.reproduce.pipeline import MODELS, Experiment, run_experiment, write_tables
 
 RESUMABLE = "Every stage resumes: give the same command again after an interruption."
 
@@ -53,6 +53,8 @@ def _common_options(parser: argparse.ArgumentParser, quick: str, out: str, data:
     parser.add_argument("--data", default=data, help=f"data file or data set name (default {data})")
     parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
     parser.add_argument("--json", action="store_true", help="print results.json")
+    parser.add_argument("--tables", action="store_true",
+                        help="run nothing: rebuild results.json, results.md and the comparison figure from the model folders")
 
 
 def parse_models(text: str) -> list[str]:
@@ -71,19 +73,22 @@ def _scale_and_choices(args: argparse.Namespace) -> dict:
 
 def run_expressions(args: argparse.Namespace) -> int:
     """Run or resume the expression reproduction and print its table."""
-    return _run(expressions_experiment(**_scale_and_choices(args)), args.json)
+    return _run(expressions_experiment(**_scale_and_choices(args)), args)
 
 
 def run_molecules(args: argparse.Namespace) -> int:
     """Run or resume the molecule reproduction and print its tables."""
-    return _run(molecules_experiment(preset=args.preset, **_scale_and_choices(args)), args.json)
+    return _run(molecules_experiment(preset=args.preset, **_scale_and_choices(args)), args)
 
 
-def _run(experiment: Experiment, as_json: bool) -> int:
-    print(f"Reproducing the {experiment.name} results into {experiment.out} (resumable: run the same command again "
-          "to continue).", file=sys.stderr)
-    results = run_experiment(experiment, progress=sys.stderr.isatty(), log=lambda m: print(m, file=sys.stderr))
-    if as_json:
+def _run(experiment: Experiment, args: argparse.Namespace) -> int:
+    if args.tables:
+        results = write_tables(experiment)
+    else:
+        print(f"Reproducing the {experiment.name} results into {experiment.out} (resumable: run the same command "
+              "again to continue).", file=sys.stderr)
+        results = run_experiment(experiment, progress=sys.stderr.isatty(), log=lambda m: print(m, file=sys.stderr))
+    if args.json:
         print(json.dumps(results))
     else:
         print((experiment.out / "results.md").read_text())

@@ -37,6 +37,7 @@ from grammar_rae.grammar.constraints import constraints_wanted
 from grammar_rae.objectives.expressions import expr_fit
 
 EVALUATION = "evaluation.json"
+STAGES = ("reconstruction", "validity", "samples")
 
 
 @dataclass
@@ -54,7 +55,7 @@ class EvaluationSettings:
     components: int = 10
     seed: int = 0
     fcd: bool = True
-    stages: tuple[str, ...] = field(default=("reconstruction", "validity", "samples"))
+    stages: tuple[str, ...] = field(default=STAGES)
 
     def check(self) -> None:
         """Raise a clear error for counts below 1."""
@@ -73,15 +74,17 @@ class Evaluation:
         self.settings = settings
         self.path = model.work_folder / EVALUATION
         self.results: dict = {"settings": self._settings_record(), "stages": {}}
-        if self.path.exists() and not force:
+        if self.path.exists():
             try:
                 saved = json.loads(self.path.read_text())
             except json.JSONDecodeError:
                 saved = {}
             # evaluations saved before beam search and constraints existed decoded without constraints
-            settings = {"beam": 5, "constraints": "none", **saved.get("settings", {})}
-            if settings == self.results["settings"]:
-                self.results = {**saved, "settings": settings}
+            record = {"beam": 5, "constraints": "none", **saved.get("settings", {})}
+            if record == self.results["settings"]:
+                self.results = {**saved, "settings": record}
+        if force:  # recompute the chosen stages, keep the others
+            self.results["stages"] = {k: v for k, v in self.results["stages"].items() if k.split("/")[0] not in settings.stages}
 
     def _settings_record(self) -> dict:
         record = asdict(self.settings)
@@ -184,7 +187,7 @@ def training_forms(model: TrainedModel, workers: int | None = None, progress: bo
 def reference_features(model: TrainedModel, workers: int | None = None) -> FeatureSet:
     """MOSES features of the run's test molecules (the reference set)."""
     test = canonical_many(model.grammar.name, model.data.strings("test"), workers)
-    return FeatureSet([c for c in test if c is not None], workers)
+    return FeatureSet([c for c in test if c is not None], workers, filters=False)
 
 
 def _validity(model, density, settings: EvaluationSettings, training: set[str], workers, constraints: str | None = None) -> dict:

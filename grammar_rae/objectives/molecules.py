@@ -1,8 +1,10 @@
 """Molecular properties with RDKit: logP (Crippen), QED, synthetic accessibility (RDKit Contrib
 SA_Score, shipped with the rdkit wheel) and the cycle penalty of protocol section 8.
 
-The cycle penalty uses the largest cycle of ``networkx.cycle_basis`` over the molecule's bond
-graph, as the Grammar VAE did; RDKit's ring perception gives other rings on fused systems.
+The cycle penalty uses the largest cycle of ``networkx.cycle_basis`` over the graph that
+``networkx`` builds from RDKit's adjacency matrix, nodes in atom order, exactly as the Grammar
+VAE's and JT-VAE's code do. A cycle basis depends on node and edge order, so a graph built from
+the bond list gives other cycles on fused systems (and so do RDKit's rings).
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ PROPERTIES = ("logp", "qed", "sa", "cycle")
 
 
 def largest_cycle_penalty(mol: Chem.Mol) -> int:
-    """max(L − 6, 0) with L the largest cycle of ``networkx.cycle_basis`` (0 without rings)."""
-    graph = nx.Graph([(b.GetBeginAtomIdx(), b.GetEndAtomIdx()) for b in mol.GetBonds()])
+    """max(L − 6, 0) with L the largest cycle of ``networkx.cycle_basis`` of the adjacency-matrix
+    graph (0 without rings)."""
+    graph = nx.Graph(Chem.GetAdjacencyMatrix(mol))
     longest = max((len(cycle) for cycle in nx.cycle_basis(graph)), default=0)
     return max(longest - 6, 0)
 

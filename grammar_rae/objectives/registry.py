@@ -17,6 +17,7 @@ pass any Python callable, or ``module:function`` on the command line.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 from collections.abc import Callable, Sequence
@@ -49,6 +50,7 @@ class Objective:
     maximize: bool = True
     grammar: str | None = None
     description: str = ""
+    version: str = ""  # changes when the definition's data changes, so cached scores are recomputed
 
     def __call__(self, strings: Sequence[str | None]) -> np.ndarray:
         """Scores of ``strings``; invalid strings (and NaN scores) get ``worst``."""
@@ -70,6 +72,12 @@ class Objective:
 def zinc_standardisation() -> dict:
     """The shipped ZINC250k statistics of logP, SA and the cycle penalty."""
     return json.loads((shipped("grammar_rae.datafiles") / STATISTICS_FILE).read_text())
+
+
+@lru_cache(maxsize=1)
+def statistics_version() -> str:
+    """A short digest of the shipped statistics: the version of the objectives built on them."""
+    return hashlib.sha256((shipped("grammar_rae.datafiles") / STATISTICS_FILE).read_bytes()).hexdigest()[:12]
 
 
 def _columns(smiles: Sequence[str | None]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -106,10 +114,12 @@ def _builtin(name: str) -> Objective:
     if name == "qed":
         return Objective(name, qed, 0.0, True, "smiles", "QED drug-likeness")
     stats = zinc_standardisation()
+    version = statistics_version()
     return {
         "penalized-logp": Objective(name, penalized_logp, stats["composite_min"], True, "smiles",
-                                    "z(logP) + z(-SA) + z(-cycle), standardised over ZINC250k"),
-        "penalized-logp-raw": Objective(name, penalized_logp_raw, stats["raw_min"], True, "smiles", "logP - SA - cycle"),
+                                    "z(logP) + z(-SA) + z(-cycle), standardised over ZINC250k", version),
+        "penalized-logp-raw": Objective(name, penalized_logp_raw, stats["raw_min"], True, "smiles", "logP - SA - cycle",
+                                        version),
         "logp": Objective(name, logp, stats["logp_min"], True, "smiles", "Crippen logP"),
     }[name]
 

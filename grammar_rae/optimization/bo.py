@@ -70,17 +70,24 @@ def optimization_folder(work_folder: Path, objective_name: str) -> Path:
 
 def training_targets(model: TrainedModel, objective: Objective, workers: int | None = None) -> np.ndarray:
     """The objective on every training string, cached as ``targets.npy`` next to the seeds (a
-    shipped model may carry them in the same place of its own folder)."""
+    shipped model may carry them in the same place of its own folder), with ``targets.json``
+    naming the objective's version: targets of an older definition are recomputed."""
     path = objective_folder(model, objective) / "targets.npy"
     rows = len(model.data.rows("train"))
     for cached_path in (path, model.folder / path.relative_to(model.work_folder)):
-        if cached_path.exists():
+        if cached_path.exists() and _targets_version(cached_path) == objective.version:
             cached = np.load(cached_path, allow_pickle=False)
             if len(cached) == rows:
                 return cached
     values = objective(model.data.strings("train"))
     write_atomic(path, lambda out: np.save(out, values))
+    save_json(path.with_suffix(".json"), {"objective": objective.name, "version": objective.version, "rows": rows})
     return values
+
+
+def _targets_version(path: Path) -> str:
+    sidecar = path.with_suffix(".json")
+    return json.loads(sidecar.read_text()).get("version", "") if sidecar.exists() else ""
 
 
 class SeedRun:

@@ -5,6 +5,7 @@ every proposal."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from grammar_rae.data.validity import canonical_form
+from grammar_rae.errors import GrammarRAEError
 from grammar_rae.evaluation.plots import best_so_far_curves, expression_curves, molecule_grid
 from grammar_rae.files import save_json, write_atomic
 from grammar_rae.generation.trained import TrainedModel
@@ -69,18 +71,24 @@ def optimize(
         for run in seed_runs.values():
             run.codes = codes
     runs = {seed: run.run(log, progress) for seed, run in seed_runs.items()}
+    randoms = {seed: random_baseline(model, objective, settings, seed)["proposals"] for seed in seeds} if baseline else None
+    return write_summary(folder, str(model.folder), objective, settings.record(model.grammar.name), runs, randoms, extra)
+
+
+def write_summary(folder: Path, model: str, objective: Objective, settings: dict, runs: dict[int, dict],
+                  randoms: dict[int, list[dict]] | None, extra: Sequence[Objective] = ()) -> dict:
+    """Summarise the seeds' states (and the random baseline's proposals) into
+    ``optimization.json`` and ``proposals.csv`` in ``folder``; returns the summary."""
     bo = summarise({s: [p for it in st["iterations"] for p in it["proposals"]] for s, st in runs.items()}, objective)
     bo["surrogate"] = {
         "rmse": _mean_sem([st["iterations"][0]["surrogate"]["rmse"] for st in runs.values()]),
         "log_likelihood": _mean_sem([st["iterations"][0]["surrogate"]["log_likelihood"] for st in runs.values()]),
         "note": "first iteration of each seed; held-out 10% of the training codes; in the maximised units (sign applied)",
     }
-    result = {"model": str(model.folder), "objective": objective.name, "maximize": objective.maximize,
-              "settings": settings.record(model.grammar.name), "bo": bo}
+    result = {"model": model, "objective": objective.name, "maximize": objective.maximize, "settings": settings, "bo": bo}
     rows = [{"method": "bo", "seed": s, "iteration": it["iteration"], **{k: p[k] for k in ("string", "valid", "score")}}
             for s, st in runs.items() for it in st["iterations"] for p in it["proposals"]]
-    if baseline:
-        randoms = {seed: random_baseline(model, objective, settings, seed)["proposals"] for seed in seeds}
+    if randoms is not None:
         result["random"] = summarise(randoms, objective)
         rows += [{"method": "random", "seed": s, "iteration": None, **p} for s, ps in randoms.items() for p in ps]
     for other in extra:
@@ -91,6 +99,38 @@ def optimize(
     frame = pd.DataFrame(rows)
     write_atomic(folder / "proposals.csv", lambda out: out.write(frame.to_csv(index=False).encode()))
     return result
+
+
+def _rescored(proposals: list[dict], objective: Objective) -> list[dict]:
+    strings = [p["string"] if p["valid"] else None for p in proposals]
+    scores = objective(strings)
+    return [p | {"score": float(score) if p["valid"] else objective.worst} for p, score in zip(proposals, scores)]
+
+
+def rescore(folder: Path, objective: Objective, extra: Sequence[Objective] = ()) -> dict:
+    """Score the saved proposals of every seed (and of the random baseline) again with the
+    objective as it is defined now, rewrite the seeds' files and the summary; runs no BO.
+    (The surrogate of each seed saw the scores of its time; only the reported numbers change.)"""
+    folder = Path(folder)
+    summary_path = folder / "optimization.json"
+    if not summary_path.exists():
+        raise GrammarRAEError(f"{folder} has no optimization.json: there are no finished BO results to score again.")
+    summary = json.loads(summary_path.read_text())
+    runs = {}
+    for path in sorted(folder.glob("seed-*.json")):
+        state = json.loads(path.read_text())
+        for iteration in state["iterations"]:
+            iteration["proposals"] = _rescored(iteration["proposals"], objective)
+        save_json(path, state)
+        runs[state["seed"]] = state
+    randoms = {}
+    for path in sorted(folder.glob("random-seed-*.json")):
+        state = json.loads(path.read_text())
+        state["proposals"] = _rescored(state["proposals"], objective)
+        save_json(path, state)
+        randoms[state["seed"]] = state["proposals"]
+    return write_summary(folder, summary["model"], objective, summary["settings"], dict(sorted(runs.items())),
+                         dict(sorted(randoms.items())) if randoms else None, extra)
 
 
 def proposal_scores(folder: Path) -> dict[str, dict[int, list[float]]]:

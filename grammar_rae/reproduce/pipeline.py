@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from grammar_rae.evaluation.plots import comparison_curves
-from grammar_rae.evaluation.protocol import EvaluationSettings, evaluate, evaluation_figures
+from grammar_rae.evaluation.protocol import EVALUATION, EvaluationSettings, evaluate, evaluation_figures
 from grammar_rae.files import save_json, write_atomic
 from grammar_rae.generation.trained import TrainedModel
 from grammar_rae.objectives.registry import Objective, get_objective
@@ -74,26 +74,30 @@ def run_experiment(experiment: Experiment, progress: bool = False, log: Callable
     objective = get_objective(experiment.objective)
     objective.check_grammar(experiment.grammar)
     extra = [get_objective(name) for name in experiment.extra_objectives]
-    results = earlier_results(experiment)
+    results = collect_results(experiment)
     for name in experiment.models:
         started = time.perf_counter()
         log(f"[{name}] training")
         folder = train_stage(experiment, name, progress, log)
         model = TrainedModel.load(folder, experiment.device, constraints="none")  # the papers decoded with the grammar mask alone
         log(f"[{name}] evaluation")
-        evaluation = evaluate(model, experiment.evaluation, progress=progress, log=log)
+        evaluate(model, experiment.evaluation, progress=progress, log=log)
         log(f"[{name}] Bayesian optimisation of {objective.name}, seeds {list(experiment.seeds)}")
         optimisation = optimize(model, objective, experiment.seeds, experiment.bo, extra=extra, log=log, progress=progress)
         figures = evaluation_figures(model, experiment.evaluation.densities) + optimization_figures(model, objective, optimisation)
         log(f"[{name}] figures: {', '.join(str(f) for f in figures)}")
-        results = earlier_results(experiment)  # read again: another run may have added its rows meanwhile
-        results["models"][name] = {"run": str(folder), "training": rf.training_summary(folder),
-                                   "evaluation": evaluation["stages"], "optimization": optimisation}
-        results["models"] = {m: results["models"][m] for m in MODELS if m in results["models"]}
-        results["experiment"]["models"] = list(results["models"])
         log(f"[{name}] done in {time.perf_counter() - started:.0f} s")
-        save_results(experiment.out, results)
-        comparison_figure(experiment, list(results["models"]), objective)
+        results = write_tables(experiment)
+    return results
+
+
+def write_tables(experiment: Experiment) -> dict:
+    """Collect every finished model's row from its folder, write ``results.json``, ``results.md``
+    and the comparison figure, and return the table."""
+    results = collect_results(experiment)
+    save_results(experiment.out, results)
+    if results["models"]:
+        comparison_figure(experiment, list(results["models"]), get_objective(experiment.objective))
     return results
 
 
@@ -105,19 +109,23 @@ def comparison_figure(experiment: Experiment, models: Sequence[str], objective: 
     return comparison_curves(series, objective.maximize, objective.name, experiment.out / "best-so-far.png", MODELS)
 
 
-def earlier_results(experiment: Experiment) -> dict:
-    """The table so far: the rows of other models in ``results.json`` are kept when they were made
-    with the same settings, so a run of some models (``--models``) adds to the table, also while
-    another such run works on other models."""
-    record = json.loads(json.dumps(experiment.record()))  # as it reads back from the file
-    path = experiment.out / "results.json"
-    if path.exists():
-        saved = json.loads(path.read_text())
-        same = {k: v for k, v in saved.get("experiment", {}).items() if k != "models"} == \
-            {k: v for k, v in record.items() if k != "models"}
-        if same:
-            return {"experiment": record, "models": saved.get("models", {})}
-    return {"experiment": record, "models": {}}
+def collect_results(experiment: Experiment) -> dict:
+    """The table, read from the model folders: a model's row is there once its folder holds its
+    ``evaluation.json`` and BO summary. Each model writes only into its own folder, so runs of
+    different models side by side (``--models``) never drop each other's rows."""
+    objective = experiment.objective
+    models = {}
+    for name in MODELS:
+        folder = experiment.out / name
+        evaluation = folder / EVALUATION
+        optimisation = optimization_folder(folder, objective) / "optimization.json"
+        if evaluation.exists() and optimisation.exists() and (folder / rf.BEST).exists():
+            models[name] = {"run": str(folder), "training": rf.training_summary(folder),
+                            "evaluation": json.loads(evaluation.read_text())["stages"],
+                            "optimization": json.loads(optimisation.read_text())}
+    record = experiment.record()
+    record["models"] = list(models)
+    return {"experiment": record, "models": models}
 
 
 def save_results(out: Path, results: dict) -> None:

@@ -48,7 +48,8 @@ def _paper_best(theirs: dict) -> str:
 SAMPLE_COLUMNS = {
     "smiles": [("valid", "valid"), ("unique@1k", "unique@1k"), ("unique@10k", "unique@10k"), ("novelty", "novelty"),
                ("IntDiv", "intdiv"), ("IntDiv2", "intdiv2"), ("SNN", "snn"), ("Frag", "frag"), ("Scaf", "scaf"),
-               ("Filters", "filters"), ("FCD", "fcd")],
+               ("Filters", "filters"), ("FCD", "fcd"), ("logP W1", "logp"), ("SA W1", "sa"), ("QED W1", "qed"),
+               ("weight W1", "weight")],
     "expr": [("valid", "validity"), ("unique", "uniqueness"), ("novelty", "novelty"), ("mean expr-fit", "expr_fit_mean")],
 }
 
@@ -66,9 +67,17 @@ def samples_markdown(results: dict) -> list[str]:
     lines = ["", f"Samples (protocol §7): {n:,} latent points per density, one decode each." if n else "Samples.", "",
              "| model | density | " + " | ".join(h for h, _ in columns) + " |",
              "| --- | --- | " + " | ".join("---" for _ in columns) + " |"]
+    earlier = False
     for name, density, stage in rows:
         cells = ["" if stage.get(key) is None else f"{stage[key]:.3f}" for _, key in columns]
-        lines.append(f"| {name} | {'N(0, I)' if density == 'prior' else density.upper()} | " + " | ".join(cells) + " |")
+        old = experiment["grammar"] == "smiles" and "weight" not in stage  # evaluated before the MOSES-exact Frag/Filters
+        earlier |= old
+        lines.append(f"| {name}{' *' if old else ''} | {'N(0, I)' if density == 'prior' else density.upper()} | "
+                     + " | ".join(cells) + " |")
+    if earlier:
+        lines += ["", "\\* Evaluated before Frag and Filters followed MOSES exactly (BRICS pieces counted with repeats; "
+                  "MOSES's MCF and PAINS lists) and before the property distances existed; `grammar-rae evaluate --stages samples --force` "
+                  "with the run's evaluation settings recomputes them."]
     return lines
 
 
