@@ -1,22 +1,20 @@
 """grammar-rae: grammar-constrained generative models of SMILES and arithmetic expressions.
 
-``Grammar``, ``Parser`` and ``Tokenizer`` need no torch; ``train`` and ``TrainedModel`` are
-imported on first use so that grammar-only work stays light.
+``Grammar``, ``Parser`` and ``Tokenizer`` need no torch; ``train`` and ``TrainedModel`` need it.
+All are imported on first use, so that ``import grammar_rae`` (and ``grammar-rae --help``)
+stays light.
 """
-
-from grammar_rae.grammar import Grammar, Parser, Tokenizer
 
 __all__ = ["Grammar", "Parser", "Tokenizer", "TrainedModel", "train"]
 __version__ = "0.1.0"
 
+_HOMES = {"Grammar": "grammar_rae.grammar", "Parser": "grammar_rae.grammar", "Tokenizer": "grammar_rae.grammar",
+          "train": "grammar_rae.training", "TrainedModel": "grammar_rae.generation.trained"}
+
 
 def __getattr__(name: str):
-    if name == "train":
-        from grammar_rae.training import train
+    if name in _HOMES:
+        import importlib
 
-        return train
-    if name == "TrainedModel":
-        from grammar_rae.generation.trained import TrainedModel
-
-        return TrainedModel
+        return getattr(importlib.import_module(_HOMES[name]), name)
     raise AttributeError(f"module 'grammar_rae' has no attribute {name!r}")

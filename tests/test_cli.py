@@ -108,3 +108,20 @@ def test_console_script_has_help_and_clean_errors():
         assert word in help_text
     bad = subprocess.run([*command, "parse", "--grammar", "expr", "x +"], capture_output=True, text=True)
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
+
+
+def test_help_lists_every_command_and_each_module_registers_its_own(capsys):
+    from grammar_rae.cli.commands import COMMANDS
+    from grammar_rae.cli.main import build_parser
+
+    full = build_parser()  # every module in full
+    (action,) = [a for a in full._actions if a.dest == "command"]
+    assert list(action.choices) == list(COMMANDS)
+    for name, (module, _) in COMMANDS.items():  # asking for one command registers its module in full
+        (one,) = [a for a in build_parser(name)._actions if a.dest == "command"]
+        registered = {n for n, p in one.choices.items() if p.add_help}
+        assert registered == {n for n, (m, _) in COMMANDS.items() if m == module}
+    with pytest.raises(SystemExit) as exit_:
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert exit_.value.code == 0 and all(f"    {name}" in out for name in COMMANDS)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
-from nltk.grammar import Nonterminal
 
 from grammar_rae import Grammar, Tokenizer
 from grammar_rae.errors import EmptyInput, GrammarError, TokenizeError
 from grammar_rae.grammar import builtin_grammars
+from grammar_rae.grammar.symbols import Nonterminal
 
 
 def test_shipped_grammars_are_found():
@@ -106,3 +109,34 @@ def test_tokenizer_names_the_unknown_token(smiles_grammar, expr_grammar):
         Tokenizer(smiles_grammar).tokenize("C C")
     with pytest.raises(EmptyInput):
         Tokenizer(smiles_grammar).tokenize("")
+
+
+@pytest.mark.parametrize("name", ["smiles", "expr"])
+def test_productions_are_nltks_and_the_cache_keeps_them(name, isolated_cache):
+    import nltk
+
+    text = Grammar.load(name).source_text
+    theirs = nltk.CFG.fromstring(text).productions()
+    first = Grammar.load(name)  # read by nltk, then cached
+    assert [str(p) for p in first.productions] == [str(p) for p in theirs]
+    assert [p.lhs().symbol() for p in first.productions] == [p.lhs().symbol() for p in theirs]
+    assert [[isinstance(s, str) for s in p.rhs()] for p in first.productions] == [[isinstance(s, str) for s in p.rhs()] for p in theirs]
+    cached = list((isolated_cache / "grammars").glob("*.json"))
+    assert len(cached) == 1
+    again = Grammar.load(name)  # from the cache
+    assert again.productions == first.productions and again.hash == first.hash
+    cached[0].write_text("{not json")  # a damaged cache entry is read again with nltk
+    assert Grammar.load(name).productions == first.productions
+
+
+def test_grammar_hash_is_that_of_the_committed_runs():
+    # the hash the shipped and committed smiles runs were trained under (their config.json)
+    assert Grammar.load("smiles").hash == "6307a87a52004d6842d8cfa8209450471fe61e5a07d0c1186d06de91c51381da"
+
+
+def test_a_cached_grammar_loads_without_nltk(isolated_cache):
+    Grammar.load("smiles")  # fill the cache
+    code = ("import sys; from grammar_rae.cli.main import main; main(['parse', 'CCO']); "
+            "print(sorted(m for m in ('nltk', 'torch', 'pandas') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines() == ["CCO\t0 73 73 72 62 2 5 62 2 5 62 2 7", "[]"]

@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import torch
 
+from grammar_rae.cli.commands import summary
 from grammar_rae.cli.options import add_model_option, load_model, positive_int
 from grammar_rae.data.reading import read_strings
 from grammar_rae.errors import DataError
@@ -16,13 +17,13 @@ from grammar_rae.errors import DataError
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``encode`` and ``decode``."""
-    encode = subparsers.add_parser("encode", help="print the latent vectors of strings (JSON lines)")
+    encode = subparsers.add_parser("encode", help=summary("encode"))
     add_model_option(encode, decodes=False)
     encode.add_argument("strings", nargs="*", metavar="STRING")
     encode.add_argument("--file", help="a text/CSV file with one string per line")
     encode.set_defaults(run=run_encode)
 
-    decode = subparsers.add_parser("decode", help="decode latent vectors (JSON lines from `encode`) to strings")
+    decode = subparsers.add_parser("decode", help=summary("decode"))
     add_model_option(decode)
     decode.add_argument("--file", default="-", help="JSON lines with a 'z' list each, or - for standard input")
     decode.add_argument("--decode", choices=["argmax", "sample", "beam"], default="argmax", dest="mode",

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from grammar_rae.cli.commands import summary
 from grammar_rae.cli.options import add_grammar_option, add_workers_option, positive_int
 from grammar_rae.data.prepare import prepare_dataset
 from grammar_rae.data.sources import registry
@@ -17,7 +18,7 @@ from grammar_rae.grammar.generate import generate_strings
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``data`` and its sub-commands."""
-    data = subparsers.add_parser("data", help="prepare data sets")
+    data = subparsers.add_parser("data", help=summary("data"))
     commands = data.add_subparsers(dest="data_command", metavar="SUBCOMMAND", required=True)
     prepare = commands.add_parser(
         "prepare",

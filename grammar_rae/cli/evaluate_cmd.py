@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from grammar_rae.cli.commands import summary
 from grammar_rae.cli.options import add_model_option, add_workers_option, load_model, positive_int
 from grammar_rae.evaluation.moses import fcd_available
 from grammar_rae.errors import GrammarRAEError
@@ -27,7 +28,7 @@ _COUNTS = {
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``evaluate``."""
     parser = subparsers.add_parser(
-        "evaluate", help="reconstruction, validity and MOSES metrics of a run",
+        "evaluate", help=summary("evaluate"),
         description="Run the evaluation protocol (reconstruction accuracy, validity of density samples, "
         "MOSES-style metrics) and save it to evaluation.json in the run folder. Finished stages are "
         "kept, so an interrupted evaluation continues where it stopped.",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from grammar_rae.cli.commands import summary
 from grammar_rae.generation.trained import find_run
 from grammar_rae.reproduce.model_card import export_model
 
@@ -11,7 +12,7 @@ from grammar_rae.reproduce.model_card import export_model
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``export``."""
     export = subparsers.add_parser(
-        "export", help="pack a trained run (weights, GMM, model card) for sharing",
+        "export", help=summary("export"),
         description="Copy a run's best weights, config, metrics and fitted GMM (no training checkpoint) to "
         "OUT/NAME and write its model card (README.md) from the run's own records. The shipped models "
         "under pretrained/ were made this way.",

@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from grammar_rae.cli.commands import summary
 from grammar_rae.cli.options import positive_int
 
 # (key in the table, label as MOSES prints it)
@@ -21,7 +22,7 @@ _ROWS = (
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``metrics``."""
     parser = subparsers.add_parser(
-        "metrics", help="the MOSES metrics of a file of generated SMILES",
+        "metrics", help=summary("metrics"),
         description="Compute the MOSES table (Valid, Unique@1k/10k, FCD, SNN, Frag, Scaf, IntDiv, IntDiv2, Filters, "
         "Novelty and the Wasserstein distances of logP, SA, QED and weight) of generated SMILES, one per line or a "
         "CSV column, against a test and a training set (default: the ZINC250k test and training splits the "

@@ -7,6 +7,7 @@ import json
 import math
 import sys
 
+from grammar_rae.cli.commands import summary
 from grammar_rae.cli.options import add_model_option, load_model, positive_int
 from grammar_rae.data.reading import read_strings
 from grammar_rae.data.validity import valid_mask
@@ -21,7 +22,7 @@ from grammar_rae.optimization.surrogate import SurrogateSettings
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``optimize`` and ``score``."""
     opt = subparsers.add_parser(
-        "optimize", help="latent Bayesian optimisation of an objective",
+        "optimize", help=summary("optimize"),
         description="Sparse-GP batch-EI Bayesian optimisation in the latent space of a trained run "
         "(protocol: 5 iterations × 50 points, seeds 1-10), with a random-sampling baseline. "
         "Every seed's results are saved after each iteration; --resume continues.",
@@ -49,7 +50,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     opt.add_argument("--json", action="store_true", help="print optimization.json")
     opt.set_defaults(run=run_optimize)
 
-    score = subparsers.add_parser("score", help="score strings with an objective")
+    score = subparsers.add_parser("score", help=summary("score"))
     score.add_argument("--objective", required=True, help=f"{', '.join(objective_names())}, or module:function")
     score.add_argument("strings", nargs="*", metavar="STRING")
     score.add_argument("--file", help="a text/CSV file with one string per line")

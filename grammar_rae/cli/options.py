@@ -1,14 +1,17 @@
-"""Argument definitions shared by several sub-commands."""
+"""Argument definitions shared by several sub-commands (light imports: every command loads this)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from grammar_rae.generation.pretrained import is_shipped
-from grammar_rae.generation.trained import TrainedModel, find_run
+from typing import TYPE_CHECKING
+
 from grammar_rae.grammar.cfg import builtin_grammars
 from grammar_rae.grammar.constraints import CONSTRAINT_SETTINGS
+
+if TYPE_CHECKING:
+    from grammar_rae.generation.trained import TrainedModel
 
 
 def add_grammar_option(parser: argparse.ArgumentParser, default: str | None = "smiles", default_text: str | None = None) -> None:
@@ -66,9 +69,12 @@ def add_model_option(parser: argparse.ArgumentParser, decodes: bool = True) -> N
                         "bonds and valences); none: the grammar mask only (default auto)")
 
 
-def load_model(args: argparse.Namespace, grammar: str | None = None) -> TrainedModel:
+def load_model(args: argparse.Namespace, grammar: str | None = None) -> "TrainedModel":
     """The model ``--model`` names (default: the latest run of ``grammar``, else the shipped
     model for it), saying which one is used."""
+    from grammar_rae.generation.pretrained import is_shipped
+    from grammar_rae.generation.trained import TrainedModel, find_run
+
     folder = find_run(args.model, grammar=grammar)
     if args.model is None and is_shipped(folder):
         print(f"No trained run in runs/: using the shipped pretrained:{folder.name} (--model to choose another).",

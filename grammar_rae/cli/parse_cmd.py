@@ -6,8 +6,8 @@ import argparse
 import json
 import sys
 
+from grammar_rae.cli.commands import summary
 from grammar_rae.cli.options import add_grammar_option, add_workers_option
-from grammar_rae.data.reading import read_strings
 from grammar_rae.errors import DataError
 from grammar_rae.grammar.batch import parse_many
 from grammar_rae.grammar.cfg import Grammar
@@ -17,7 +17,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``parse``."""
     parser = subparsers.add_parser(
         "parse",
-        help="print the production-index sequence of strings",
+        help=summary("parse"),
         description="Parse strings with a grammar and print each one's production indices (0-based "
         "positions in the grammar file, leftmost derivation). Failures are reported per input; the "
         "exit status is 1 if any input failed.",
@@ -36,6 +36,8 @@ def run(args: argparse.Namespace) -> int:
     grammar = Grammar.load(args.grammar)
     texts = list(args.strings)
     if args.file:
+        from grammar_rae.data.reading import read_strings  # pandas: only for files
+
         texts += read_strings(args.file, args.column)[1]
     if not texts:
         raise DataError("Nothing to parse: give strings as arguments or --file FILE.")

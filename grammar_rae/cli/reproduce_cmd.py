@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from grammar_rae.cli.commands import summary
 from grammar_rae.cli.optimize_cmd import parse_seeds
 from grammar_rae.errors import GrammarRAEError
 from grammar_rae.models.config import preset_names
@@ -18,7 +19,7 @@ RESUMABLE = "Every stage resumes: give the same command again after an interrupt
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``reproduce`` and its sub-commands."""
-    reproduce = subparsers.add_parser("reproduce", help="reproduce the papers' tables (resumable)")
+    reproduce = subparsers.add_parser("reproduce", help=summary("reproduce"))
     commands = reproduce.add_subparsers(dest="reproduce_command", metavar="SUBCOMMAND", required=True)
     expr = commands.add_parser(
         "expressions",

@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from grammar_rae.cli.commands import summary
 from grammar_rae.cli.options import add_model_option, add_workers_option, load_model, positive_float, positive_int
 from grammar_rae.errors import GrammarRAEError
 from grammar_rae.evaluation.plots import sample_figures
@@ -20,7 +21,7 @@ from grammar_rae.generation.sampling import fit_density, run_density, sample, sa
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``fit-density``, ``sample`` and ``interpolate``."""
     fit = subparsers.add_parser(
-        "fit-density", help="fit an ex-post density to a run's training codes",
+        "fit-density", help=summary("fit-density"),
         description="Fit a density to the latent codes of the training split (posterior means for VAEs) "
         "and store it in the run folder as plain arrays.",
     )
@@ -29,7 +30,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     fit.set_defaults(run=run_fit)
 
     samp = subparsers.add_parser(
-        "sample", help="generate strings and report validity, uniqueness, novelty, properties",
+        "sample", help=summary("sample"),
         description="Draw latent points from an ex-post density (fitted on demand), decode them with the "
         "grammar-masked decoder, write the strings (one per line; an empty line where no valid string "
         "was decoded) and print a report.",
@@ -49,7 +50,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     add_workers_option(samp)
     samp.set_defaults(run=run_sample)
 
-    inter = subparsers.add_parser("interpolate", help="decode points on the line between two strings")
+    inter = subparsers.add_parser("interpolate", help=summary("interpolate"))
     inter.add_argument("start", metavar="A")
     inter.add_argument("end", metavar="B")
     add_model_option(inter)

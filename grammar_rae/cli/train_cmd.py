@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from grammar_rae.cli.commands import summary
 from grammar_rae.cli.options import add_grammar_option, add_workers_option, positive_int
 from grammar_rae.evaluation.reconstruction import reconstruction_accuracy
 from grammar_rae.generation.trained import TrainedModel
@@ -36,7 +37,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``train``."""
     parser = subparsers.add_parser(
         "train",
-        help="train a model (grae, gvae, gcvae, cvae)",
+        help=summary("train"),
         description="Train a model with a preset (every value can be overridden). The run folder keeps "
         "the config, the best-validation weights, the full training state and a metrics log; "
         "Ctrl-C saves, and --resume continues exactly where the run stopped.",

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from functools import lru_cache
 
 import numpy as np
-from nltk.grammar import Nonterminal
+from grammar_rae.grammar.symbols import Nonterminal
 
 from grammar_rae.errors import GrammarRAEError
 from grammar_rae.grammar.cfg import Grammar

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from grammar_rae.data.reading import read_strings
-from grammar_rae.data.sources import cache_dir as user_cache_dir
+from grammar_rae.resources import cache_dir as user_cache_dir
 from grammar_rae.data.sources import file_sha256, resolve_data
 from grammar_rae.data.validity import canonical_many, kekule_smiles, semantic_check
 from grammar_rae.errors import DataError

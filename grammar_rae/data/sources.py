@@ -17,10 +17,9 @@ from functools import lru_cache
 from pathlib import Path
 
 from grammar_rae.errors import DataError
-from grammar_rae.resources import shipped
+from grammar_rae.resources import cache_dir, shipped
 
 DATA_DIR_ENV = "GRAMMAR_RAE_DATA_DIR"
-CACHE_DIR_ENV = "GRAMMAR_RAE_CACHE_DIR"
 
 
 @lru_cache(maxsize=1)
@@ -32,14 +31,6 @@ def registry() -> dict[str, dict]:
 def default_dataset(grammar_name: str) -> str | None:
     """The named data set that belongs to a grammar (``smiles`` → ``zinc250k``), if any."""
     return next((name for name, info in registry().items() if info["grammar"] == grammar_name), None)
-
-
-def cache_dir() -> Path:
-    """The user cache: ``$GRAMMAR_RAE_CACHE_DIR``, else ``$XDG_CACHE_HOME/grammar-rae``, else ``~/.cache/grammar-rae``."""
-    if os.environ.get(CACHE_DIR_ENV):
-        return Path(os.environ[CACHE_DIR_ENV]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base).expanduser() / "grammar-rae"
 
 
 def file_sha256(path: Path) -> str:

@@ -19,7 +19,8 @@ from rdkit import rdBase
 
 from grammar_rae.data.batching import make_splits
 from grammar_rae.data.reading import read_strings
-from grammar_rae.data.sources import cache_dir, file_sha256, resolve_data
+from grammar_rae.data.sources import file_sha256, resolve_data
+from grammar_rae.resources import cache_dir
 from grammar_rae.data.validity import canonical_many
 from grammar_rae.errors import DataError
 from grammar_rae.evaluation.moses import FeatureSet, fcd_available, moses_metrics

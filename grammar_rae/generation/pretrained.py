@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from grammar_rae.data.sources import cache_dir
+from grammar_rae.resources import cache_dir
 from grammar_rae.resources import shipped
 from grammar_rae.training import run_folder as rf
 

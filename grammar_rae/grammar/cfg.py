@@ -5,6 +5,11 @@ the settings that belong to the grammar rather than to code: the start symbol, t
 nonterminal, the default maximum sequence length and the token separator used when a
 sequence is turned back into a string. The 0-based position of a production in the file is
 its index everywhere in grammar-rae.
+
+nltk reads the file; what it read is cached (``grammars/`` in the user cache, keyed by the
+text's sha256 and nltk's version) as plain productions (``symbols.py``), so that loading a
+grammar does not import nltk, which takes seconds. ``Grammar.cfg`` builds the ``nltk.CFG``
+when something asks for it.
 """
 
 from __future__ import annotations
@@ -14,14 +19,15 @@ import json
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
+from importlib import metadata
 from pathlib import Path
 
-import nltk
 import numpy as np
-from nltk.grammar import Nonterminal, Production
 
 from grammar_rae.errors import GrammarError
-from grammar_rae.resources import shipped
+from grammar_rae.files import write_atomic
+from grammar_rae.grammar.symbols import Nonterminal, Production, from_nltk
+from grammar_rae.resources import cache_dir, shipped
 
 _META_RE = re.compile(r"^#\s*@(\w+)\s*:\s*(.*?)\s*$")
 _REQUIRED_META = ("name", "start", "padding", "max_length", "separator")
@@ -65,20 +71,45 @@ def _parse_meta(text: str) -> dict[str, str]:
     return meta
 
 
+def _read_productions(text: str, origin: str) -> list[Production]:
+    """The productions nltk reads from ``text``, from the cache when it read them before."""
+    version = metadata.version("nltk")
+    cached = cache_dir() / "grammars" / f"{hashlib.sha256(text.encode()).hexdigest()}-nltk{version}.json"
+    try:
+        return [Production.from_record(r) for r in json.loads(cached.read_text())]
+    except (OSError, ValueError, TypeError):
+        pass  # not cached yet (or unreadable): read it with nltk
+    import nltk
+
+    try:
+        productions = [from_nltk(p) for p in nltk.CFG.fromstring(text).productions()]
+    except ValueError as exc:
+        raise GrammarError(f"Grammar {origin} is not valid nltk CFG text: {exc}.") from exc
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        records = json.dumps([p.to_record() for p in productions])
+        write_atomic(cached, lambda out: out.write(records.encode()))
+    except OSError:
+        pass  # a read-only cache only costs the next load the same time
+    return productions
+
+
 @dataclass(frozen=True, eq=False)
 class Grammar:
     """A CFG with the derived tables that parsing, encoding and masked decoding need.
 
     Attributes:
         name: short name (``smiles``, ``expr``).
-        cfg: the ``nltk.CFG`` object, the single source of truth.
+        productions: all productions in file order; the position is the production's index.
+        start: the start symbol (named by the header, not the first line).
         max_length: default length of padded production sequences.
         separator: text put between tokens when a sequence becomes a string.
         padding_rule: index of the padding production (``Nothing -> None``).
     """
 
     name: str
-    cfg: nltk.CFG
+    productions: tuple[Production, ...]
+    start: Nonterminal
     max_length: int
     separator: str
     padding_rule: int
@@ -93,34 +124,27 @@ class Grammar:
     def from_text(cls, text: str, origin: str = "<text>") -> "Grammar":
         """Build a grammar from the text of a grammar file (``origin`` names it in errors)."""
         meta = _parse_meta(text)
-        try:
-            cfg = nltk.CFG.fromstring(text)
-        except ValueError as exc:
-            raise GrammarError(f"Grammar {origin} is not valid nltk CFG text: {exc}.") from exc
-        start = Nonterminal(meta["start"])
-        cfg = nltk.CFG(start, cfg.productions())  # the header, not the first line, names the start
-        padding = [i for i, p in enumerate(cfg.productions()) if p.lhs() == Nonterminal(meta["padding"])]
+        productions = tuple(_read_productions(text, origin))
+        start, pad = Nonterminal(meta["start"]), Nonterminal(meta["padding"])
+        padding = [i for i, p in enumerate(productions) if p.lhs() == pad]
         if len(padding) != 1:
             raise GrammarError(f"The padding nonterminal {meta['padding']} must have exactly one production.")
-        if not cfg.productions(lhs=start):
+        if not any(p.lhs() == start for p in productions):
             raise GrammarError(f"The start symbol {start} has no production.")
-        return cls(meta["name"], cfg, meta["max_length"], meta["separator"], padding[0], text)
+        return cls(meta["name"], productions, start, meta["max_length"], meta["separator"], padding[0], text)
+
+    @cached_property
+    def cfg(self):
+        """The ``nltk.CFG`` of the file, with the header's start symbol (imports nltk)."""
+        import nltk
+
+        return nltk.CFG(nltk.Nonterminal(self.start.symbol()), nltk.CFG.fromstring(self.source_text).productions())
 
     # ----- basic views ------------------------------------------------------------------
-    @property
-    def productions(self) -> list[Production]:
-        """All productions in file order; the position is the production's index."""
-        return self.cfg.productions()
-
     @property
     def n_rules(self) -> int:
         """Number of productions (the width of a one-hot step)."""
         return len(self.productions)
-
-    @property
-    def start(self) -> Nonterminal:
-        """The start symbol."""
-        return self.cfg.start()
 
     @cached_property
     def hash(self) -> str:

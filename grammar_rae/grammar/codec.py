@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from nltk.grammar import Nonterminal
+from grammar_rae.grammar.symbols import Nonterminal
 
 from grammar_rae.errors import GrammarRAEError, ParseError, SequenceTooLong
 from grammar_rae.grammar.cfg import Grammar

@@ -17,11 +17,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-import nltk
-from nltk.grammar import Nonterminal
-
 from grammar_rae.errors import GrammarError, ParseError
 from grammar_rae.grammar.cfg import Grammar
+from grammar_rae.grammar.symbols import Nonterminal, from_nltk
 from grammar_rae.grammar.tokenizer import Tokenizer
 
 _END = None  # the end-of-input lookahead; terminals are always strings
@@ -212,7 +210,7 @@ class Parser:
         self._action = tables.action
         self._goto = [{sym: s for sym, s in row.items() if isinstance(sym, Nonterminal)} for row in tables.goto]
         self._rules = [(lhs, len(rhs), index) for lhs, rhs, index in tables.rules]
-        self._nltk_parser: nltk.ChartParser | None = None
+        self._nltk_parser = None  # nltk.ChartParser, made on the first ambiguous input
 
     def parse(self, text: str) -> list[int]:
         """Tokenize and parse ``text``; raise TokenizeError/ParseError when it is not in the grammar."""
@@ -323,6 +321,8 @@ class Parser:
 
     def _nltk_first_tree(self, tokens: list[str]) -> list[int]:
         if self._nltk_parser is None:
+            import nltk
+
             self._nltk_parser = nltk.ChartParser(self.grammar.cfg)
         tree = next(iter(self._nltk_parser.parse(tokens)), None)
         if tree is None:
@@ -330,6 +330,6 @@ class Parser:
         return production_sequence(self.grammar, tree)
 
 
-def production_sequence(grammar: Grammar, tree: nltk.Tree) -> list[int]:
-    """The pre-order production indices of an nltk parse tree."""
-    return [grammar.production_index[p] for p in tree.productions()]
+def production_sequence(grammar: Grammar, tree) -> list[int]:
+    """The pre-order production indices of an ``nltk.Tree``."""
+    return [grammar.production_index[from_nltk(p)] for p in tree.productions()]

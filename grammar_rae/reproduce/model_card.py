@@ -22,10 +22,13 @@ def model_card(folder: Path, name: str) -> str:
     """The Markdown model card of the run in ``folder``, published as ``pretrained:NAME``."""
     config = rf.read_config(folder)
     summary = rf.training_summary(folder)
-    evaluation = json.loads((folder / "evaluation.json").read_text())["stages"] if (folder / "evaluation.json").exists() else {}
+    saved = json.loads((folder / "evaluation.json").read_text()) if (folder / "evaluation.json").exists() else {}
+    evaluation, constraints = saved.get("stages", {}), saved.get("settings", {}).get("constraints", "none")
     model, train = config["model"], config["train"]
     dataset = dataset_with_sha256(config["data"]["sha256"]) or Path(config["data"]["source"]).name
     flags = f" --epochs {train['epochs']}" if config["preset"] == "paper" and train["epochs"] != 50 else ""
+    decoder = (f"autoregressive decoder (previous rule embedded in {model['embedding_dim']})"
+               if model.get("decoder") == "autoregressive" else "the paper's decoder (z repeated at every step)")
     lines = [
         f"# pretrained:{name} — {MODEL_NAMES.get(model['model'], model['model'])} on {dataset}",
         "",
@@ -33,28 +36,20 @@ def model_card(folder: Path, name: str) -> str:
         "",
         "| | |",
         "| --- | --- |",
-        (f"| data | {dataset} (sha256 `{config['data']['sha256'][:12]}…`), split {config['splits']['train']:,} train / "
-        f"{config['splits']['val']:,} validation / {config['splits']['test']:,} test (seed {train['seed']}) |"),
+        (f"| data | {dataset} (sha256 `{config['data']['sha256'][:12]}…`){', Kekulé SMILES' if config['data'].get('kekule') else ''}, "
+        f"split {config['splits']['train']:,} train / {config['splits']['val']:,} validation / {config['splits']['test']:,} test (seed {train['seed']}) |"),
         f"| grammar | `{config['grammar']}` (hash `{config['grammar_hash'][:12]}…`) |",
-        (f"| preset | `{config['preset']}`: latent {model['latent_dim']}, {model['gru_layers']} × GRU {model['gru_hidden']}, "
+        (f"| preset | `{config['preset']}`: latent {model['latent_dim']}, {model['gru_layers']} × GRU {model['gru_hidden']}, {decoder}, "
         f"batch {train['batch_size']}, {train['epochs']} epochs, Adam lr {train['lr']}"
         f"{', bf16 autocast' if train.get('precision') == 'bf16' else ''} |"),
         f"| model settings | beta {model['beta']}, lambda {model['lam']}, regulariser `{model['reg']}`, noise {model['noise_std']} |",
         f"| seed | {train['seed']} |",
         f"| training | {summary['epochs']} epochs in {summary['minutes']:.1f} min (2-core CPU, PyTorch) |",
         f"| best validation loss | {summary['val_loss']:.4f} (epoch {summary['best_epoch']}{_accuracy(summary)}) |",
+        *_evaluation_rows(evaluation, constraints),
     ]
-    if "reconstruction" in evaluation:
-        r = evaluation["reconstruction"]
-        lines.append(f"| reconstruction | {r['accuracy']:.3f} exact match ({r['n']:,} test strings × {r['encodes']} encoding{'s' * (r['encodes'] > 1)} × "
-                     f"{r['decodes']} stochastic decodes) |")
-    for kind, label in (("gmm", "ex-post GMM (10 components, shipped)"), ("prior", "N(0, I)")):
-        if f"validity/{kind}" in evaluation:
-            v = evaluation[f"validity/{kind}"]
-            lines.append(f"| sample validity, {label} | {v['validity']:.3f} ({v['points']:,} points × {v['decodes']} decodes) |")
-    if config["preset"] == "cpu":
-        lines += ["", ("Trained under the `cpu` preset's budget of about one hour on a 2-core CPU (docs/cpu-preset.md), "
-                       "not with the paper's settings: its numbers are those of that budget.")]
+    if config["preset"] in PRESET_NOTES:
+        lines += ["", PRESET_NOTES[config["preset"]]]
     lines += [
         "",
         "How it was trained and measured:",
@@ -64,6 +59,41 @@ def model_card(folder: Path, name: str) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+PRESET_NOTES = {
+    "cpu": ("Trained under the `cpu` preset's budget of about one hour on a 2-core CPU (docs/cpu-preset.md), "
+            "not with the paper's settings: its numbers are those of that budget."),
+    "cpu-ar": ("Trained under the `cpu-ar` preset (docs/cpu-preset.md), the project's own molecule model: the paper's "
+               "encoder with an autoregressive decoder, on a 2-core CPU. Decoding applies the SMILES ring-bond and "
+               "valence constraints unless `--constraints none` is given."),
+}
+RECONSTRUCTIONS = (("reconstruction", "stochastic decodes"), ("reconstruction/greedy", "argmax decode"),
+                   ("reconstruction/beam", "beam search"))
+SAMPLE_LABELS = (("gmm", "ex-post GMM (10 components, shipped)"), ("prior", "N(0, I)"))
+
+
+def _evaluation_rows(evaluation: dict, constraints: str) -> list[str]:
+    """The card's rows for each evaluation stage the run has."""
+    rows = []
+    for stage, how in RECONSTRUCTIONS:
+        if stage in evaluation:
+            r = evaluation[stage]
+            times = f" × {r['decodes']} {how}" if r["mode"] == "sample" else f", {how}"
+            rows.append(f"| {stage.replace('/', ', ')} | {r['accuracy']:.3f} exact match ({r['n']:,} test strings × "
+                        f"{r['encodes']} encoding{'s' * (r['encodes'] > 1)}{times}) |")
+    with_constraints = " with constraints" if constraints != "none" else ""
+    for kind, label in SAMPLE_LABELS:
+        for stage, note in ((f"validity/{kind}", with_constraints), (f"validity/{kind}/unconstrained", " without constraints")):
+            if stage in evaluation:
+                v = evaluation[stage]
+                rows.append(f"| sample validity, {label}{note} | {v['validity']:.3f} ({v['points']:,} points × {v['decodes']} decodes) |")
+        if f"samples/{kind}" in evaluation:
+            s = evaluation[f"samples/{kind}"]
+            fcd = f", FCD/test {s['fcd']:.2f}" if s.get("fcd") is not None else ""
+            rows.append(f"| {s['n']:,} samples, {label}{with_constraints} | valid {s['valid']:.3f}, unique@10k {s['unique@10k']:.3f}, "
+                        f"novelty {s['novelty']:.3f}{fcd} |")
+    return rows
 
 
 def _accuracy(summary: dict) -> str:

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from nltk.grammar import Nonterminal
+from grammar_rae.grammar.symbols import Nonterminal
 
 from grammar_rae.errors import GrammarError
 from grammar_rae.grammar.cfg import Grammar
