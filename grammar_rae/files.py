@@ -36,16 +36,6 @@ def save_lines(path: str | Path, lines: Iterable[str]) -> None:
     write_atomic(path, lambda out: out.write("".join(f"{line}\n" for line in lines).encode()))
 
 
-def unused_path(path: str | Path) -> Path:
-    """``path`` if nothing is there yet, else the first free ``name-2.ext``, ``name-3.ext``, …"""
-    path = Path(path)
-    candidate, number = path, 1
-    while candidate.exists():
-        number += 1
-        candidate = path.with_name(f"{path.stem}-{number}{path.suffix}")
-    return candidate
-
-
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

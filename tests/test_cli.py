@@ -58,6 +58,8 @@ def test_parse_with_a_grammar_file(capsys, tmp_path):
     [
         (["parse", "--grammar", "nope", "x"], "Unknown grammar 'nope'"),
         (["parse"], "Nothing to parse"),
+        (["optimize", "--objective", "expr-fit", "--seeds", "0"], "seeds are numbered from 1"),
+        (["optimize", "--objective", "expr-fit", "--seeds", "3-1"], "names no seed"),
         (["parse", "--file", "/no/such/file.smi"], "Cannot read /no/such/file.smi"),
         (["data", "prepare", "--data", "/no/such.smi"], "No such file or data set"),
         (["data", "prepare", "--grammar", "expr", "--kekule"], "The Kekulé form exists for molecules only, not for the expr grammar."),
@@ -125,3 +127,46 @@ def test_help_lists_every_command_and_each_module_registers_its_own(capsys):
         main(["--help"])
     out = capsys.readouterr().out
     assert exit_.value.code == 0 and all(f"    {name}" in out for name in COMMANDS)
+
+
+def _bad_run(tmp_path):
+    (tmp_path / "badrun").mkdir()
+    (tmp_path / "badrun" / "config.json").write_text('{"grammar": "expr"}')
+    return str(tmp_path / "badrun")
+
+
+def _nan_vector(tmp_path):
+    path = tmp_path / "nan.jsonl"
+    path.write_text('{"z": [' + ", ".join(["NaN"] + ["0"] * 24) + "]}\n")
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    "make_argv, code, message",
+    [
+        (lambda d: ["sample", "--n", "1000000000000"], 1, "is more than one run samples"),
+        (lambda d: ["sample", "--n", "5", "--out", str(d)], 1, "is a folder: give a file name"),
+        (lambda d: ["sample", "--n", "5", "--out", str(d / "f.txt" / "x.csv")], 1, "is not a writable folder"),
+        (lambda d: ["sample", "--n", "5", "--model", str(d / "f.txt")], 1, "is a file, not a run folder"),
+        (lambda d: ["sample", "--n", "5", "--model", _bad_run(d)], 1, "it lacks grammar_hash"),
+        (lambda d: ["train", "--lr", "-1", "--grammar", "expr", "--out", str(d / "never")], 2, "-1 must be a positive finite number"),
+        (lambda d: ["train", "--beta", "nan", "--grammar", "expr", "--out", str(d / "never")], 2, "must be a finite number of at least 0"),
+        (lambda d: ["decode", "--file", str(d / "no-such.jsonl"), "--model", "pretrained:expr-grae"], 1, "Cannot read"),
+        (lambda d: ["decode", "--file", _nan_vector(d), "--model", "pretrained:expr-grae"], 1, "holds NaN or infinity"),
+        (lambda d: ["export", "--model", str(d / "no-such"), "--name", "x", "--out", str(d)], 1, "holds no grammar-rae run"),
+    ],
+)
+def test_bad_inputs_fail_in_one_sentence_before_work(tmp_path, capsys, make_argv, code, message):
+    (tmp_path / "f.txt").write_text("not a folder\n")
+    argv = make_argv(tmp_path)
+    if code == 2:  # argparse's own refusal
+        with pytest.raises(SystemExit) as exit_:
+            main(argv)
+        assert exit_.value.code == 2
+        err = capsys.readouterr().err
+    else:
+        assert main(argv) == 1
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 + ("shipped" in err)  # plus the line naming a shipped model
+    assert message in err and "Traceback" not in err
+    assert not (tmp_path / "never").exists()

@@ -140,3 +140,16 @@ def test_a_cached_grammar_loads_without_nltk(isolated_cache):
             "print(sorted(m for m in ('nltk', 'torch', 'pandas') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.splitlines() == ["CCO\t0 73 73 72 62 2 5 62 2 5 62 2 7", "[]"]
+
+
+@pytest.mark.parametrize("header, message", [
+    ("# @max_length: -4", "@max_length must be a whole number of at least 1, not -4"),
+    ("# @max_length: 0", "not 0"),
+    ('# @separator: 3', "@separator must be a JSON string"),
+])
+def test_bad_header_values_are_refused(header, message):
+    text = Grammar.load("expr").source_text
+    key = header.split(":")[0]
+    lines = [header if line.startswith(key) else line for line in text.splitlines()]
+    with pytest.raises(GrammarError, match=message):
+        Grammar.from_text("\n".join(lines))

@@ -91,6 +91,11 @@ def test_score_cli(tmp_path, capsys):
     assert rows[2]["score"] == get_objective("penalized-logp-raw").worst
     assert main(["score", "--objective", "nonsense", "CCO"]) == 1
     assert "Unknown objective" in capsys.readouterr().err
+    # valid means in the grammar as well as readable by RDKit: [Xe] and a NUL byte are not SMILES of the grammar
+    assert main(["score", "--objective", "logp", "C[Xe]", "\x00CCO", "CCO", "--json"]) == 0
+    assert [json.loads(line)["valid"] for line in capsys.readouterr().out.splitlines()] == [False, False, True]
+    assert main(["score", "--objective", "logp", "--grammar", "nosuch", "CCO"]) == 1
+    assert "Unknown grammar 'nosuch'" in capsys.readouterr().err
 
 
 @pytest.mark.slow

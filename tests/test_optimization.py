@@ -90,6 +90,18 @@ def test_summary_names_each_molecule_once():
     assert table["average_score"]["mean"] == pytest.approx(np.mean(scores))  # the average still counts every proposal
 
 
+def test_progress_lines_give_the_best_so_far(expr_run):
+    model = TrainedModel.load(expr_run)
+    objective = get_objective("expr-fit")  # lower is better
+    lines: list[str] = []
+    state = SeedRun(model, objective, BOSettings(**{**TINY.__dict__, "iterations": 3}), 7, training_targets(model, objective)).run(log=lines.append)
+    for k, line in enumerate(lines):
+        seen = [p for it in state["iterations"][: k + 1] for p in it["proposals"] if p["valid"]]
+        batch = [p for p in state["iterations"][k]["proposals"] if p["valid"]]
+        assert f"best so far {min(p['score'] for p in seen):.3f}" in line if seen else "best so far none valid" in line
+        assert f"best of this batch {min(p['score'] for p in batch):.3f}" in line if batch else "none valid" in line
+
+
 def test_optimize_cli_table_files_and_resume(expr_run, capsys):
     shutil.rmtree(expr_run / "optimization", ignore_errors=True)  # other tests of this module share the run
     args = ["optimize", "--model", str(expr_run), "--objective", "expr-fit", "--iterations", "1", "--batch", "3",

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from conftest import small_run
 
 from grammar_rae.cli.main import main
+from grammar_rae.data.validity import valid_mask
 from grammar_rae.errors import GrammarRAEError
 from grammar_rae.evaluation import protocol
 from grammar_rae.evaluation.protocol import EVALUATION, EvaluationSettings, evaluate, sample_report
@@ -137,16 +139,34 @@ def test_interpolation_and_bad_input(expr_run):
 def test_cli_sample_json_and_files(expr_run, capsys):
     assert main(["sample", "--model", str(expr_run), "--n", "100", "--json", "--report", "validity,properties"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["n"] == 100 and all(0 <= report[k] <= 1 for k in ("validity", "uniqueness"))
+    assert report["n"] == 100 and report["validity"] == report["valid"] / 100
     assert report["novelty"] is None  # not asked for: the training data is not even read
-    first = expr_run / "samples" / "gmm-n100-seed0.txt"
-    assert len(first.read_text().split("\n")) == 101
+    first = expr_run / "samples" / "gmm-n100-seed0.csv"
+    table = pd.read_csv(first, keep_default_na=False)
+    assert list(table.columns) == ["string", "valid"] and len(table) == 100
+    # each string carries its validity, in the file and in the JSON, and it is the grammar's own judgement
+    assert table["valid"].tolist() == valid_mask("expr", [s or None for s in table["string"]]).tolist()
+    assert [r["valid"] for r in report["strings"]] == table["valid"].tolist() and table["valid"].sum() == report["valid"]
     assert main(["sample", "--model", str(expr_run), "--n", "100", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["out"].endswith("gmm-n100-seed0-2.txt")  # never overwritten
-    assert 0 <= report["novelty"] <= 1  # in the default report
+    assert report["out"] == str(first)  # the same settings rewrite the same file, never a copy
+    assert report["novelty"] is not None  # in the default report
+    assert main(["sample", "--model", str(expr_run), "--n", "100", "--temperature", "0.5", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["out"].endswith("gmm-n100-seed0-t0.5.csv")
+    assert main(["sample", "--model", str(expr_run), "--n", "5"]) == 0
+    assert "of 5 are valid" in capsys.readouterr().out
     assert main(["sample", "--model", str(expr_run), "--n", "10", "--out", str(first)]) == 1
     assert "exists" in capsys.readouterr().err
+
+
+def test_cli_interpolate_marks_each_string(expr_run, capsys):
+    assert main(["interpolate", "x + 1", "sin( x ) * 3", "--model", str(expr_run), "--steps", "4"]) == 0
+    captured = capsys.readouterr()
+    rows = [line.split("\t") for line in captured.out.splitlines()]
+    assert [r[0] for r in rows] == ["0.000", "0.333", "0.667", "1.000"]
+    marks = valid_mask("expr", [None if r[1] == "(no complete string)" else r[1] for r in rows])
+    assert [r[2] for r in rows] == ["valid" if ok else "INVALID" for ok in marks]
+    assert f"{int(marks.sum())} of 4 points decode to valid strings." in captured.err
 
 
 def test_cli_plots(zinc_run, capsys):
@@ -176,3 +196,19 @@ def test_latest_run_is_the_default(tmp_path, expr_run):
     (tmp_path / "runs").mkdir()
     (tmp_path / "runs" / "old").symlink_to(expr_run)
     assert find_run(None, tmp_path / "runs") == tmp_path / "runs" / "old"
+
+
+def test_cli_evaluate_and_export(expr_run, tmp_path, capsys):
+    argv = ["evaluate", "--model", str(expr_run), "--test-strings", "20", "--decodes", "2", "--prior-points", "10",
+            "--prior-decodes", "2", "--samples", "30", "--densities", "gmm", "--no-fcd", "--workers", "1", "--json", "--force"]
+    assert main(argv) == 0
+    stages = json.loads(capsys.readouterr().out)["stages"]
+    assert {"reconstruction", "reconstruction/greedy", "reconstruction/beam", "validity/gmm", "samples/gmm"} <= set(stages)
+    assert stages["reconstruction"]["n"] == 20 and stages["validity/gmm"]["points"] == 10 and stages["samples/gmm"]["n"] == 30
+    saved = json.loads((expr_run / EVALUATION).read_text())["stages"]
+    assert saved["samples/gmm"] == stages["samples/gmm"]
+    assert main(["export", "--model", str(expr_run), "--name", "mine", "--out", str(tmp_path)]) == 0
+    assert "Exported" in capsys.readouterr().out
+    card = (tmp_path / "mine" / "README.md").read_text()
+    assert f"valid {stages['samples/gmm']['validity']:.3f}" in card and "sample validity, ex-post GMM" in card
+    assert TrainedModel.load(tmp_path / "mine", "cpu").latent_dim == TrainedModel.load(expr_run, "cpu").latent_dim

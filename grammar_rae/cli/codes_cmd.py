@@ -48,15 +48,27 @@ def run_encode(args: argparse.Namespace) -> int:
 
 def run_decode(args: argparse.Namespace) -> int:
     """One JSON object per latent vector: ``{"z": [...], "output": s or null}``."""
-    handle = sys.stdin if args.file == "-" else open(args.file)
     try:
-        vectors = [json.loads(line)["z"] for line in handle if line.strip()]
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        handle = sys.stdin if args.file == "-" else open(args.file)
+    except OSError as exc:
+        raise DataError(f"Cannot read {args.file}: {exc.strerror}.") from exc
+    try:
+        with handle:
+            vectors = [json.loads(line)["z"] for line in handle if line.strip()]
+    except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError) as exc:
         raise DataError(f"Each input line must be a JSON object with a 'z' list ({exc}).") from exc
+    if not vectors:
+        raise DataError(f"{args.file} holds no latent vectors.")
     model = load_model(args)
-    z = np.asarray(vectors, dtype=np.float32)
+    try:
+        z = np.asarray(vectors, dtype=np.float32)
+    except (ValueError, TypeError) as exc:
+        raise DataError(f"Latent vectors must be lists of {model.latent_dim} numbers ({exc}).") from exc
     if z.ndim != 2 or z.shape[1] != model.latent_dim:
         raise DataError(f"Latent vectors must have {model.latent_dim} numbers each.")
+    bad = np.flatnonzero(~np.isfinite(z).all(axis=1))
+    if bad.size:
+        raise DataError(f"Latent vector {bad[0] + 1} (of {len(z)}) holds NaN or infinity; every number must be finite.")
     generator = torch.Generator(device=model.device).manual_seed(args.seed)
     for vector, output in zip(vectors, model.decode(z, mode=args.mode, generator=generator, beam=args.beam)):
         print(json.dumps({"z": vector, "output": output}))

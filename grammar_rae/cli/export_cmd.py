@@ -6,6 +6,7 @@ import argparse
 
 from grammar_rae.cli.commands import summary
 from grammar_rae.generation.trained import find_run
+from grammar_rae.training import run_folder as rf
 from grammar_rae.reproduce.model_card import export_model
 
 
@@ -25,6 +26,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run_export(args: argparse.Namespace) -> int:
     """Export and say where."""
-    target = export_model(find_run(args.model), args.name, args.out)
+    folder = find_run(args.model)
+    rf.read_config(folder)  # a run at all, before asking for its GMM
+    target = export_model(folder, args.name, args.out)
     print(f"Exported {args.model} to {target} (model card: {target / 'README.md'}).")
     return 0

@@ -12,6 +12,8 @@ from grammar_rae.cli.options import add_model_option, load_model, positive_int
 from grammar_rae.data.reading import read_strings
 from grammar_rae.data.validity import valid_mask
 from grammar_rae.errors import DataError, GrammarRAEError
+from grammar_rae.grammar.batch import parse_many
+from grammar_rae.grammar.cfg import Grammar
 from grammar_rae.objectives.registry import companion_objectives, get_objective, objective_names
 from grammar_rae.optimization.acquisition import SEARCHES
 from grammar_rae.optimization.bo import BOSettings, objective_folder
@@ -70,6 +72,8 @@ def parse_seeds(text: str) -> list[int]:
         raise GrammarRAEError(f"--seeds {text!r} is not a list like 1-10 or 1,4,7.") from None
     if not seeds:
         raise GrammarRAEError(f"--seeds {text!r} names no seed.")
+    if min(seeds) < 1:
+        raise GrammarRAEError(f"--seeds {text!r} names seed {min(seeds)}: seeds are numbered from 1, as in the protocol (1-10).")
     return sorted(seeds)
 
 
@@ -133,12 +137,22 @@ def run_score(args: argparse.Namespace) -> int:
     if not texts:
         raise DataError("Nothing to score: give strings as arguments or --file FILE.")
     objective = get_objective(args.objective)
-    grammar = args.grammar or objective.grammar
-    valid = valid_mask(grammar, texts) if grammar else [True] * len(texts)
+    valid = _in_language(args.grammar or objective.grammar, texts)
     scores = objective(texts)
     for text, score, ok in zip(texts, scores, valid):
         if args.json:
-            print(json.dumps({"input": text, "score": None if math.isnan(score) else float(score), "valid": bool(ok)}))
+            print(json.dumps({"input": text, "score": None if math.isnan(score) else float(score), "valid": ok}))
         else:
-            print(f"{text}\t{score:.4f}\t{'valid' if ok else 'invalid'}")
+            print(f"{text}\t{score:.4f}" + ("" if ok is None else f"\t{'valid' if ok else 'invalid'}"))
     return 0
+
+
+def _in_language(grammar_name: str | None, texts: list[str]) -> list[bool | None]:
+    """Whether each string is in the grammar and valid (SMILES: RDKit reads it; expressions: finite
+    on the grid); None for every string when neither the objective nor --grammar names a language."""
+    if grammar_name is None:
+        return [None] * len(texts)
+    grammar = Grammar.load(grammar_name)  # an unknown name or a broken file is one sentence here
+    parsed = [outcome.ok for outcome in parse_many(grammar, texts, workers=1)]
+    semantic = valid_mask(grammar.name, [t if ok else None for t, ok in zip(texts, parsed)])
+    return [bool(ok and good) for ok, good in zip(parsed, semantic)]

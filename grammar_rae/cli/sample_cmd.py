@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
+import pandas as pd
+
 from grammar_rae.cli.commands import summary
 from grammar_rae.cli.options import add_model_option, add_workers_option, load_model, positive_float, positive_int
+from grammar_rae.data.validity import valid_mask
 from grammar_rae.errors import GrammarRAEError
 from grammar_rae.evaluation.plots import sample_figures
 from grammar_rae.evaluation.protocol import REPORTS, check_reports, sample_report
-from grammar_rae.files import save_lines, unused_path
+from grammar_rae.files import write_atomic
 from grammar_rae.generation.density import DENSITIES
 from grammar_rae.generation.interpolation import interpolate
 from grammar_rae.generation.sampling import fit_density, run_density, sample, samples_file
@@ -32,8 +36,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     samp = subparsers.add_parser(
         "sample", help=summary("sample"),
         description="Draw latent points from an ex-post density (fitted on demand), decode them with the "
-        "grammar-masked decoder, write the strings (one per line; an empty line where no valid string "
-        "was decoded) and print a report.",
+        "grammar-masked decoder, write a CSV with each string and whether it is valid (columns string, "
+        "valid; an empty string where the decoder finished no derivation) and print a report that says "
+        "how many are valid.",
     )
     add_model_option(samp)
     samp.add_argument("--n", type=positive_int, default=1000, help="number of samples (default 1000)")
@@ -42,7 +47,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     samp.add_argument("--attempts", type=positive_int, default=1, help="decode each point K times, keep the most frequent valid string")
     samp.add_argument("--temperature", type=positive_float, default=1.0,
                       help="divide the logits by T before sampling (below 1: safer, less diverse; default 1)")
-    samp.add_argument("--out", default=None, help="file for the strings (default: samples/ inside the run folder; never overwritten)")
+    samp.add_argument("--out", default=None, help="CSV file for the strings (default: samples/ inside the run folder, "
+                      "named by the settings; the same settings give the same file)")
     samp.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     samp.add_argument("--report", default="validity,uniqueness,novelty", help=f"comma list of {','.join(REPORTS)}")
     samp.add_argument("--json", action="store_true", help="print the report as one JSON object")
@@ -79,8 +85,11 @@ def run_fit(args: argparse.Namespace) -> int:
 def run_sample(args: argparse.Namespace) -> int:
     """Sample, write the strings, print the report."""
     reports = check_reports(tuple(r.strip() for r in args.report.split(",") if r.strip()))
-    if args.out and Path(args.out).exists() and not args.force:
-        raise GrammarRAEError(f"{args.out} exists: pass --force to overwrite it, or choose another --out.")
+    if args.n > MAX_SAMPLES:
+        raise GrammarRAEError(f"--n {args.n:,} is more than one run samples (at most {MAX_SAMPLES:,}): "
+                              "run several with different --seed values.")
+    if args.out:
+        check_writable(Path(args.out), args.force)
     model = load_model(args)
     kind = args.density or ("prior" if model.network.variational else "gmm")
     density, fitted = run_density(model, kind, args.components, args.seed)
@@ -88,9 +97,12 @@ def run_sample(args: argparse.Namespace) -> int:
         print(f"Fitted the {kind} density on the training codes and stored it in {model.work_folder}.", file=sys.stderr)
     progress = sys.stderr.isatty()
     result = sample(model, args.n, density, args.decode, args.attempts, args.seed, progress=progress, temperature=args.temperature)
-    out = Path(args.out) if args.out else unused_path(samples_file(model, f"{kind}-n{args.n}-seed{args.seed}"))
-    save_lines(out, (s or "" for s in result.strings))
+    out = Path(args.out) if args.out else samples_file(model, _sample_name(args, kind, model.constraints)).with_suffix(".csv")
     report = sample_report(model, result.strings, reports, args.workers)
+    table = pd.DataFrame({"string": [s or "" for s in result.strings], "valid": report.pop("valid_rows")})
+    write_atomic(out, lambda handle: handle.write(table.to_csv(index=False).encode()))
+    if args.json:
+        report["strings"] = table.to_dict("records")
     report |= {"model": str(model.folder), "density": kind, "decode": args.decode, "attempts": args.attempts,
                "temperature": args.temperature, "constraints": model.constraints, "out": str(out)}
     if args.plots:
@@ -102,9 +114,40 @@ def run_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+MAX_SAMPLES = 10_000_000  # a run holds every latent point and string in memory at once
+
+
+def check_writable(path: Path, force: bool) -> None:
+    """Refuse an output file that cannot be written, before any work is done."""
+    if path.is_dir():
+        raise GrammarRAEError(f"--out {path} is a folder: give a file name.")
+    if path.exists() and not force:
+        raise GrammarRAEError(f"{path} exists: pass --force to overwrite it, or choose another --out.")
+    parent = next((p for p in path.absolute().parents if p.exists()), None)
+    if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise GrammarRAEError(f"Cannot write {path}: {parent} is not a writable folder.")
+
+
+def _sample_name(args: argparse.Namespace, kind: str, constraints: str | None) -> str:
+    """The default file name: every setting that changes the samples, so a rerun with the same
+    settings rewrites the same (identical) file and other settings never overwrite it."""
+    name = f"{kind}-n{args.n}-seed{args.seed}"
+    if args.decode != "sample":
+        name += f"-{args.decode}"
+    if args.attempts != 1:
+        name += f"-attempts{args.attempts}"
+    if args.temperature != 1.0:
+        name += f"-t{args.temperature:g}"
+    if args.components != 10 and kind == "gmm":
+        name += f"-k{args.components}"
+    return name + ("-unconstrained" if constraints in (None, "none") else "")
+
+
 def print_report(report: dict) -> None:
     """The sample report as a small table."""
     print(f"{report['n']:,} samples from {report['model']} ({report['density']} density, {report['decode']} decoding) -> {report['out']}")
+    print(f"  {report['valid']:,} of {report['n']:,} are valid" + ("" if report["valid"] == report["n"] else
+          "; the file's 'valid' column marks each one"))
     rows = [("validity", report["validity"]), ("uniqueness", report["uniqueness"])]
     if report.get("novelty") is not None:
         rows.append(("novelty", report["novelty"]))
@@ -123,6 +166,9 @@ def print_report(report: dict) -> None:
 def run_interpolate(args: argparse.Namespace) -> int:
     """Print t and the decoded string for each step."""
     model = load_model(args)
-    for t, text in interpolate(model, args.start, args.end, args.steps, args.decode):
-        print(f"{t:.3f}\t{text if text is not None else '(no valid string)'}")
+    path = interpolate(model, args.start, args.end, args.steps, args.decode)
+    valid = valid_mask(model.grammar.name, [text for _, text in path], workers=1)
+    for (t, text), ok in zip(path, valid):
+        print(f"{t:.3f}\t{text if text is not None else '(no complete string)'}\t{'valid' if ok else 'INVALID'}")
+    print(f"{int(valid.sum())} of {len(path)} points decode to valid strings.", file=sys.stderr)
     return 0

@@ -6,7 +6,14 @@ import argparse
 import sys
 
 from grammar_rae.cli.commands import summary
-from grammar_rae.cli.options import add_grammar_option, add_workers_option, positive_int
+from grammar_rae.cli.options import (
+    add_grammar_option,
+    add_workers_option,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
 from grammar_rae.evaluation.reconstruction import reconstruction_accuracy
 from grammar_rae.generation.trained import TrainedModel
 from grammar_rae.models.config import DECODERS, MODELS, REGULARISERS, preset_names
@@ -21,15 +28,15 @@ _OVERRIDES = {
     "--layers": ("gru_layers", positive_int, "GRU layers of the decoder"),
     "--embedding-dim": ("embedding_dim", positive_int, "size of the autoregressive decoder's rule embedding"),
     "--max-molecules": ("max_molecules", positive_int, "use only the first N strings of the data"),
-    "--lr": ("lr", float, "initial learning rate (default 1e-3)"),
-    "--warmup-steps": ("warmup_steps", int, "raise the learning rate linearly over the first N steps (default 0)"),
+    "--lr": ("lr", positive_float, "initial learning rate (default 1e-3)"),
+    "--warmup-steps": ("warmup_steps", non_negative_int, "raise the learning rate linearly over the first N steps (default 0)"),
     "--precision": ("precision", str, "auto (bf16 on GPUs that have it), bf16 or fp32"),
-    "--patience": ("patience", int, "reduce-on-plateau patience in epochs"),
-    "--beta": ("beta", float, "weight of the latent penalty (KL or ½‖z‖²)"),
-    "--lam": ("lam", float, "weight of GRAE's regulariser"),
-    "--noise-std": ("noise_std", float, "reparameterisation noise std (VAEs) or fixed σ (GCVAE)"),
+    "--patience": ("patience", non_negative_int, "reduce-on-plateau patience in epochs"),
+    "--beta": ("beta", non_negative_float, "weight of the latent penalty (KL or ½‖z‖²)"),
+    "--lam": ("lam", non_negative_float, "weight of GRAE's regulariser"),
+    "--noise-std": ("noise_std", non_negative_float, "reparameterisation noise std (VAEs) or fixed σ (GCVAE)"),
     "--seed": ("seed", int, "random seed (default 0)"),
-    "--test-size": ("test_size", int, "test strings taken from the start of the data (default 5000)"),
+    "--test-size": ("test_size", non_negative_int, "test strings taken from the start of the data (default 5000)"),
 }
 
 

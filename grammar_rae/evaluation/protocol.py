@@ -234,15 +234,17 @@ def check_reports(reports: tuple[str, ...]) -> tuple[str, ...]:
 def sample_report(
     model: TrainedModel, strings: list[str | None], reports: tuple[str, ...] = REPORTS[:3], workers: int | None = None, fcd: bool = True
 ) -> dict:
-    """The numbers ``grammar-rae sample --report`` prints: always ``n``, ``validity`` and
-    ``uniqueness`` (fractions), plus ``novelty`` (which needs the training data),
-    ``properties`` (molecules: logP, QED, SA mean and sd; expressions: expression-fit) and
-    ``moses`` when asked for."""
+    """The numbers ``grammar-rae sample --report`` prints: always ``n``, ``valid`` (how many),
+    ``validity`` and ``uniqueness`` (fractions) and ``valid_rows`` (each string's validity), plus
+    ``novelty`` (which needs the training data), ``properties`` (molecules: logP, QED, SA mean and
+    sd; expressions: expression-fit) and ``moses`` when asked for."""
     check_reports(reports)
     grammar = model.grammar.name
     canonical = canonical_many(grammar, strings, workers)
     training = training_forms(model, workers) if {"novelty", "moses"} & set(reports) else None
     out = set_metrics(canonical, training).to_dict()
+    out["valid_rows"] = [c is not None for c in canonical]
+    out["valid"] = sum(out["valid_rows"])
     valid = [c for c in canonical if c is not None]
     if "properties" in reports:
         if grammar == "smiles":

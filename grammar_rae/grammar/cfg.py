@@ -68,6 +68,10 @@ def _parse_meta(text: str) -> dict[str, str]:
         meta["max_length"] = int(meta["max_length"])
     except (ValueError, TypeError) as exc:
         raise GrammarError(f"Bad grammar header value: {exc}.") from exc
+    if meta["max_length"] < 1:
+        raise GrammarError(f"The grammar's @max_length must be a whole number of at least 1, not {meta['max_length']}.")
+    if not isinstance(meta["separator"], str):
+        raise GrammarError(f"The grammar's @separator must be a JSON string such as \" \", not {meta['separator']!r}.")
     return meta
 
 

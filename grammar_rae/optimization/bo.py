@@ -173,8 +173,11 @@ class SeedRun:
             self.folder.mkdir(parents=True, exist_ok=True)
             write_atomic(self.gp_path, lambda out: torch.save(gp.state_dict(), out))
             save_json(self.path, self.state)
+            seen = [p for it in self.state["iterations"] for p in it["proposals"]]
             log(f"seed {self.seed}, iteration {iteration}: {int(valid.sum())}/{len(valid)} valid, "
-                f"best {self._best_text(scores, valid)}, surrogate RMSE {metrics.rmse:.3f}")
+                f"best of this batch {self._best_text(scores, valid)}, best so far "
+                f"{self._best_text(np.array([p['score'] for p in seen]), np.array([p['valid'] for p in seen]))}, "
+                f"surrogate RMSE {metrics.rmse:.3f}")
         return self.state
 
     def _fit_data(self, x_seen: np.ndarray, y_seen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

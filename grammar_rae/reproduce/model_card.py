@@ -70,6 +70,10 @@ PRESET_NOTES = {
 }
 RECONSTRUCTIONS = (("reconstruction", "stochastic decodes"), ("reconstruction/greedy", "argmax decode"),
                    ("reconstruction/beam", "beam search"))
+# (key, name, decimals) of the sample figures a card shows beside validity: the MOSES table's for
+# molecules, the samples stage's for expressions
+SAMPLE_FIGURES = (("uniqueness", "unique", 3), ("unique@10k", "unique@10k", 3),
+                  ("novelty", "novelty", 3), ("fcd", "FCD/test", 2), ("expr_fit_mean", "mean expression fit", 3))
 SAMPLE_LABELS = (("gmm", "ex-post GMM (10 components, shipped)"), ("prior", "N(0, I)"))
 
 
@@ -90,9 +94,10 @@ def _evaluation_rows(evaluation: dict, constraints: str) -> list[str]:
                 rows.append(f"| sample validity, {label}{note} | {v['validity']:.3f} ({v['points']:,} points × {v['decodes']} decodes) |")
         if f"samples/{kind}" in evaluation:
             s = evaluation[f"samples/{kind}"]
-            fcd = f", FCD/test {s['fcd']:.2f}" if s.get("fcd") is not None else ""
-            rows.append(f"| {s['n']:,} samples, {label}{with_constraints} | valid {s['valid']:.3f}, unique@10k {s['unique@10k']:.3f}, "
-                        f"novelty {s['novelty']:.3f}{fcd} |")
+            valid = s["validity"] if "validity" in s else s["valid"]  # MOSES's "valid" is a fraction, the expression stage's a count
+            figures = ", ".join([f"valid {valid:.3f}"] + [f"{name} {s[key]:.{digits}f}" for key, name, digits in SAMPLE_FIGURES
+                                                           if s.get(key) is not None])
+            rows.append(f"| {s['n']:,} samples, {label}{with_constraints} | {figures} |")
     return rows
 
 

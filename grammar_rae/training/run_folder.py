@@ -49,14 +49,24 @@ def load_tensors(path: Path, device: torch.device | str = "cpu") -> dict:
         raise RunError(f"{path} is corrupt or not a grammar-rae checkpoint ({type(exc).__name__}).") from exc
 
 
+CONFIG_KEYS = ("grammar", "grammar_hash", "preset", "model", "train", "data", "splits")
+
+
 def read_config(folder: Path) -> dict:
-    """The run's ``config.json``."""
+    """The run's ``config.json``, refused in one sentence when it is missing, unreadable or incomplete."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise RunError(f"{folder} is a file, not a run folder: pass the folder that holds {CONFIG} and {WEIGHTS}.")
     try:
-        return json.loads((folder / CONFIG).read_text())
+        config = json.loads((folder / CONFIG).read_text())
     except FileNotFoundError as exc:
         raise RunError(f"{folder} holds no grammar-rae run (no {CONFIG}).") from exc
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise RunError(f"{folder / CONFIG} is corrupt: {exc}.") from exc
+    missing = [key for key in CONFIG_KEYS if not isinstance(config, dict) or key not in config]
+    if missing:
+        raise RunError(f"{folder / CONFIG} is not a grammar-rae run configuration: it lacks {', '.join(missing)}.")
+    return config
 
 
 def append_metrics(folder: Path, record: dict) -> None:
