@@ -221,7 +221,10 @@ def train(
     if resume:
         trainer.restore(rf.load_tensors(folder / rf.CHECKPOINT, device_))
     if world.is_main:
-        if resume:
+        if resume and trainer.epoch >= train_config.epochs:
+            log(f"{folder} has finished all {train_config.epochs} epochs: nothing to train "
+                f"(pass --epochs N above {train_config.epochs} to train it for longer).")
+        elif resume:
             log(f"Resuming {folder} at epoch {trainer.epoch + 1}, batch {trainer.batch + 1}.")
         log(f"Training {model_config.model} on {len(splits.train):,} {grammar_.name} strings "
             f"({len(splits.val):,} validation, {len(splits.test):,} test) on {device_} into {folder}.")
