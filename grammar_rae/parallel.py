@@ -13,7 +13,7 @@ import signal
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from tqdm import tqdm
+from grammar_rae.progress import progress_bar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -52,7 +52,7 @@ def parallel_map(
     jobs = [(function, items[i : i + chunk_size]) for i in range(0, len(items), chunk_size)]
     serial = workers == 1 or len(jobs) <= 1
     context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
-    bar = tqdm(total=len(items), desc=progress if isinstance(progress, str) else None, disable=not progress, smoothing=0.1)
+    bar = progress_bar(total=len(items), desc=progress if isinstance(progress, str) else None, enabled=bool(progress), smoothing=0.1)
     out: list[R] = []
     with bar, contextlib.nullcontext() if serial else context.Pool(min(workers, len(jobs)), quiet_worker) as pool:
         for done in map(_apply_chunk, jobs) if serial else pool.imap(_apply_chunk, jobs):

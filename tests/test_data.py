@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -156,3 +157,42 @@ def test_registry_matches_the_shared_files(zinc_path, expr_path):
     assert sources.file_sha256(zinc_path) == info["zinc250k"]["sha256"]
     assert sources.file_sha256(expr_path) == info["expr100k"]["sha256"]
     assert json.loads(json.dumps(info))  # plain data
+
+
+def test_a_run_finds_its_data_in_the_prepared_cache_once_the_file_is_gone(isolated_cache, tmp_path, expressions, monkeypatch, capsys):
+    """After one prepare, commands on a run need neither the raw file nor $GRAMMAR_RAE_DATA_DIR
+    (nor a download): the prepared arrays are found by the file's sha256."""
+    from tests.conftest import small_run
+    from grammar_rae.cli.main import main
+
+    data = tmp_path / "my-expressions.txt"
+    data.write_text("\n".join(expressions[:600:2]) + "\n")
+    run = small_run(tmp_path / "run", "expr", "grae", data, epochs=1)
+    data.unlink()
+    capsys.readouterr()
+    monkeypatch.delenv("GRAMMAR_RAE_DATA_DIR")
+    monkeypatch.setattr(sources, "download", lambda *_: pytest.fail("nothing may be downloaded"))
+    assert main(["sample", "--model", str(run), "--n", "20", "--report", "validity,novelty", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["n"] == 20 and report["valid"] > 0 and isinstance(report["novelty"], float)  # novelty needs the training set
+
+
+def test_a_generated_set_is_made_again_from_its_recipe(isolated_cache, tmp_path, expr_grammar):
+    from grammar_rae.data.prepare import run_dataset
+    from grammar_rae.training.api import data_record
+
+    out = tmp_path / "generated.txt"
+    recipe = sources.generate_dataset("expr", 300, 9, 4, out)
+    assert recipe == {"generator": "generate-expressions", "grammar": "expr", "grammar_hash": expr_grammar.hash,
+                      "n": 300, "max_productions": 9, "seed": 4}
+    original = out.read_text()
+    record = data_record(prepare_dataset(expr_grammar, out))
+    assert record["recipe"] == recipe and record["sha256"] == hashlib.sha256(original.encode()).hexdigest()
+    out.unlink()
+    for folder in (isolated_cache / "prepared", isolated_cache / "generated"):  # a machine that never saw the file
+        shutil.rmtree(folder)
+    again = run_dataset(expr_grammar, record)
+    assert "\n".join(again.strings) + "\n" == original
+    assert again.meta["source_sha256"] == record["sha256"]
+    with pytest.raises(DataError, match="not there any more"):
+        run_dataset(expr_grammar, {"source": str(out), "sha256": "0" * 64})

@@ -58,8 +58,10 @@ def test_seed_runs_resume_exactly(expr_run):
     again = SeedRun(model, objective, TINY, 2, targets)
     assert again.done and again.state == resumed
     # seed 2's two iterations equal what an uninterrupted seed-2 run gives
-    (objective_folder(model, objective) / "seed-2.json").rename(objective_folder(model, objective) / "seed-2-cut.json")
-    (objective_folder(model, objective) / "gp-seed-2.pt").unlink()
+    folder = objective_folder(model, objective, TINY)
+    assert folder.name.startswith("expr-fit-")  # not the protocol's settings: a folder of their own
+    (folder / "seed-2.json").rename(folder / "seed-2-cut.json")
+    (folder / "gp-seed-2.pt").unlink()
     uninterrupted = SeedRun(model, objective, TINY, 2, targets).run()
     strip = lambda state: [[(p["string"], p["score"]) for p in it["proposals"]] for it in state["iterations"]]  # noqa: E731
     assert strip(uninterrupted) == strip(resumed)
@@ -67,8 +69,8 @@ def test_seed_runs_resume_exactly(expr_run):
         assert len(it["proposals"]) == 3
         for p in it["proposals"]:
             assert p["score"] == pytest.approx(objective([p["string"]])[0]) if p["valid"] else p["score"] == objective.worst
-    with pytest.raises(GrammarRAEError, match="other BO settings"):
-        SeedRun(model, objective, BOSettings(**{**TINY.__dict__, "batch": 4}), 1, targets)
+    other = SeedRun(model, objective, BOSettings(**{**TINY.__dict__, "batch": 4}), 1, targets)
+    assert other.folder != folder and not other.state["iterations"]  # other settings start beside, not over, these
 
 
 def test_summary_by_hand():
@@ -110,7 +112,7 @@ def test_optimize_cli_table_files_and_resume(expr_run, capsys):
     result = json.loads(capsys.readouterr().out)
     assert result["bo"]["seeds"] == [1, 2] and "random" in result
     assert 0 <= result["bo"]["fraction_valid"]["mean"] <= 1
-    folder = expr_run / "optimization" / "expr-fit"
+    folder, = (expr_run / "optimization").glob("expr-fit-*")  # not the protocol's settings: a folder of their own
     assert (folder / "optimization.json").exists() and (folder / "best-so-far.png").exists()
     lines = (folder / "proposals.csv").read_text().splitlines()
     assert lines[0] == "method,seed,iteration,string,valid,score" and len(lines) == 1 + 2 * 3 + 2 * 3
@@ -118,6 +120,9 @@ def test_optimize_cli_table_files_and_resume(expr_run, capsys):
     assert "pass --resume" in capsys.readouterr().err
     assert main(args + ["--resume", "--iterations", "2"]) == 0
     assert len(json.loads((folder / "seed-1.json").read_text())["iterations"]) == 2
+    seed_1 = (folder / "seed-1.json").read_text()
+    assert main([*args[:8], "4", *args[9:]]) == 0  # other settings (--batch 4) run beside them, needing no --resume
+    assert len(list((expr_run / "optimization").glob("expr-fit-*"))) == 2 and (folder / "seed-1.json").read_text() == seed_1
     assert main(["optimize", "--model", str(expr_run), "--objective", "penalized-logp"]) == 1
     assert "scores smiles strings" in capsys.readouterr().err
     assert main(["optimize", "--model", str(expr_run), "--objective", "expr-fit", "--seeds", "a-b"]) == 1

@@ -4,14 +4,24 @@ written, and a second run resumes instead of redoing finished work."""
 from __future__ import annotations
 
 import json
+import multiprocessing
 import shutil
+import time
+from pathlib import Path
 
 import pytest
 
 from grammar_rae.cli.main import main
 from grammar_rae.reproduce.expressions import expressions_experiment
 from grammar_rae.reproduce.molecules import molecules_experiment
-from grammar_rae.reproduce.pipeline import run_experiment, write_tables
+from grammar_rae.optimization.bo import optimization_folder
+from grammar_rae.reproduce import pipeline
+from grammar_rae.reproduce.pipeline import Experiment, run_experiment, save_results, write_tables
+
+
+def bo_folder(experiment: Experiment, model: str) -> Path:
+    """Where an experiment's BO files of ``model`` are (the tiny scale's settings have their own folder)."""
+    return optimization_folder(experiment.out / model, experiment.objective, experiment.bo.tag(experiment.grammar))
 
 
 def test_tiny_reproduction_writes_the_table_and_resumes(tmp_path, expr_slice):
@@ -23,7 +33,7 @@ def test_tiny_reproduction_writes_the_table_and_resumes(tmp_path, expr_slice):
         assert 0.0 <= bo["fraction_valid"]["mean"] <= 1.0
         assert entry["training"]["epochs"] == 1
         assert {"reconstruction", "validity/gmm", "validity/prior"} <= set(entry["evaluation"])
-        seed_file = tmp_path / "out" / name / "optimization" / "expr-fit" / "seed-1.json"
+        seed_file = bo_folder(experiment, name) / "seed-1.json"
         assert len(json.loads(seed_file.read_text())["iterations"]) == 2
     table = (tmp_path / "out" / "results.md").read_text()
     assert "| grae | BO |" in table and "| cvae | random |" in table
@@ -35,15 +45,15 @@ def test_tiny_reproduction_writes_the_table_and_resumes(tmp_path, expr_slice):
     assert (tmp_path / "out" / "best-so-far.png").stat().st_size > 10_000
 
     # an interruption after GRAE: the CVAE's BO seed is gone; the rerun redoes only that
-    grae_seed = tmp_path / "out" / "grae" / "optimization" / "expr-fit" / "seed-1.json"
+    grae_seed = bo_folder(experiment, "grae") / "seed-1.json"
     grae_metrics = tmp_path / "out" / "grae" / "metrics.jsonl"
     before = (grae_seed.stat().st_mtime_ns, grae_metrics.read_text())
-    (tmp_path / "out" / "cvae" / "optimization" / "expr-fit" / "seed-1.json").unlink()
+    (bo_folder(experiment, "cvae") / "seed-1.json").unlink()
     (tmp_path / "out" / "results.json").unlink()
     again = run_experiment(experiment, log=lambda _: None)
     assert (grae_seed.stat().st_mtime_ns, grae_metrics.read_text()) == before
     assert again["models"]["grae"]["optimization"]["bo"] == results["models"]["grae"]["optimization"]["bo"]
-    assert (tmp_path / "out" / "cvae" / "optimization" / "expr-fit" / "seed-1.json").exists()
+    assert (bo_folder(experiment, "cvae") / "seed-1.json").exists()
 
     # a run of one model adds its row to the table instead of replacing the others, also the row of a
     # model that a run beside it finished while this one was busy (here a copy of GRAE's folder as GVAE)
@@ -59,6 +69,34 @@ def test_tiny_reproduction_writes_the_table_and_resumes(tmp_path, expr_slice):
     assert list(write_tables(only_cvae)["models"]) == ["grae", "gvae", "cvae"]
     assert json.loads((tmp_path / "out" / "results.json").read_text())["experiment"]["models"] == ["grae", "gvae", "cvae"]
 
+    # two processes write the table at once: one collected its rows and is still writing when the
+    # other finishes a model (GCVAE, a copy of GRAE's folder) and writes; the table keeps both
+    context = multiprocessing.get_context("fork")
+    collected = context.Event()
+
+    def slow_writer() -> None:
+        def save_slowly(out, results):
+            collected.set()
+            time.sleep(2.0)  # the other process finishes its model meanwhile
+            save_results(out, results)
+
+        pipeline.save_results = save_slowly
+        write_tables(only_cvae)
+
+    def other_model_finishes() -> None:
+        collected.wait(30)
+        shutil.copytree(tmp_path / "out" / "grae", tmp_path / "out" / "gcvae")
+        write_tables(only_cvae)
+
+    processes = [context.Process(target=slow_writer), context.Process(target=other_model_finishes)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(60)
+    assert [process.exitcode for process in processes] == [0, 0]
+    assert json.loads((tmp_path / "out" / "results.json").read_text())["experiment"]["models"] == ["grae", "gcvae", "gvae", "cvae"]
+    assert "| gcvae | BO |" in (tmp_path / "out" / "results.md").read_text()
+
 
 def test_unknown_model_is_one_sentence(capsys):
     assert main(["reproduce", "expressions", "--models", "grae,transformer"]) == 1
@@ -70,7 +108,7 @@ def test_tiny_molecule_reproduction_reports_moses_and_raw_penalized_logp(tmp_pat
     assert experiment.preset == "cpu" and experiment.extra_objectives == ("penalized-logp-raw",)
     results = run_experiment(experiment, log=lambda _: None)
     opt = results["models"]["grae"]["optimization"]
-    seed = json.loads((tmp_path / "mol" / "grae" / "optimization" / "penalized-logp" / "seed-1.json").read_text())
+    seed = json.loads((bo_folder(experiment, "grae") / "seed-1.json").read_text())
     scores = [p["score"] for it in seed["iterations"] for p in it["proposals"]]
     assert len(scores) == 8 and opt["bo"]["seeds"] == [1]
     for entry in opt["bo"]["top"] + opt["random"]["top"]:  # every top molecule also carries its raw penalized logP

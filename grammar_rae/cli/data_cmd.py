@@ -9,11 +9,9 @@ from pathlib import Path
 from grammar_rae.cli.commands import summary
 from grammar_rae.cli.options import add_grammar_option, add_workers_option, positive_int
 from grammar_rae.data.prepare import prepare_dataset
-from grammar_rae.data.sources import registry
+from grammar_rae.data.sources import generate_dataset, registry
 from grammar_rae.errors import DataError
-from grammar_rae.files import save_lines
 from grammar_rae.grammar.cfg import Grammar
-from grammar_rae.grammar.generate import generate_strings
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -68,7 +66,7 @@ def run_prepare(args: argparse.Namespace) -> int:
         cache_dir=args.cache_dir,
         workers=args.workers,
         force=args.force,
-        progress=sys.stderr.isatty(),
+        progress=True,
         kekule=args.kekule,
     )
     meta = dataset.meta
@@ -89,8 +87,7 @@ def run_generate(args: argparse.Namespace) -> int:
     out = Path(args.out or f"expressions-{args.n}-seed{args.seed}.txt")
     if out.exists():
         raise DataError(f"{out} already exists: choose another --out or remove it.")
-    grammar = Grammar.load(args.grammar)
-    strings = generate_strings(grammar, args.n, args.max_productions, args.seed, progress=sys.stderr.isatty())
-    save_lines(out, strings)
-    print(f"Wrote {len(strings):,} distinct {grammar.name} strings of at most {args.max_productions} productions to {out}.")
+    recipe = generate_dataset(args.grammar, args.n, args.max_productions, args.seed, out, progress=True)
+    print(f"Wrote {recipe['n']:,} distinct {Grammar.load(args.grammar).name} strings of at most {args.max_productions} "
+          f"productions to {out}; a run trained on it can make it again from this recipe.")
     return 0

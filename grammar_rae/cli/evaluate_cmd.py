@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     model = load_model(args)
     if settings.fcd and not fcd_available() and model.grammar.name == "smiles":
         print("fcd_torch is not installed: FCD is skipped (pip install fcd_torch).", file=sys.stderr)
-    results = evaluate(model, settings, args.workers, progress=sys.stderr.isatty(), force=args.force, log=lambda m: print(m, file=sys.stderr))
+    results = evaluate(model, settings, args.workers, progress=True, force=args.force, log=lambda m: print(m, file=sys.stderr))
     if args.plots:
         results["plots"] = [str(p) for p in evaluation_figures(model, densities, args.workers)]
     if args.json:

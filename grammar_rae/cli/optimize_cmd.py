@@ -91,7 +91,7 @@ def run_optimize(args: argparse.Namespace) -> int:
     )
     settings = BOSettings(iterations=args.iterations, batch=args.batch, attempts=args.attempts, decode=args.decode,
                           search=args.search, restarts=args.restarts, surrogate=surrogate)
-    folder = objective_folder(model, objective)
+    folder = objective_folder(model, objective, settings)
     extra = [get_objective(name) for name in companion_objectives(objective.name)]
     started = sorted(folder.glob("seed-*.json")) if folder.is_dir() else []
     if args.rescore:
@@ -101,9 +101,9 @@ def run_optimize(args: argparse.Namespace) -> int:
     else:
         print(f"Optimising {objective.name} with {model.folder} ({model.grammar.name}), seeds {args.seeds}.", file=sys.stderr)
         result = optimize(model, objective, seeds, settings, baseline=not args.no_baseline, extra=extra,
-                          log=lambda m: print(m, file=sys.stderr), progress=sys.stderr.isatty())
+                          log=lambda m: print(m, file=sys.stderr), progress=True)
     if args.plots:
-        result["plots"] = [str(p) for p in optimization_figures(model, objective, result)]
+        result["plots"] = [str(p) for p in optimization_figures(model, objective, result, settings)]
     if args.json:
         print(json.dumps(result))
     else:

@@ -88,7 +88,7 @@ def _run(experiment: Experiment, args: argparse.Namespace) -> int:
     else:
         print(f"Reproducing the {experiment.name} results into {experiment.out} (resumable: run the same command "
               "again to continue).", file=sys.stderr)
-        results = run_experiment(experiment, progress=sys.stderr.isatty(), log=lambda m: print(m, file=sys.stderr))
+        results = run_experiment(experiment, progress=True, log=lambda m: print(m, file=sys.stderr))
     if args.json:
         print(json.dumps(results))
     else:

@@ -92,13 +92,12 @@ def run_sample(args: argparse.Namespace) -> int:
         check_writable(Path(args.out), args.force)
     model = load_model(args)
     kind = args.density or ("prior" if model.network.variational else "gmm")
-    density, fitted = run_density(model, kind, args.components, args.seed)
+    density, fitted = run_density(model, kind, args.components, args.seed, progress=True)
     if fitted:
         print(f"Fitted the {kind} density on the training codes and stored it in {model.work_folder}.", file=sys.stderr)
-    progress = sys.stderr.isatty()
-    result = sample(model, args.n, density, args.decode, args.attempts, args.seed, progress=progress, temperature=args.temperature)
+    result = sample(model, args.n, density, args.decode, args.attempts, args.seed, progress=True, temperature=args.temperature)
     out = Path(args.out) if args.out else samples_file(model, _sample_name(args, kind, model.constraints)).with_suffix(".csv")
-    report = sample_report(model, result.strings, reports, args.workers)
+    report = sample_report(model, result.strings, reports, args.workers, progress=True)
     table = pd.DataFrame({"string": [s or "" for s in result.strings], "valid": report.pop("valid_rows")})
     write_atomic(out, lambda handle: handle.write(table.to_csv(index=False).encode()))
     if args.json:

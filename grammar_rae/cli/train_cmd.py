@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     overrides = {setting: getattr(args, flag[2:].replace("-", "_")) for flag, (setting, _, _) in _OVERRIDES.items()}
     result = train(
         args.grammar, args.model, data=args.data, out=args.out, preset=args.preset, resume=args.resume,
-        device=args.device, progress=sys.stderr.isatty(), workers=args.workers, reg=args.reg, decoder=args.decoder,
+        device=args.device, progress=True, workers=args.workers, reg=args.reg, decoder=args.decoder,
         kekule=args.kekule, **overrides,
     )
     if not result.world.is_main:

@@ -34,7 +34,7 @@ import numpy as np
 
 from grammar_rae.data.reading import read_strings
 from grammar_rae.resources import cache_dir as user_cache_dir
-from grammar_rae.data.sources import file_sha256, resolve_data
+from grammar_rae.data.sources import file_sha256, resolve_data, run_source
 from grammar_rae.data.validity import canonical_many, kekule_smiles, semantic_check
 from grammar_rae.errors import DataError
 from grammar_rae.files import save_lines
@@ -139,6 +139,18 @@ def prepare_dataset(
     if len(dataset) == 0:
         raise DataError(f"None of the {dataset.meta['lines']} lines of {path} could be used; see {dataset.rejects_path}.")
     return dataset
+
+
+def run_dataset(grammar: Grammar, record: dict, workers: int | None = None, progress: bool = False) -> PreparedDataset:
+    """The prepared data set a run was trained on, from the ``data`` record of its config: the
+    cached arrays of the file with that sha256 where this machine has prepared it (the raw file is
+    not needed then), else prepared again from the run's source (see ``run_source``)."""
+    kekule = record.get("kekule", False)  # runs saved before Kekulé data existed read molecules as written
+    folder = user_cache_dir() / "prepared" / cache_key(grammar, record["sha256"], None, grammar.max_length, kekule)
+    if folder.is_dir():
+        return PreparedDataset.load(folder, grammar)
+    source = run_source(record["source"], record["sha256"], record.get("recipe"))
+    return prepare_dataset(grammar, source, workers=workers, progress=progress, kekule=kekule)
 
 
 def _build(

@@ -3,6 +3,10 @@
 A named data set (``zinc250k``, ``expr100k``; see ``data/datasets.json``) is looked up in this
 order: ``$GRAMMAR_RAE_DATA_DIR/<filename>``, the user cache, and finally its canonical URL,
 whose download is checked against the recorded sha256 before it is kept.
+
+A generated data set (``grammar-rae data generate-expressions``) leaves its recipe in the user
+cache under the file's sha256; a run trained on the file records the recipe, so the set can be
+made again, byte for byte, wherever the run goes.
 """
 
 from __future__ import annotations
@@ -17,6 +21,9 @@ from functools import lru_cache
 from pathlib import Path
 
 from grammar_rae.errors import DataError
+from grammar_rae.files import save_json, save_lines
+from grammar_rae.grammar.cfg import Grammar
+from grammar_rae.grammar.generate import generate_strings
 from grammar_rae.resources import cache_dir, shipped
 
 DATA_DIR_ENV = "GRAMMAR_RAE_DATA_DIR"
@@ -71,16 +78,58 @@ def dataset_with_sha256(sha256: str) -> str | None:
     return next((name for name, info in registry().items() if info["sha256"] == sha256), None)
 
 
-def run_source(source: str, sha256: str) -> str:
+def run_source(source: str, sha256: str, recipe: dict | None = None) -> str:
     """Where to read a run's data: the file it was trained on if it is still there, else the named
     data set with the same sha256 (so a run trained elsewhere, or shipped pretrained, finds its
-    data through $GRAMMAR_RAE_DATA_DIR, the cache or a download)."""
+    data through $GRAMMAR_RAE_DATA_DIR, the cache or a download), else the generated set made
+    again from its ``recipe``."""
     if Path(source).is_file():
         return source
     name = dataset_with_sha256(sha256)
     if name is not None:
         return name
+    if recipe is not None:
+        return str(regenerate(recipe, sha256))
     raise DataError(f"The data this run was trained on ({source}) is not there any more: put it back at that path.")
+
+
+def _generated(sha256: str, suffix: str) -> Path:
+    return cache_dir() / "generated" / f"{sha256}{suffix}"
+
+
+def generate_dataset(grammar: str, n: int, max_productions: int, seed: int, out: Path, progress: bool = False) -> dict:
+    """Write ``n`` distinct strings of the grammar (a shipped name or a file; see
+    ``generate_strings``) to ``out`` and remember the recipe under the file's sha256; returns the
+    recipe."""
+    loaded = Grammar.load(grammar)
+    save_lines(out, generate_strings(loaded, n, max_productions, seed, progress=progress))
+    recipe = {"generator": "generate-expressions", "grammar": str(grammar), "grammar_hash": loaded.hash, "n": n,
+              "max_productions": max_productions, "seed": seed}
+    save_json(_generated(file_sha256(out), ".json"), recipe)
+    return recipe
+
+
+def recipe_of(sha256: str) -> dict | None:
+    """The recipe of the generated data set whose file has this sha256, if this machine made it."""
+    path = _generated(sha256, ".json")
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def regenerate(recipe: dict, sha256: str) -> Path:
+    """The generated data set of ``recipe`` in the user cache (made again if it is not there),
+    checked against the sha256 the run recorded."""
+    path = _generated(sha256, ".txt")
+    if not path.is_file():
+        grammar = Grammar.load(recipe["grammar"])
+        if grammar.hash != recipe["grammar_hash"]:
+            raise DataError(f"The {grammar.name} grammar has changed since this run's data was generated, so the data "
+                            "cannot be made again: put the original file back.")
+        save_lines(path, generate_strings(grammar, recipe["n"], recipe["max_productions"], recipe["seed"]))
+    if file_sha256(path) != sha256:
+        path.unlink()
+        raise DataError("The data set made again from this run's recipe differs from the one it was trained on: "
+                        "put the original file back.")
+    return path
 
 
 def download(name: str, target: Path) -> Path:

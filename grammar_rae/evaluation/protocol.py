@@ -232,7 +232,8 @@ def check_reports(reports: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def sample_report(
-    model: TrainedModel, strings: list[str | None], reports: tuple[str, ...] = REPORTS[:3], workers: int | None = None, fcd: bool = True
+    model: TrainedModel, strings: list[str | None], reports: tuple[str, ...] = REPORTS[:3], workers: int | None = None,
+    fcd: bool = True, progress: bool = False,
 ) -> dict:
     """The numbers ``grammar-rae sample --report`` prints: always ``n``, ``valid`` (how many),
     ``validity`` and ``uniqueness`` (fractions) and ``valid_rows`` (each string's validity), plus
@@ -241,7 +242,7 @@ def sample_report(
     check_reports(reports)
     grammar = model.grammar.name
     canonical = canonical_many(grammar, strings, workers)
-    training = training_forms(model, workers) if {"novelty", "moses"} & set(reports) else None
+    training = training_forms(model, workers, progress) if {"novelty", "moses"} & set(reports) else None
     out = set_metrics(canonical, training).to_dict()
     out["valid_rows"] = [c is not None for c in canonical]
     out["valid"] = sum(out["valid_rows"])

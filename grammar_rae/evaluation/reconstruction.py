@@ -11,9 +11,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
-from tqdm import tqdm
-
 from grammar_rae.generation.trained import TrainedModel
+from grammar_rae.progress import progress_bar
 
 
 @dataclass
@@ -53,7 +52,7 @@ def reconstruction_accuracy(
     indices, errors = model.sequence_indices(list(strings))
     ok = np.setdiff1d(np.arange(len(strings)), list(errors))
     hits = 0
-    with tqdm(total=len(ok) * encodes, desc="reconstruction", unit=" codes", disable=not progress) as bar:
+    with progress_bar(total=len(ok) * encodes, desc="reconstruction", unit=" codes", enabled=bool(progress)) as bar:
         for start in range(0, len(ok), chunk):
             rows = ok[start : start + chunk]
             for _ in range(encodes):

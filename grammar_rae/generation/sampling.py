@@ -14,25 +14,26 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
-
 from grammar_rae.data.validity import valid_mask
 from grammar_rae.errors import GrammarRAEError
 from grammar_rae.generation.density import LatentDensity, density_filename
 from grammar_rae.generation.trained import TrainedModel
+from grammar_rae.progress import progress_bar
 
 
-def fit_density(model: TrainedModel, kind: str = "gmm", components: int = 10, seed: int = 0, save: bool = True) -> LatentDensity:
+def fit_density(model: TrainedModel, kind: str = "gmm", components: int = 10, seed: int = 0, save: bool = True,
+                progress: bool = False) -> LatentDensity:
     """Fit a density to the codes of the run's training split (posterior means for VAEs) and,
     with ``save``, store it in the run folder."""
-    codes = model.codes("train") if kind != "prior" else np.zeros((1, model.latent_dim))
+    codes = model.codes("train", progress=progress) if kind != "prior" else np.zeros((1, model.latent_dim))
     density = LatentDensity(kind, components, seed).fit(codes)
     if save and model.work_folder is not None:
         density.save(model.work_folder / density_filename(kind, components))
     return density
 
 
-def run_density(model: TrainedModel, kind: str = "gmm", components: int = 10, seed: int = 0) -> tuple[LatentDensity, bool]:
+def run_density(model: TrainedModel, kind: str = "gmm", components: int = 10, seed: int = 0,
+                progress: bool = False) -> tuple[LatentDensity, bool]:
     """The run's stored density of this kind, or a newly fitted (and stored) one; the flag says
     whether it was fitted now."""
     if kind == "prior":
@@ -40,7 +41,7 @@ def run_density(model: TrainedModel, kind: str = "gmm", components: int = 10, se
     for folder in (model.work_folder, model.folder):  # a shipped model's density is in its own folder
         if folder is not None and (folder / density_filename(kind, components)).exists():
             return LatentDensity.load(folder / density_filename(kind, components)), False
-    return fit_density(model, kind, components, seed), True
+    return fit_density(model, kind, components, seed, progress=progress), True
 
 
 def samples_file(model: TrainedModel, name: str) -> Path:
@@ -78,7 +79,7 @@ def decode_points(
     (with ``attempts == 1``, the single decode as it is)."""
     generator = torch.Generator(device=model.device).manual_seed(seed)
     strings: list[str | None] = []
-    with tqdm(total=len(z), desc="decoding", unit=" points", disable=not progress) as bar:
+    with progress_bar(total=len(z), desc="decoding", unit=" points", enabled=bool(progress)) as bar:
         for start in range(0, len(z), chunk):
             batch = model.decode_attempts(z[start : start + chunk], attempts, mode, generator, temperature=temperature)
             strings += [row[0] for row in batch] if attempts == 1 else most_frequent_valid(batch, model.grammar.name)

@@ -17,6 +17,7 @@ from grammar_rae.grammar.charset import CharCodec
 from grammar_rae.grammar.codec import Codec
 from grammar_rae.models.autoencoders import Autoencoder, build_model
 from grammar_rae.models.config import ModelConfig
+from grammar_rae.progress import progress_bar
 from grammar_rae.training import run_folder as rf
 from grammar_rae.training.api import RunData, select_device
 
@@ -110,14 +111,17 @@ class TrainedModel:
 
     @torch.no_grad()
     def encode_indices(
-        self, indices: np.ndarray, rows: np.ndarray, draw: bool, generator: torch.Generator | None, batch_size: int
+        self, indices: np.ndarray, rows: np.ndarray, draw: bool, generator: torch.Generator | None, batch_size: int,
+        progress: bool = False,
     ) -> np.ndarray:
         """Latent codes of ``rows`` of an index array (draws from the encoder with ``draw``)."""
         codes = np.empty((len(rows), self.latent_dim), dtype=np.float32)
-        for start in range(0, len(rows), batch_size):
-            x, _ = one_hot_rows(indices, rows[start : start + batch_size], self.config.vocab_size, self.device)
-            z = self.network.draw(x, generator) if draw else self.network.encode(x)
-            codes[start : start + len(z)] = z.float().cpu().numpy()
+        with progress_bar(total=len(rows), desc="encoding", unit=" strings", enabled=progress) as bar:
+            for start in range(0, len(rows), batch_size):
+                x, _ = one_hot_rows(indices, rows[start : start + batch_size], self.config.vocab_size, self.device)
+                z = self.network.draw(x, generator) if draw else self.network.encode(x)
+                codes[start : start + len(z)] = z.float().cpu().numpy()
+                bar.update(len(z))
         return codes
 
     def encode(
@@ -132,9 +136,9 @@ class TrainedModel:
         codes[ok] = self.encode_indices(indices, ok, draw, generator, batch_size)
         return codes, errors
 
-    def codes(self, split: str = "train", batch_size: int = 1000) -> np.ndarray:
+    def codes(self, split: str = "train", batch_size: int = 1000, progress: bool = False) -> np.ndarray:
         """Latent codes (means for VAEs) of a split of the run's data, from the prepared arrays."""
-        return self.encode_indices(self.data.sequences.indices, self.data.rows(split), False, None, batch_size)
+        return self.encode_indices(self.data.sequences.indices, self.data.rows(split), False, None, batch_size, progress)
 
     @torch.no_grad()
     def decode_attempts(

@@ -6,13 +6,12 @@ import multiprocessing
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from tqdm import tqdm
-
 from grammar_rae.errors import GrammarRAEError, InvalidString
 from grammar_rae.grammar.cfg import Grammar
 from grammar_rae.grammar.codec import check_length
 from grammar_rae.grammar.parser import Parser
 from grammar_rae.parallel import default_workers, quiet_worker
+from grammar_rae.progress import progress_bar
 
 Check = Callable[[str], "str | None"]
 
@@ -87,11 +86,11 @@ def parse_many(
     """
     workers = workers or default_workers()
     chunks = [texts[i : i + chunk_size] for i in range(0, len(texts), chunk_size)]
-    bar = tqdm(
+    bar = progress_bar(
         total=len(texts),
         desc=progress if isinstance(progress, str) else "parsing",
         unit=" strings",
-        disable=not progress,
+        enabled=bool(progress),
         smoothing=0.1,
     )
     outcomes: list[Outcome] = []

@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import random
 
-from tqdm import tqdm
-
 from grammar_rae.errors import GrammarError
 from grammar_rae.grammar.cfg import Grammar
 from grammar_rae.grammar.codec import Codec
+from grammar_rae.progress import progress_bar
 
 
 class DerivationSampler:
@@ -85,7 +84,7 @@ def generate_strings(grammar: Grammar, n: int, max_productions: int, seed: int =
     codec = Codec(grammar, max(max_productions, grammar.max_length))
     rng = random.Random(seed)
     seen: dict[str, None] = {}
-    with tqdm(total=n, desc="generating", unit="string", disable=not progress) as bar:
+    with progress_bar(total=n, desc="generating", unit="string", enabled=bool(progress)) as bar:
         while len(seen) < n:
             text = codec.decode(sampler.draw(rng))
             if text not in seen:

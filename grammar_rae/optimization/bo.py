@@ -12,6 +12,7 @@ nothing lost. The random baseline draws the same number of points from the run's
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import time
@@ -31,6 +32,7 @@ from grammar_rae.generation.trained import TrainedModel
 from grammar_rae.objectives.registry import Objective
 from grammar_rae.optimization.acquisition import bounding_box, select_batch
 from grammar_rae.optimization.surrogate import SparseGP, SurrogateSettings
+from grammar_rae.progress import progress_bar
 
 
 @dataclass
@@ -57,18 +59,28 @@ class BOSettings:
         """The settings as saved with every seed (a resumed seed must use the same ones)."""
         return asdict(self) | {"attempts": self.attempts_for(grammar_name)}
 
+    def tag(self, grammar_name: str) -> str:
+        """``""`` for the protocol's settings, else a short digest of what differs from them (the
+        number of iterations aside: a run may be continued for more), so that BO with other
+        settings gets a folder of its own instead of clashing with the protocol's results."""
+        protocol = BOSettings().record(grammar_name)
+        changed = {k: v for k, v in self.record(grammar_name).items() if k != "iterations" and v != protocol[k]}
+        return hashlib.sha256(json.dumps(changed, sort_keys=True).encode()).hexdigest()[:8] if changed else ""
 
-def objective_folder(model: TrainedModel, objective: Objective) -> Path:
-    """``<run>/optimization/<objective>/``, where the seeds' files live."""
-    return optimization_folder(model.work_folder, objective.name)
+
+def objective_folder(model: TrainedModel, objective: Objective, settings: BOSettings | None = None) -> Path:
+    """``<run>/optimization/<objective>/`` where the seeds' files of the protocol's settings live,
+    or ``<objective>-<tag>/`` for other ``settings`` (see ``BOSettings.tag``)."""
+    return optimization_folder(model.work_folder, objective.name, settings.tag(model.grammar.name) if settings else "")
 
 
-def optimization_folder(work_folder: Path, objective_name: str) -> Path:
+def optimization_folder(work_folder: Path, objective_name: str, tag: str = "") -> Path:
     """Where :func:`objective_folder` puts the BO files of the run whose outputs go to ``work_folder``."""
-    return Path(work_folder) / "optimization" / re.sub(r"[^A-Za-z0-9_.-]+", "_", objective_name)
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", objective_name)
+    return Path(work_folder) / "optimization" / (f"{name}-{tag}" if tag else name)
 
 
-def training_targets(model: TrainedModel, objective: Objective, workers: int | None = None) -> np.ndarray:
+def training_targets(model: TrainedModel, objective: Objective, progress: bool = False, chunk: int = 5000) -> np.ndarray:
     """The objective on every training string, cached as ``targets.npy`` next to the seeds (a
     shipped model may carry them in the same place of its own folder), with ``targets.json``
     naming the objective's version: targets of an older definition are recomputed."""
@@ -79,7 +91,14 @@ def training_targets(model: TrainedModel, objective: Objective, workers: int | N
             cached = np.load(cached_path, allow_pickle=False)
             if len(cached) == rows:
                 return cached
-    values = objective(model.data.strings("train"))
+    strings = model.data.strings("train")
+    with progress_bar(total=len(strings), desc=f"scoring the training set ({objective.name})", unit=" strings",
+                      enabled=progress) as bar:
+        parts = []
+        for start in range(0, len(strings), chunk):
+            parts.append(objective(strings[start : start + chunk]))
+            bar.update(len(parts[-1]))
+    values = np.concatenate(parts) if parts else np.empty(0)
     write_atomic(path, lambda out: np.save(out, values))
     save_json(path.with_suffix(".json"), {"objective": objective.name, "version": objective.version, "rows": rows})
     return values
@@ -95,7 +114,7 @@ class SeedRun:
 
     def __init__(self, model: TrainedModel, objective: Objective, settings: BOSettings, seed: int, targets: np.ndarray):
         self.model, self.objective, self.settings, self.seed = model, objective, settings, seed
-        self.folder = objective_folder(model, objective)
+        self.folder = objective_folder(model, objective, settings)
         self.path = self.folder / f"seed-{seed}.json"
         self.gp_path = self.folder / f"gp-seed-{seed}.pt"
         self.sign = 1.0 if objective.maximize else -1.0  # the GP always maximises
@@ -194,7 +213,7 @@ class SeedRun:
 
 def random_baseline(model: TrainedModel, objective: Objective, settings: BOSettings, seed: int, density: str = "gmm") -> dict:
     """The same budget (iterations × batch points) drawn from the run's ex-post density."""
-    path = objective_folder(model, objective) / f"random-seed-{seed}.json"
+    path = objective_folder(model, objective, settings) / f"random-seed-{seed}.json"
     points, attempts = settings.iterations * settings.batch, settings.attempts_for(model.grammar.name)
     if path.exists():
         state = json.loads(path.read_text())

@@ -63,11 +63,11 @@ def optimize(
     ``extra`` objectives are also reported for the top strings (e.g. raw penalized logP)."""
     settings = settings or BOSettings()
     objective.check_grammar(model.grammar.name)
-    targets = training_targets(model, objective)
-    folder = objective_folder(model, objective)
+    targets = training_targets(model, objective, progress=progress)
+    folder = objective_folder(model, objective, settings)
     seed_runs = {seed: SeedRun(model, objective, settings, seed, targets) for seed in seeds}
     if not all(run.done for run in seed_runs.values()):
-        codes = model.codes("train")  # encoded once for the seeds still to run
+        codes = model.codes("train", progress=progress)  # encoded once for the seeds still to run
         for run in seed_runs.values():
             run.codes = codes
     runs = {seed: run.run(log, progress) for seed, run in seed_runs.items()}
@@ -141,10 +141,11 @@ def proposal_scores(folder: Path) -> dict[str, dict[int, list[float]]]:
             for method, rows in frame.groupby("method")}
 
 
-def optimization_figures(model: TrainedModel, objective: Objective, result: dict) -> list[Path]:
+def optimization_figures(model: TrainedModel, objective: Objective, result: dict, settings: BOSettings | None = None) -> list[Path]:
     """``best-so-far.png`` (each seed's running best, BO against the random baseline) and
-    ``top.png`` (the top strings: molecules drawn, expressions as curves) next to the seeds' files."""
-    folder = objective_folder(model, objective)
+    ``top.png`` (the top strings: molecules drawn, expressions as curves) next to the seeds' files
+    (of the protocol's settings, or of ``settings``)."""
+    folder = objective_folder(model, objective, settings)
     scores = proposal_scores(folder)
     paths = [best_so_far_curves(scores.get("bo", {}), objective.maximize, objective.name, folder / "best-so-far.png",
                                 scores.get("random"))]

@@ -29,8 +29,8 @@ from gpytorch.likelihoods import GaussianLikelihood
 from gpytorch.mlls import VariationalELBO
 from gpytorch.optim import NGD
 from gpytorch.variational import TrilNaturalVariationalDistribution
-from tqdm import tqdm
 
+from grammar_rae.progress import progress_bar
 
 @dataclass
 class SurrogateSettings:
@@ -100,7 +100,7 @@ class SparseGP:
         generator = torch.Generator().manual_seed(self.seed)
         epochs = self.settings.warm_epochs if warm else self.settings.epochs
         batches = math.ceil(len(x_t) / self.settings.batch_size)
-        with tqdm(total=epochs * batches, desc="fitting the GP", disable=not progress) as bar:
+        with progress_bar(total=epochs * batches, desc="fitting the GP", enabled=bool(progress)) as bar:
             for _ in range(epochs):
                 order = torch.randperm(len(x_t), generator=generator)
                 for start in range(0, len(x_t), self.settings.batch_size):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from grammar_rae.evaluation.plots import comparison_curves
 from grammar_rae.evaluation.protocol import EVALUATION, EvaluationSettings, evaluate, evaluation_figures
-from grammar_rae.files import save_json, write_atomic
+from grammar_rae.files import locked, save_json, write_atomic
 from grammar_rae.generation.trained import TrainedModel
 from grammar_rae.objectives.registry import Objective, get_objective
 from grammar_rae.optimization.bo import BOSettings, optimization_folder
@@ -84,7 +84,8 @@ def run_experiment(experiment: Experiment, progress: bool = False, log: Callable
         evaluate(model, experiment.evaluation, progress=progress, log=log)
         log(f"[{name}] Bayesian optimisation of {objective.name}, seeds {list(experiment.seeds)}")
         optimisation = optimize(model, objective, experiment.seeds, experiment.bo, extra=extra, log=log, progress=progress)
-        figures = evaluation_figures(model, experiment.evaluation.densities) + optimization_figures(model, objective, optimisation)
+        figures = (evaluation_figures(model, experiment.evaluation.densities)
+                   + optimization_figures(model, objective, optimisation, experiment.bo))
         log(f"[{name}] figures: {', '.join(str(f) for f in figures)}")
         log(f"[{name}] done in {time.perf_counter() - started:.0f} s")
         results = write_tables(experiment)
@@ -93,18 +94,23 @@ def run_experiment(experiment: Experiment, progress: bool = False, log: Callable
 
 def write_tables(experiment: Experiment) -> dict:
     """Collect every finished model's row from its folder, write ``results.json``, ``results.md``
-    and the comparison figure, and return the table."""
-    results = collect_results(experiment)
-    save_results(experiment.out, results)
-    if results["models"]:
-        comparison_figure(experiment, list(results["models"]), get_objective(experiment.objective))
+    and the comparison figure, and return the table. Runs of other models side by side do the
+    same; a lock makes each collect-and-write one step, so the last table written holds every
+    model finished before it (without it, a run that collected before another model finished
+    could write its older table last)."""
+    with locked(experiment.out / ".results.lock"):
+        results = collect_results(experiment)
+        save_results(experiment.out, results)
+        if results["models"]:
+            comparison_figure(experiment, list(results["models"]), get_objective(experiment.objective))
     return results
 
 
 def comparison_figure(experiment: Experiment, models: Sequence[str], objective: Objective) -> Path:
     """``best-so-far.png`` in the experiment's folder: the mean best-so-far curves of ``models``,
     BO against the random baseline, to see the table's averages as a search."""
-    folders = {name: optimization_folder(experiment.out / name, objective.name) for name in models}
+    tag = experiment.bo.tag(experiment.grammar)
+    folders = {name: optimization_folder(experiment.out / name, objective.name, tag) for name in models}
     series = {name: proposal_scores(folder) for name, folder in folders.items() if (folder / "proposals.csv").exists()}
     return comparison_curves(series, objective.maximize, objective.name, experiment.out / "best-so-far.png", MODELS)
 
@@ -113,12 +119,12 @@ def collect_results(experiment: Experiment) -> dict:
     """The table, read from the model folders: a model's row is there once its folder holds its
     ``evaluation.json`` and BO summary. Each model writes only into its own folder, so runs of
     different models side by side (``--models``) never drop each other's rows."""
-    objective = experiment.objective
+    objective, tag = experiment.objective, experiment.bo.tag(experiment.grammar)
     models = {}
     for name in MODELS:
         folder = experiment.out / name
         evaluation = folder / EVALUATION
-        optimisation = optimization_folder(folder, objective) / "optimization.json"
+        optimisation = optimization_folder(folder, objective, tag) / "optimization.json"
         if evaluation.exists() and optimisation.exists() and (folder / rf.BEST).exists():
             models[name] = {"run": str(folder), "training": rf.training_summary(folder),
                             "evaluation": json.loads(evaluation.read_text())["stages"],

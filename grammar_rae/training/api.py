@@ -10,8 +10,8 @@ import numpy as np
 import torch
 
 from grammar_rae.data.batching import Splits, make_splits
-from grammar_rae.data.prepare import PreparedDataset, prepare_dataset
-from grammar_rae.data.sources import run_source
+from grammar_rae.data.prepare import PreparedDataset, prepare_dataset, run_dataset
+from grammar_rae.data.sources import recipe_of
 from grammar_rae.data.sequences import SequenceArrays, char_sequences, grammar_sequences
 from grammar_rae.errors import GrammarRAEError
 from grammar_rae.files import save_json
@@ -66,6 +66,15 @@ def sequences_for(config: ModelConfig, dataset: PreparedDataset) -> SequenceArra
     return grammar_sequences(dataset) if config.is_grammar_model else char_sequences(dataset, config.max_length)
 
 
+def data_record(dataset: PreparedDataset) -> dict:
+    """What a run's config says of its data: the file, its sha256, its form and, for a generated
+    set, the recipe that makes it again."""
+    meta = dataset.meta
+    record = {"source": meta["source"], "sha256": meta["source_sha256"], "kekule": bool(meta.get("kekule", False))}
+    recipe = recipe_of(meta["source_sha256"])
+    return record | ({"recipe": recipe} if recipe is not None else {})
+
+
 def split_rows(sequences: SequenceArrays, train_config: TrainConfig) -> Splits:
     """The splits of protocol section 1 over the usable rows (at most ``max_molecules`` of them)."""
     usable = np.flatnonzero(sequences.usable)[: train_config.max_molecules]
@@ -85,8 +94,7 @@ class RunData:
     def of(cls, folder: str | Path) -> "RunData":
         """The data of the run in ``folder`` (prepared from the cache, or again if the cache is gone)."""
         saved = rf.read_config(Path(folder))
-        dataset = prepare_dataset(Grammar.load(saved["grammar"]), run_source(saved["data"]["source"], saved["data"]["sha256"]),
-                                  kekule=saved["data"].get("kekule", False))
+        dataset = run_dataset(Grammar.load(saved["grammar"]), saved["data"], progress=True)
         if dataset.meta["source_sha256"] != saved["data"]["sha256"]:
             raise rf.RunError(f"The data of {folder} ({saved['data']['source']}) has changed since the run was trained.")
         model_config, train_config = ModelConfig.from_dict(saved["model"]), TrainConfig.from_dict(saved["train"])
@@ -184,20 +192,18 @@ def train(
 
     if resume:
         model_config, train_config = _saved_configs(folder, saved, grammar_, overrides, world.is_main)
-        data = run_source(saved["data"]["source"], saved["data"]["sha256"])
         if kekule is not None and kekule != saved["data"].get("kekule", False):
             raise rf.RunError(f"--resume continues {folder} on its own data form: drop --kekule.")
-        kekule = saved["data"].get("kekule", False)  # runs saved before Kekulé data existed read molecules as written
+        dataset = run_dataset(grammar_, saved["data"], workers=workers, progress=progress and world.is_main)
     else:
         if (folder / rf.CONFIG).exists():
             raise rf.RunError(f"{folder} already holds a run: pass --resume to continue it, or choose another --out.")
         model_config, train_config = _new_configs(grammar_, model, preset, overrides)
         if kekule is None:  # the preset says whether molecules are read in their Kekulé form
             kekule = preset_settings(preset, grammar_.name).get("kekule", False)
-
-    dataset = prepare_dataset(grammar_, data, workers=workers, progress=progress and world.is_main, kekule=bool(kekule))
+        dataset = prepare_dataset(grammar_, data, workers=workers, progress=progress and world.is_main, kekule=bool(kekule))
     if resume and dataset.meta["source_sha256"] != saved["data"]["sha256"]:
-        raise rf.RunError(f"The data of {folder} ({data}) has changed since the run started.")
+        raise rf.RunError(f"The data of {folder} ({saved['data']['source']}) has changed since the run started.")
     sequences = sequences_for(model_config, dataset)
     splits = split_rows(sequences, train_config)
     torch.manual_seed(train_config.seed)
@@ -213,7 +219,7 @@ def train(
                 "preset": preset,
                 "model": model_config.to_dict(),
                 "train": asdict(train_config),
-                "data": {"source": dataset.meta["source"], "sha256": dataset.meta["source_sha256"], "kekule": bool(kekule)},
+                "data": data_record(dataset),
                 "splits": {"train": len(splits.train), "val": len(splits.val), "test": len(splits.test)},
             },
         )

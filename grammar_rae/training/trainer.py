@@ -27,6 +27,7 @@ from grammar_rae.errors import GrammarRAEError
 from grammar_rae.files import save_json
 from grammar_rae.models.autoencoders import Autoencoder
 from grammar_rae.models.config import settings_from_dict
+from grammar_rae.progress import progress_bar
 from grammar_rae.training import run_folder as rf
 from grammar_rae.training.distributed import World, all_sum, barrier, gather
 
@@ -167,12 +168,12 @@ class Trainer:
             started = time.perf_counter() - self.epoch_seconds
             batches = self._my_batches(self.epoch)
             self.model.train()
-            bar = tqdm(
+            bar = progress_bar(
                 total=len(batches),
                 initial=self.batch,
                 desc=f"epoch {self.epoch + 1}/{self.config.epochs}",
                 unit="batch",
-                disable=not (progress and self.world.is_main),
+                enabled=progress and self.world.is_main,
                 dynamic_ncols=True,
             )
             try:

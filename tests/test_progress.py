@@ -1,0 +1,39 @@
+"""Progress off a terminal: long work writes whole lines to standard error, never goes silent."""
+
+from __future__ import annotations
+
+from grammar_rae import progress
+from grammar_rae.cli.main import main
+from grammar_rae.progress import progress_bar
+
+
+def test_off_a_terminal_a_bar_writes_whole_lines_at_most_every_interval(capsys):
+    with progress_bar(total=5, desc="work", unit=" items") as bar:
+        for _ in range(5):
+            bar.update()
+    err = capsys.readouterr().err
+    assert "\r" not in err
+    lines = err.splitlines()
+    assert len(lines) == 2  # the start and the end: the five updates came within one interval
+    assert lines[0].startswith("work:   0%") and lines[-1].startswith("work: 100%") and "5/5" in lines[-1]
+
+
+def test_every_update_after_the_interval_is_a_line(capsys, monkeypatch):
+    monkeypatch.setattr(progress, "LOG_INTERVAL", 0.0)
+    with progress_bar(total=3, desc="step") as bar:
+        for _ in range(3):
+            bar.update()
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split("|")[0].strip() for line in lines] == ["step:   0%", "step:  33%", "step:  67%", "step: 100%"]
+
+
+def test_a_disabled_bar_is_silent(capsys):
+    with progress_bar(total=3, desc="quiet", enabled=False) as bar:
+        bar.update(3)
+    assert capsys.readouterr().err == ""
+
+
+def test_data_prepare_reports_progress_into_a_log(capsys, isolated_cache, zinc_slice):
+    assert main(["data", "prepare", "--data", str(zinc_slice), "--workers", "1"]) == 0
+    err = capsys.readouterr().err
+    assert "preparing zinc400.smi: 100%" in err and "400/400" in err and "\r" not in err
