@@ -10,6 +10,7 @@ it is alive and how far it has got, and a log file stays readable line by line.
 from __future__ import annotations
 
 import sys
+import time
 from typing import TextIO
 
 from tqdm import tqdm
@@ -18,18 +19,22 @@ LOG_INTERVAL = 10.0  # seconds between progress lines when the output is not a t
 
 
 class _Lines:
-    """A text stream for tqdm that turns each in-place redraw into one line of its own (the
-    closing redraw of a finished bar, the same count again, is not repeated)."""
+    """A text stream for tqdm that turns each in-place redraw into one line of its own, at most
+    every ``LOG_INTERVAL`` seconds however often the bar is refreshed (``set_postfix`` redraws at
+    once), apart from the first and the finished one (the closing redraw of a finished bar, the
+    same count again, is not repeated)."""
 
     def __init__(self, stream: TextIO):
-        self.stream, self.last = stream, None
+        self.stream, self.last, self.written = stream, None, -float("inf")
 
     def write(self, text: str) -> int:
         line = text.replace("\r", "").rstrip()
         count = line.split(" [")[0]  # the line without its timing, which changes between redraws
-        if line and count != self.last:
+        now = time.monotonic()
+        due = self.last is None or "100%" in count or now - self.written >= LOG_INTERVAL
+        if line and count != self.last and due:
             self.stream.write(line + "\n")
-            self.last = count
+            self.last, self.written = count, now
         return len(text)
 
     def flush(self) -> None:

@@ -13,6 +13,7 @@ from grammar_rae.cli.main import main
 from grammar_rae.errors import GrammarRAEError
 from grammar_rae.generation.trained import TrainedModel
 from grammar_rae.objectives.registry import get_objective
+from grammar_rae.optimization import bo
 from grammar_rae.optimization.acquisition import bounding_box, select_batch
 from grammar_rae.optimization.bo import BOSettings, SeedRun, objective_folder, training_targets
 from grammar_rae.optimization.report import optimize, summarise
@@ -111,8 +112,10 @@ def test_optimize_cli_table_files_and_resume(expr_run, capsys):
     assert main(args) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["bo"]["seeds"] == [1, 2] and "random" in result
-    assert 0 <= result["bo"]["fraction_valid"]["mean"] <= 1
     folder, = (expr_run / "optimization").glob("expr-fit-*")  # not the protocol's settings: a folder of their own
+    fractions = [np.mean([p["valid"] for p in json.loads((folder / f"seed-{s}.json").read_text())["iterations"][0]["proposals"]])
+                 for s in (1, 2)]
+    assert result["bo"]["fraction_valid"]["mean"] == pytest.approx(np.mean(fractions))
     assert (folder / "optimization.json").exists() and (folder / "best-so-far.png").exists()
     lines = (folder / "proposals.csv").read_text().splitlines()
     assert lines[0] == "method,seed,iteration,string,valid,score" and len(lines) == 1 + 2 * 3 + 2 * 3
@@ -172,3 +175,28 @@ def test_training_targets_are_recomputed_when_the_objective_changes(expr_run):
     assert np.array_equal(training_targets(model, objective), np.zeros_like(first))  # same version: reused
     newer = type(objective)(**{**objective.__dict__, "version": "newer"})
     assert np.array_equal(training_targets(model, newer), first)  # another version: computed again
+
+
+def test_an_interrupted_iteration_keeps_its_fitted_surrogate(expr_run, monkeypatch):
+    model = TrainedModel.load(expr_run)
+    objective = get_objective("expr-fit")
+    targets = training_targets(model, objective)
+    settings = BOSettings(**{**TINY.__dict__, "iterations": 1})
+    straight = SeedRun(model, objective, settings, 5, targets).run()
+    folder = objective_folder(model, objective, settings)
+    (folder / "seed-5.json").unlink()
+    (folder / "gp-seed-5.pt").unlink()
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(bo, "decode_points", interrupt)  # Ctrl-C while the first batch is decoded
+    with pytest.raises(KeyboardInterrupt):
+        SeedRun(model, objective, settings, 5, targets).run()
+    assert not (folder / "seed-5.json").exists() and (folder / "gp-seed-5.pt").exists()
+    monkeypatch.undo()
+    fits = []
+    monkeypatch.setattr(SparseGP, "fit", lambda self, *a, **k: fits.append(1))
+    resumed = SeedRun(model, objective, settings, 5, targets).run()
+    assert not fits  # the surrogate fitted before the interruption is used, not fitted again
+    assert [p["string"] for p in resumed["iterations"][0]["proposals"]] == [p["string"] for p in straight["iterations"][0]["proposals"]]

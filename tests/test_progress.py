@@ -37,3 +37,12 @@ def test_data_prepare_reports_progress_into_a_log(capsys, isolated_cache, zinc_s
     assert main(["data", "prepare", "--data", str(zinc_slice), "--workers", "1"]) == 0
     err = capsys.readouterr().err
     assert "preparing zinc400.smi: 100%" in err and "400/400" in err and "\r" not in err
+
+
+def test_refreshes_do_not_bypass_the_interval(capsys):
+    with progress_bar(total=50, desc="epoch") as bar:
+        for k in range(50):
+            bar.set_postfix(loss=f"{k:.4f}")  # redraws at once, as the trainer's bar does
+            bar.update()
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 2 and lines[-1].startswith("epoch: 100%")

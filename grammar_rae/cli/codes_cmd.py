@@ -13,6 +13,7 @@ from grammar_rae.cli.commands import summary
 from grammar_rae.cli.options import add_model_option, load_model, positive_int
 from grammar_rae.data.reading import read_strings
 from grammar_rae.errors import DataError
+from grammar_rae.grammar.batch import grammar_of
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -38,7 +39,7 @@ def run_encode(args: argparse.Namespace) -> int:
     texts = list(args.strings) + (read_strings(args.file)[1] if args.file else [])
     if not texts:
         raise DataError("Nothing to encode: give strings as arguments or --file FILE.")
-    model = load_model(args)
+    model = load_model(args, grammar_of(texts[:100]) if args.model is None else None)
     codes, errors = model.encode(texts)
     for i, text in enumerate(texts):
         record = {"input": text, "error": errors[i]} if i in errors else {"input": text, "z": [round(float(v), 6) for v in codes[i]]}

@@ -20,6 +20,7 @@ from grammar_rae.files import write_atomic
 from grammar_rae.generation.density import DENSITIES
 from grammar_rae.generation.interpolation import interpolate
 from grammar_rae.generation.sampling import fit_density, run_density, sample, samples_file
+from grammar_rae.grammar.batch import grammar_of
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -164,7 +165,7 @@ def print_report(report: dict) -> None:
 
 def run_interpolate(args: argparse.Namespace) -> int:
     """Print t and the decoded string for each step."""
-    model = load_model(args)
+    model = load_model(args, grammar_of([args.start, args.end]) if args.model is None else None)
     path = interpolate(model, args.start, args.end, args.steps, args.decode)
     valid = valid_mask(model.grammar.name, [text for _, text in path], workers=1)
     for (t, text), ok in zip(path, valid):

@@ -81,9 +81,9 @@ def decode_points(
     strings: list[str | None] = []
     with progress_bar(total=len(z), desc="decoding", unit=" points", enabled=bool(progress)) as bar:
         for start in range(0, len(z), chunk):
-            batch = model.decode_attempts(z[start : start + chunk], attempts, mode, generator, temperature=temperature)
+            batch = model.decode_attempts(z[start : start + chunk], attempts, mode, generator, temperature=temperature,
+                                          advance=bar.update)
             strings += [row[0] for row in batch] if attempts == 1 else most_frequent_valid(batch, model.grammar.name)
-            bar.update(len(batch))
     return strings
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -150,18 +151,22 @@ class TrainedModel:
         batch_size: int = 2000,
         temperature: float = 1.0,
         constraints: str | None = None,
+        advance: Callable[[int], object] | None = None,
     ) -> list[list[str | None]]:
         """``attempts`` decodes of each latent point (N lists of ``attempts`` strings, None where
         decoding gives no complete derivation). ``mode`` is ``sample`` (Gumbel-max on logits /
         ``temperature``, from ``generator``) or ``argmax``; ``constraints`` (``auto``: the
         grammar's semantic constraints where it has them, or ``none``; default: the model's
-        setting) narrow each step's choices.
+        setting) narrow each step's choices; ``advance`` is told the number of points done after
+        each chunk (for a progress bar).
         The repeat decoder runs once per point; only the masked choice is repeated."""
         out: list[list[str | None]] = []
         for chunk in self._chunks(z, attempts, batch_size):
             stepper = self.network.stepper(chunk, attempts)
             strings = self._strings(stepper, len(chunk) * attempts, mode, generator, temperature, constraints)
             out += [strings[i : i + attempts] for i in range(0, len(strings), attempts)]
+            if advance is not None:
+                advance(len(chunk))
         return out
 
     def _chunks(self, z: np.ndarray | torch.Tensor, rows_per_point: int, batch_size: int):

@@ -6,8 +6,8 @@ import multiprocessing
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from grammar_rae.errors import GrammarRAEError, InvalidString
-from grammar_rae.grammar.cfg import Grammar
+from grammar_rae.errors import GrammarRAEError, InvalidString, ParseError, TokenizeError
+from grammar_rae.grammar.cfg import Grammar, builtin_grammars
 from grammar_rae.grammar.codec import check_length
 from grammar_rae.grammar.parser import Parser
 from grammar_rae.parallel import default_workers, quiet_worker
@@ -109,3 +109,17 @@ def _chunk_results(grammar, chunks, max_length, check, workers) -> Iterator[list
     context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
     with context.Pool(workers, _start_worker, (grammar.source_text, max_length, check)) as pool:
         yield from pool.imap(_work, chunks)
+
+
+def grammar_of(texts: Sequence[str]) -> str | None:
+    """The first shipped grammar whose language holds every one of ``texts`` (None for none):
+    lets a command given strings but no model pick a model of the right kind."""
+    for name in builtin_grammars():
+        parser = Parser(Grammar.load(name))
+        try:
+            for text in texts:
+                parser.parse(text)
+        except (TokenizeError, ParseError):
+            continue
+        return name
+    return None

@@ -158,9 +158,12 @@ class SeedRun:
         if self.done:
             return self.state
         gp = SparseGP(self.codes.shape[1], self.settings.surrogate, self.seed)
-        if self.state["iterations"] and self.gp_path.exists():
-            x_seen, y_seen = self._observed()
-            gp.load_state_dict(torch.load(self.gp_path, weights_only=True), *self._fit_data(x_seen, y_seen))
+        fitted_for = 0  # the iteration whose surrogate is already fitted (saved before an interruption)
+        if self.gp_path.exists():
+            saved = torch.load(self.gp_path, weights_only=True)
+            fitted_for = int(saved.pop("fitted_for", len(self.state["iterations"])))
+            if fitted_for:
+                gp.load_state_dict(saved, *self._fit_data(*self._observed()))
         bounds = bounding_box(self.codes)
         attempts = self.settings.attempts_for(self.model.grammar.name)
         while not self.done:
@@ -168,14 +171,17 @@ class SeedRun:
             started = time.perf_counter()
             x_seen, y_seen = self._observed()
             x_fit, y_fit = self._fit_data(x_seen, y_seen)
-            gp.fit(x_fit, y_fit, warm=gp.model is not None, progress=progress)
+            if fitted_for != iteration:
+                gp.fit(x_fit, y_fit, warm=gp.model is not None, progress=progress)
+                self._save_gp(gp, iteration)  # an interruption from here on keeps the fit
             metrics = gp.metrics(self.codes[self.test_rows], self.sign * self.targets[self.test_rows])
             fitted = time.perf_counter()
             z = select_batch(gp, bounds, self.settings.batch, float(y_fit.max()), seed=self.seed * 100 + iteration,
                              search=self.settings.search, restarts=self.settings.restarts,
                              raw_samples=self.settings.raw_samples)
             selected = time.perf_counter()
-            strings = decode_points(self.model, z, self.settings.decode, attempts, seed=self.seed * 100 + iteration)
+            strings = decode_points(self.model, z, self.settings.decode, attempts, seed=self.seed * 100 + iteration,
+                                    progress=progress)
             valid = valid_mask(self.model.grammar.name, strings)
             scores = np.where(valid, self.objective(strings), self.objective.worst)
             self.state["iterations"].append({
@@ -189,8 +195,6 @@ class SeedRun:
                     for point, s, ok, score in zip(z, strings, valid, scores)
                 ],
             })
-            self.folder.mkdir(parents=True, exist_ok=True)
-            write_atomic(self.gp_path, lambda out: torch.save(gp.state_dict(), out))
             save_json(self.path, self.state)
             seen = [p for it in self.state["iterations"] for p in it["proposals"]]
             log(f"seed {self.seed}, iteration {iteration}: {int(valid.sum())}/{len(valid)} valid, "
@@ -198,6 +202,10 @@ class SeedRun:
                 f"{self._best_text(np.array([p['score'] for p in seen]), np.array([p['valid'] for p in seen]))}, "
                 f"surrogate RMSE {metrics.rmse:.3f}")
         return self.state
+
+    def _save_gp(self, gp: SparseGP, iteration: int) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        write_atomic(self.gp_path, lambda out: torch.save(gp.state_dict() | {"fitted_for": iteration}, out))
 
     def _fit_data(self, x_seen: np.ndarray, y_seen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         x = np.concatenate([self.codes[self.fit_rows], x_seen])
@@ -211,7 +219,8 @@ class SeedRun:
         return f"{pick(scores[valid]):.3f}"
 
 
-def random_baseline(model: TrainedModel, objective: Objective, settings: BOSettings, seed: int, density: str = "gmm") -> dict:
+def random_baseline(model: TrainedModel, objective: Objective, settings: BOSettings, seed: int, density: str = "gmm",
+                    progress: bool = False) -> dict:
     """The same budget (iterations × batch points) drawn from the run's ex-post density."""
     path = objective_folder(model, objective, settings) / f"random-seed-{seed}.json"
     points, attempts = settings.iterations * settings.batch, settings.attempts_for(model.grammar.name)
@@ -221,7 +230,7 @@ def random_baseline(model: TrainedModel, objective: Objective, settings: BOSetti
             return state
     dens, _ = run_density(model, density)
     z = dens.sample(points, seed=10_000 + seed)
-    strings = decode_points(model, z, settings.decode, attempts, seed=10_000 + seed)
+    strings = decode_points(model, z, settings.decode, attempts, seed=10_000 + seed, progress=progress)
     valid = valid_mask(model.grammar.name, strings)
     scores = np.where(valid, objective(strings), objective.worst)
     state = {"seed": seed, "density": density, "attempts": attempts, "proposals": [

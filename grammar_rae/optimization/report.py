@@ -71,7 +71,10 @@ def optimize(
         for run in seed_runs.values():
             run.codes = codes
     runs = {seed: run.run(log, progress) for seed, run in seed_runs.items()}
-    randoms = {seed: random_baseline(model, objective, settings, seed)["proposals"] for seed in seeds} if baseline else None
+    randoms = None
+    if baseline:
+        log(f"random baseline: {settings.iterations * settings.batch} points per seed from the ex-post GMM")
+        randoms = {seed: random_baseline(model, objective, settings, seed, progress=progress)["proposals"] for seed in seeds}
     return write_summary(folder, str(model.folder), objective, settings.record(model.grammar.name), runs, randoms, extra)
 
 

@@ -44,6 +44,14 @@ def init_world(device: torch.device) -> World:
     return world
 
 
+def shard(batches: list, world: World) -> list:
+    """This process's share of an epoch's batches: every ``world.size``-th one from its rank, so
+    that step k of all processes together covers batches k·size … k·size + size − 1 (a last
+    incomplete round is left out, so every process takes the same number of steps)."""
+    usable = len(batches) - len(batches) % world.size
+    return batches[world.rank : usable : world.size]
+
+
 def all_sum(values: list[float], world: World, device: torch.device) -> list[float]:
     """Element-wise sum of ``values`` over all processes."""
     if not world.distributed:

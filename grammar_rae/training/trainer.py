@@ -29,7 +29,7 @@ from grammar_rae.models.autoencoders import Autoencoder
 from grammar_rae.models.config import settings_from_dict
 from grammar_rae.progress import progress_bar
 from grammar_rae.training import run_folder as rf
-from grammar_rae.training.distributed import World, all_sum, barrier, gather
+from grammar_rae.training.distributed import World, all_sum, barrier, gather, shard
 
 
 PRECISIONS = ("auto", "bf16", "fp32")
@@ -126,11 +126,18 @@ class Trainer:
         batches = epoch_batches(
             self.splits.train, self.sequences.lengths, self.config.batch_size, self.config.seed, epoch, self.config.bucket
         )
-        usable = len(batches) - len(batches) % self.world.size
-        return batches[self.world.rank : usable : self.world.size]
+        return shard(batches, self.world)
 
     # ----- one step and one pass -----------------------------------------------------------------
     def _step(self, rows: np.ndarray) -> tuple[float, float, float]:
+        """One optimiser step on a batch; returns its loss, reconstruction term and exact matches."""
+        self.optimizer.zero_grad(set_to_none=True)
+        result = self._backward(rows)
+        self._apply()
+        return result
+
+    def _backward(self, rows: np.ndarray, scale: float = 1.0) -> tuple[float, float, float]:
+        """Add ``scale`` × the gradient of a batch's loss to the parameters' gradients."""
         x, targets, steps = self._tensors(rows)
         with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
             terms = self.net(x, targets, steps, self.generator)
@@ -139,14 +146,16 @@ class Trainer:
                 f"The loss became {terms.total.item()} at epoch {self.epoch + 1}, batch {self.batch + 1}; "
                 f"training stopped and the last good checkpoint in {self.folder} is kept."
             )
-        self.optimizer.zero_grad(set_to_none=True)
-        terms.total.backward()
+        (terms.total * scale if scale != 1.0 else terms.total).backward()
+        return terms.total.item(), terms.reconstruction.item(), terms.exact.float().sum().item()
+
+    def _apply(self) -> None:
+        """The optimiser step on the gradients gathered (learning-rate warm-up first)."""
         if self.steps < self.config.warmup_steps:
             for group in self.optimizer.param_groups:
                 group["lr"] = self.config.lr * (self.steps + 1) / self.config.warmup_steps
         self.optimizer.step()
         self.steps += 1
-        return terms.total.item(), terms.reconstruction.item(), terms.exact.float().sum().item()
 
     @torch.no_grad()
     def evaluate(self, rows: np.ndarray) -> EpochMetrics:
@@ -188,6 +197,7 @@ class Trainer:
                             loss=f"{loss:.4f}",
                             acc=f"{exact / len(rows):.3f}",
                             mol_s=f"{len(rows) * self.world.size / (time.perf_counter() - tick):.0f}",
+                            refresh=False,
                         )
                         bar.update()
                 self._finish_epoch(time.perf_counter() - started)
