@@ -64,10 +64,12 @@ def test_parse_with_a_grammar_file(capsys, tmp_path):
         (["data", "prepare", "--data", "/no/such.smi"], "No such file or data set"),
         (["data", "prepare", "--grammar", "expr", "--kekule"], "The Kekulé form exists for molecules only, not for the expr grammar."),
         (["train", "--grammar", "expr", "--kekule", "--out", "/tmp/never-made"], "The Kekulé form exists for molecules only"),
+        (["score", "--objective", "expr-fit", "--grammar", "{bad_cfg}", "x"], "Grammar file lacks the header line(s)"),
     ],
 )
-def test_user_errors_are_one_sentence(capsys, argv, message):
-    code, _, err = run(capsys, *argv)
+def test_user_errors_are_one_sentence(capsys, tmp_path, argv, message):
+    (tmp_path / "bad.cfg").write_text("S -> 'x'\n")  # rules without the header
+    code, _, err = run(capsys, *[word.replace("{bad_cfg}", str(tmp_path / "bad.cfg")) for word in argv])
     assert code == 1
     assert message in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
@@ -146,6 +148,7 @@ def _nan_vector(tmp_path):
     [
         (lambda d: ["sample", "--n", "1000000000000"], 1, "is more than one run samples"),
         (lambda d: ["sample", "--n", "5", "--out", str(d)], 1, "is a folder: give a file name"),
+        (lambda d: ["sample", "--n", "5", "--out", str(d), "--force"], 1, "is a folder: give a file name"),
         (lambda d: ["sample", "--n", "5", "--out", str(d / "f.txt" / "x.csv")], 1, "is not a writable folder"),
         (lambda d: ["sample", "--n", "5", "--model", str(d / "f.txt")], 1, "is a file, not a run folder"),
         (lambda d: ["sample", "--n", "5", "--model", _bad_run(d)], 1, "it lacks grammar_hash"),

@@ -10,6 +10,7 @@ import shutil
 import numpy as np
 import pytest
 
+from grammar_rae.cli.main import main
 from grammar_rae.data import prepare_dataset, resolve_data, sources
 from grammar_rae.data.reading import read_strings
 from grammar_rae.errors import DataError
@@ -110,6 +111,17 @@ def test_bad_inputs_give_clear_errors(tmp_path, smiles_grammar):
         prepare_dataset(smiles_grammar, junk, cache_dir=tmp_path)
     with pytest.raises(DataError, match="written in the smiles grammar"):
         resolve_data("zinc250k", "expr")
+
+
+def test_the_same_bytes_under_another_name_are_reported_under_that_name(tmp_path, expr_grammar, expressions, capsys):
+    first, second = tmp_path / "first.txt", tmp_path / "second.txt"
+    first.write_text("\n".join(expressions[:100]) + "\n")
+    shutil.copy(first, second)
+    assert prepare_dataset(expr_grammar, first, cache_dir=tmp_path / "cache").meta["source"] == str(first.resolve())
+    again = prepare_dataset(expr_grammar, second, cache_dir=tmp_path / "cache")
+    assert again.meta["source"] == str(second.resolve()) and again.meta["prepared_from"] == str(first.resolve())
+    assert main(["data", "prepare", "--grammar", "expr", "--data", str(second), "--cache-dir", str(tmp_path / "cache")]) == 0
+    assert f"data:     {second.resolve()} (same bytes as {first.resolve()}, prepared earlier: reused)" in capsys.readouterr().out
 
 
 def test_corrupt_cache_is_reported(tmp_path, expr_grammar, expressions):

@@ -8,14 +8,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from grammar_rae.cli.main import main
 from grammar_rae.errors import GrammarRAEError
+from grammar_rae.generation.density import LatentDensity
 from grammar_rae.generation.trained import TrainedModel
 from grammar_rae.objectives.registry import get_objective
 from grammar_rae.optimization import bo
 from grammar_rae.optimization.acquisition import bounding_box, select_batch
 from grammar_rae.optimization.bo import BOSettings, SeedRun, objective_folder, training_targets
+from grammar_rae.optimization.data_region import DataRegion
 from grammar_rae.optimization.report import optimize, summarise
 from grammar_rae.optimization.surrogate import SparseGP, SurrogateSettings
 
@@ -44,6 +47,49 @@ def test_batch_ei_stays_in_the_box_and_moves_towards_the_optimum(search):
     z = select_batch(gp, box, q=4, best=float(y.max()), seed=0, search=search, restarts=2, raw_samples=64)
     assert z.shape == (4, 2) and np.all(z >= box[0] - 1e-6) and np.all(z <= box[1] + 1e-6)
     assert np.linalg.norm(z - 1.0, axis=1).min() < 1.0
+
+
+def test_the_data_region_bounds_the_density_aware_acquisitions():
+    rng = np.random.default_rng(2)
+    codes = np.concatenate([rng.normal(-1.5, 0.4, size=(1500, 2)), rng.normal([1.5, -1.5], 0.4, size=(1500, 2))])
+    y = codes.sum(axis=1)  # rises towards the empty corner (3, 3)-ish of the box
+    region = DataRegion.of(LatentDensity("gmm", components=2).fit(codes), codes, 0.01)
+    assert region.inside(codes).mean() == pytest.approx(0.99, abs=0.002)
+    gp = SparseGP(2, SurrogateSettings(inducing=60, epochs=30, batch_size=500, lr=0.03)).fit(codes, y)
+    box = bounding_box(codes)
+    plain = select_batch(gp, box, q=4, best=float(y.max()), seed=0, restarts=2, raw_samples=64)
+    assert not region.inside(plain).all()  # plain EI leaves the data for the empty corner of the box
+    for acquisition in ("floor-ei", "weighted-ei"):
+        z = select_batch(gp, box, q=4, best=float(y.max()), seed=0, restarts=2, raw_samples=64,
+                         acquisition=acquisition, region=region)
+        assert z.shape == (4, 2) and np.all(z >= box[0] - 1e-6) and np.all(z <= box[1] + 1e-6)
+        if acquisition == "floor-ei":
+            assert region.inside(z).all()  # the constraint holds for every point
+    far = np.array([[3.0, 3.0], [-1.5, -1.5]], dtype=np.float32)
+    pulled = region.pull_in(far)
+    assert region.inside(pulled).all() and np.array_equal(pulled[1], far[1])  # a point inside stays where it is
+    assert region.log_density(torch.as_tensor(pulled[:1], dtype=torch.float64)).item() == pytest.approx(region.floor, abs=0.01)
+    with pytest.raises(GrammarRAEError, match="Unknown acquisition 'pi'"):
+        BOSettings(acquisition="pi")
+    with pytest.raises(GrammarRAEError, match="quantile between 0 and 1"):
+        BOSettings(density_floor=1.0)
+
+
+def test_floor_ei_runs_keep_every_proposal_in_the_region_and_repeat_exactly(expr_run):
+    model = TrainedModel.load(expr_run)
+    objective = get_objective("expr-fit")
+    targets = training_targets(model, objective)
+    settings = BOSettings(**{**TINY.__dict__, "acquisition": "floor-ei"})
+    first = SeedRun(model, objective, settings, 3, targets).run()
+    folder = objective_folder(model, objective, settings)
+    assert folder != objective_folder(model, objective, TINY)  # beside the plain-EI runs of the same settings
+    for iteration in first["iterations"]:
+        assert iteration["environment"]["threads"] == torch.get_num_threads() and "botorch" in iteration["environment"]
+        assert all(p["log_density"] >= iteration["density_floor"] - 1e-3 for p in iteration["proposals"])
+    (folder / "seed-3.json").rename(folder / "seed-3-first.json")
+    (folder / "gp-seed-3.pt").unlink()
+    again = SeedRun(model, objective, settings, 3, targets).run()  # the same seed, settings, data and threads
+    assert [it["proposals"] for it in again["iterations"]] == [it["proposals"] for it in first["iterations"]]
 
 
 def test_seed_runs_resume_exactly(expr_run):

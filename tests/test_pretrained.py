@@ -15,7 +15,7 @@ from grammar_rae.generation import pretrained
 from grammar_rae.generation.trained import TrainedModel, find_run
 from grammar_rae.objectives.registry import get_objective
 from grammar_rae.optimization.bo import objective_folder, training_targets
-from grammar_rae.reproduce.model_card import export_model
+from grammar_rae.reproduce.model_card import export_model, model_card
 
 
 @pytest.fixture
@@ -95,3 +95,13 @@ def test_shipped_models_carry_their_training_targets(isolated_cache):
     assert len(targets) == len(model.data.rows("train"))
     assert not (objective_folder(model, objective) / "targets.npy").exists()  # read from the package, not recomputed
     np.testing.assert_allclose(targets[:300], objective(model.data.strings("train")[:300]))
+
+
+def test_the_model_card_gives_the_protocol_bo_of_the_run():
+    run = Path(__file__).resolve().parents[1] / "results" / "molecules-ar" / "grae"
+    result = json.loads((run / "optimization" / "penalized-logp" / "optimization.json").read_text())
+    card = model_card(run, "zinc-grae")
+    row = next(line for line in card.splitlines() if line.startswith("| BO of penalized-logp"))
+    assert f"average {result['bo']['average_score']['mean']:.2f} ± {result['bo']['average_score']['sem']:.2f}" in row
+    assert f"best {result['bo']['top'][0]['score']:.2f}" in row and f"({len(result['bo']['seeds'])} seeds" in row
+    assert card == (Path(__file__).resolve().parents[1] / "pretrained" / "zinc-grae" / "README.md").read_text()

@@ -71,7 +71,8 @@ def run_prepare(args: argparse.Namespace) -> int:
     )
     meta = dataset.meta
     rejected = sum(meta["rejected"].values())
-    print(f"data:     {meta['source']}")
+    print(f"data:     {meta['source']}" + (f" (same bytes as {meta['prepared_from']}, prepared earlier: reused)"
+                                            if "prepared_from" in meta else ""))
     print(f"grammar:  {grammar.name} ({grammar.n_rules} rules, max length {meta['max_length']})"
           + (", Kekulé forms" if meta.get("kekule") else ""))
     print(f"kept:     {meta['kept']:,} of {meta['lines']:,} lines (prepared in {meta['seconds']} s)")

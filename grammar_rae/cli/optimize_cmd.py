@@ -7,15 +7,17 @@ import json
 import math
 import sys
 
+import torch
+
 from grammar_rae.cli.commands import summary
-from grammar_rae.cli.options import add_model_option, load_model, positive_int
+from grammar_rae.cli.options import add_model_option, load_model, positive_int, quantile
 from grammar_rae.data.reading import read_strings
 from grammar_rae.data.validity import valid_mask
 from grammar_rae.errors import DataError, GrammarRAEError
 from grammar_rae.grammar.batch import parse_many
 from grammar_rae.grammar.cfg import Grammar
 from grammar_rae.objectives.registry import companion_objectives, get_objective, objective_names
-from grammar_rae.optimization.acquisition import SEARCHES
+from grammar_rae.optimization.acquisition import ACQUISITIONS, SEARCHES
 from grammar_rae.optimization.bo import BOSettings, objective_folder
 from grammar_rae.optimization.report import optimization_figures, optimize, rescore
 from grammar_rae.optimization.surrogate import SurrogateSettings
@@ -43,6 +45,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     opt.add_argument("--restarts", type=positive_int, default=None, help="acquisition optimiser restarts (default: 2 greedy, 4 joint)")
     opt.add_argument("--search", choices=SEARCHES, default=BOSettings.search,
                      help="find the batch of EI greedily one point at a time, as the Grammar VAE did (default), or jointly")
+    opt.add_argument("--acquisition", choices=ACQUISITIONS, default=BOSettings.acquisition,
+                     help="ei: plain batch EI, the papers' (default); floor-ei: EI with every point kept where the "
+                     "ex-post GMM's log-density is above --density-floor; weighted-ei: EI times the probability of being there")
+    opt.add_argument("--density-floor", type=quantile, default=BOSettings.density_floor, metavar="Q",
+                     help="the data region's edge: the Q quantile of the training codes' log-density (default 0.01: "
+                     "99%% of them lie above it); also reports how many proposals of any acquisition fall below it")
+    opt.add_argument("--threads", type=positive_int, default=None,
+                     help="torch threads (recorded with every iteration: the same seed, settings and thread count give "
+                     "the same proposals; default: torch's choice)")
     opt.add_argument("--no-baseline", action="store_true", help="skip the random-sampling baseline")
     opt.add_argument("--resume", action="store_true", help="continue seeds that already have results")
     opt.add_argument("--rescore", action="store_true",
@@ -90,7 +101,10 @@ def run_optimize(args: argparse.Namespace) -> int:
         warm_epochs=args.gp_warm_epochs or defaults.warm_epochs,
     )
     settings = BOSettings(iterations=args.iterations, batch=args.batch, attempts=args.attempts, decode=args.decode,
-                          search=args.search, restarts=args.restarts, surrogate=surrogate)
+                          search=args.search, restarts=args.restarts, surrogate=surrogate, acquisition=args.acquisition,
+                          density_floor=args.density_floor)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     folder = objective_folder(model, objective, settings)
     extra = [get_objective(name) for name in companion_objectives(objective.name)]
     started = sorted(folder.glob("seed-*.json")) if folder.is_dir() else []
@@ -124,6 +138,9 @@ def print_table(result: dict) -> None:
             row = result[method]
             tops = "; ".join(f"{t['string']} ({t['score']:.2f})" for t in row["top"])
             print(f"{method:<8} {_cell(row['fraction_valid']):>18} {_cell(row['average_score']):>18}  {tops}")
+    if "below_density_floor" in result["bo"]:
+        print(f"BO proposals below the density floor (--density-floor {result['settings'].get('density_floor', 0.01)}): "
+              f"{_cell(result['bo']['below_density_floor'])}")
     surrogate = result["bo"]["surrogate"]
     print(f"surrogate (10% held out): RMSE {_cell(surrogate['rmse'])}, log-likelihood {_cell(surrogate['log_likelihood'])}")
     print(f"seeds: {', '.join(map(str, result['bo']['seeds']))}; ± is the standard error over seeds (std/√seeds)")

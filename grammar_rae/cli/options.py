@@ -67,6 +67,14 @@ def non_negative_float(text: str) -> float:
     return value
 
 
+def quantile(text: str) -> float:
+    """argparse type: a number in [0, 1)."""
+    value = _number(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"{text} must be a quantile in [0, 1), e.g. 0.01")
+    return value
+
+
 def positive_float(text: str) -> float:
     """argparse type: a finite number above 0."""
     value = _number(text)

@@ -136,6 +136,8 @@ def prepare_dataset(
     if not folder.is_dir() or force:
         _build(grammar, path, sha256, column, max_length, folder, workers, progress, kekule)
     dataset = PreparedDataset.load(folder, grammar)
+    if dataset.meta["source"] != str(path.resolve()):  # the same bytes prepared earlier from another file
+        dataset.meta = {**dataset.meta, "source": str(path.resolve()), "prepared_from": dataset.meta["source"]}
     if len(dataset) == 0:
         raise DataError(f"None of the {dataset.meta['lines']} lines of {path} could be used; see {dataset.rejects_path}.")
     return dataset

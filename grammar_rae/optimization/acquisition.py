@@ -23,14 +23,18 @@ from contextlib import contextmanager
 
 import numpy as np
 import torch
+from torch import nn
 from botorch.acquisition import qLogExpectedImprovement
+from botorch.acquisition.penalized import PenalizedAcquisitionFunction
 from botorch.optim import optimize_acqf
 from botorch.sampling import SobolQMCNormalSampler
 
+from grammar_rae.optimization.data_region import DataRegion, tightened_search
 from grammar_rae.optimization.surrogate import SparseGP
 
 
 SEARCHES = ("greedy", "joint")
+ACQUISITIONS = ("ei", "floor-ei", "weighted-ei")
 # restarts, random starts and L-BFGS-B steps per search (per point for greedy), chosen by measurement
 SEARCH_DEFAULTS = {"greedy": (2, 64, 25), "joint": (4, 256, 200)}
 
@@ -51,33 +55,50 @@ def select_batch(
     raw_samples: int | None = None,
     mc_samples: int = 32,
     max_iterations: int | None = None,
+    acquisition: str = "ei",
+    region: DataRegion | None = None,
 ) -> np.ndarray:
     """``q`` points (q, d) in ``bounds`` chosen by batch EI over ``best`` (the best score seen so
     far, in the objective's units, maximised), searched ``joint``-ly or ``greedy``-ly. Each search
     (the whole batch, or each greedy step) runs ``restarts`` L-BFGS-B searches of at most
     ``max_iterations`` steps from the best of ``raw_samples`` random starts; ``mc_samples`` is
     the size of the quasi-Monte-Carlo estimate of the acquisition; None takes the search's
-    default from ``SEARCH_DEFAULTS``."""
+    default from ``SEARCH_DEFAULTS``. ``acquisition`` is one of ``ACQUISITIONS``; the density
+    ones need the ``region`` to stay in."""
     if search not in SEARCHES:
         raise ValueError(f"Unknown batch search {search!r}: use {' or '.join(SEARCHES)}.")
+    if acquisition not in ACQUISITIONS:
+        raise ValueError(f"Unknown acquisition {acquisition!r}: use one of {', '.join(ACQUISITIONS)}.")
+    if acquisition != "ei" and region is None:
+        raise ValueError(f"The {acquisition} acquisition needs the data region of a density.")
     default_restarts, default_raw, default_iterations = SEARCH_DEFAULTS[search]
     torch.manual_seed(seed)
-    acquisition = qLogExpectedImprovement(
+    log_ei = qLogExpectedImprovement(
         surrogate.model,
         best_f=(best - surrogate.y_mean) / surrogate.y_std,
         sampler=SobolQMCNormalSampler(torch.Size([mc_samples]), seed=seed),
     )
+    extra: dict = {}
+    function = log_ei
+    if acquisition == "floor-ei":
+        extra = {"nonlinear_inequality_constraints": [region.constraint()], "ic_generator": region.initial_conditions(seed),
+                 "gen_candidates": tightened_search}
+    elif acquisition == "weighted-ei":
+        function = PenalizedAcquisitionFunction(log_ei, lambda x: nn.functional.softplus(-region.margin(x)).sum(dim=-1), 1.0)
+        extra = {"ic_generator": region.initial_conditions(seed)}
     with frozen(surrogate.model):
         candidates, _ = optimize_acqf(
-            acquisition,
+            function,
             bounds=torch.as_tensor(bounds, dtype=torch.float64),
             q=q,
             num_restarts=restarts or default_restarts,
             raw_samples=raw_samples or default_raw,
             sequential=search == "greedy",
             options={"seed": seed, "maxiter": max_iterations or default_iterations},
+            **extra,
         )
-    return candidates.detach().numpy().astype(np.float32)
+    points = candidates.detach().numpy().astype(np.float32)
+    return region.pull_in(points) if acquisition == "floor-ei" else points
 
 
 @contextmanager

@@ -30,7 +30,8 @@ from grammar_rae.files import save_json, write_atomic
 from grammar_rae.generation.sampling import decode_points, run_density
 from grammar_rae.generation.trained import TrainedModel
 from grammar_rae.objectives.registry import Objective
-from grammar_rae.optimization.acquisition import bounding_box, select_batch
+from grammar_rae.optimization.acquisition import ACQUISITIONS, bounding_box, select_batch
+from grammar_rae.optimization.data_region import DataRegion
 from grammar_rae.optimization.surrogate import SparseGP, SurrogateSettings
 from grammar_rae.progress import progress_bar
 
@@ -48,6 +49,15 @@ class BOSettings:
     restarts: int | None = None  # None: the search's default
     raw_samples: int | None = None
     surrogate: SurrogateSettings = field(default_factory=SurrogateSettings)
+    acquisition: str = "ei"  # or a density-aware one (see optimization.acquisition)
+    density_floor: float = 0.01  # the quantile of the training codes' GMM log-density that bounds the data region
+
+    def __post_init__(self) -> None:
+        if self.acquisition not in ACQUISITIONS:
+            raise GrammarRAEError(f"Unknown acquisition '{self.acquisition}': use one of {', '.join(ACQUISITIONS)}.")
+        if not 0.0 <= self.density_floor < 1.0:
+            raise GrammarRAEError(f"The density floor is a quantile between 0 and 1 (0.01: 99% of the training codes "
+                                  f"lie above it), not {self.density_floor}.")
 
     def attempts_for(self, grammar_name: str) -> int:
         """Decodes per proposed point."""
@@ -66,6 +76,17 @@ class BOSettings:
         protocol = BOSettings().record(grammar_name)
         changed = {k: v for k, v in self.record(grammar_name).items() if k != "iterations" and v != protocol[k]}
         return hashlib.sha256(json.dumps(changed, sort_keys=True).encode()).hexdigest()[:8] if changed else ""
+
+
+def environment(device: str) -> dict:
+    """What a seed's numbers depend on besides its settings and data: the thread count (it changes
+    the order of floating-point sums, and a few steps of BO turn that into other proposals), the
+    library versions and the decoder's device (the GP runs on the CPU)."""
+    import botorch
+    import gpytorch
+
+    return {"threads": torch.get_num_threads(), "torch": torch.__version__, "gpytorch": gpytorch.__version__,
+            "botorch": botorch.__version__, "device": device}
 
 
 def objective_folder(model: TrainedModel, objective: Objective, settings: BOSettings | None = None) -> Path:
@@ -130,7 +151,8 @@ class SeedRun:
         if not self.path.exists():
             return fresh
         state = json.loads(self.path.read_text())
-        same = {k: v for k, v in state.get("settings", {}).items() if k != "iterations"}
+        saved = BOSettings().record(self.model.grammar.name) | state.get("settings", {})  # older files lack newer keys
+        same = {k: v for k, v in saved.items() if k != "iterations"}
         if same != {k: v for k, v in fresh["settings"].items() if k != "iterations"}:
             raise GrammarRAEError(f"{self.path} was made with other BO settings: use the same settings to resume it, or remove it.")
         state["settings"] = fresh["settings"]  # the number of iterations may grow
@@ -141,6 +163,13 @@ class SeedRun:
         """The training codes, encoded only when an iteration is left to run (several seeds share
         one encoding by assigning it here)."""
         return self.model.codes("train")
+
+    @cached_property
+    def region(self) -> DataRegion:
+        """The ex-post GMM's region above the density floor (constrains the density-aware
+        acquisitions; for every acquisition, says which proposals fell outside)."""
+        density, _ = run_density(self.model, "gmm")
+        return DataRegion.of(density, self.codes, self.settings.density_floor)
 
     @property
     def done(self) -> bool:
@@ -178,8 +207,11 @@ class SeedRun:
             fitted = time.perf_counter()
             z = select_batch(gp, bounds, self.settings.batch, float(y_fit.max()), seed=self.seed * 100 + iteration,
                              search=self.settings.search, restarts=self.settings.restarts,
-                             raw_samples=self.settings.raw_samples)
+                             raw_samples=self.settings.raw_samples, acquisition=self.settings.acquisition,
+                             region=self.region)
             selected = time.perf_counter()
+            with torch.no_grad():
+                log_density = self.region.log_density(torch.as_tensor(z, dtype=torch.float64)).numpy()
             strings = decode_points(self.model, z, self.settings.decode, attempts, seed=self.seed * 100 + iteration,
                                     progress=progress)
             valid = valid_mask(self.model.grammar.name, strings)
@@ -190,9 +222,12 @@ class SeedRun:
                               "sign": self.sign},
                 "seconds": {"fit": round(fitted - started, 1), "select": round(selected - fitted, 1),
                             "decode_and_score": round(time.perf_counter() - selected, 1)},
+                "environment": environment(str(self.model.device)),
+                "density_floor": round(self.region.floor, 6),
                 "proposals": [
-                    {"z": [round(float(v), 6) for v in point], "string": s, "valid": bool(ok), "score": float(score)}
-                    for point, s, ok, score in zip(z, strings, valid, scores)
+                    {"z": [round(float(v), 6) for v in point], "string": s, "valid": bool(ok), "score": float(score),
+                     "log_density": round(float(d), 4)}
+                    for point, s, ok, score, d in zip(z, strings, valid, scores, log_density)
                 ],
             })
             save_json(self.path, self.state)
@@ -200,7 +235,8 @@ class SeedRun:
             log(f"seed {self.seed}, iteration {iteration}: {int(valid.sum())}/{len(valid)} valid, "
                 f"best of this batch {self._best_text(scores, valid)}, best so far "
                 f"{self._best_text(np.array([p['score'] for p in seen]), np.array([p['valid'] for p in seen]))}, "
-                f"surrogate RMSE {metrics.rmse:.3f}")
+                f"surrogate RMSE {metrics.rmse:.3f}, {int((log_density >= self.region.floor).sum())}/{len(z)} "
+                "in the data region")
         return self.state
 
     def _save_gp(self, gp: SparseGP, iteration: int) -> None:

@@ -88,6 +88,10 @@ def write_summary(folder: Path, model: str, objective: Objective, settings: dict
         "log_likelihood": _mean_sem([st["iterations"][0]["surrogate"]["log_likelihood"] for st in runs.values()]),
         "note": "first iteration of each seed; held-out 10% of the training codes; in the maximised units (sign applied)",
     }
+    below = {s: [p["log_density"] < it["density_floor"] for it in st["iterations"] if "density_floor" in it
+                 for p in it["proposals"]] for s, st in runs.items()}
+    if any(below.values()):  # seeds run before the density floor was recorded are left out
+        bo["below_density_floor"] = _mean_sem([np.mean(b) for b in below.values() if b])
     result = {"model": model, "objective": objective.name, "maximize": objective.maximize, "settings": settings, "bo": bo}
     rows = [{"method": "bo", "seed": s, "iteration": it["iteration"], **{k: p[k] for k in ("string", "valid", "score")}}
             for s, st in runs.items() for it in st["iterations"] for p in it["proposals"]]

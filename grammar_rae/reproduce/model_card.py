@@ -47,6 +47,7 @@ def model_card(folder: Path, name: str) -> str:
         f"| training | {summary['epochs']} epochs in {summary['minutes']:.1f} min (2-core CPU, PyTorch) |",
         f"| best validation loss | {summary['val_loss']:.4f} (epoch {summary['best_epoch']}{_accuracy(summary)}) |",
         *_evaluation_rows(evaluation, constraints),
+        *_optimization_rows(folder),
     ]
     if config["preset"] in PRESET_NOTES:
         lines += ["", PRESET_NOTES[config["preset"]]]
@@ -98,6 +99,23 @@ def _evaluation_rows(evaluation: dict, constraints: str) -> list[str]:
             figures = ", ".join([f"valid {valid:.3f}"] + [f"{name} {s[key]:.{digits}f}" for key, name, digits in SAMPLE_FIGURES
                                                            if s.get(key) is not None])
             rows.append(f"| {s['n']:,} samples, {label}{with_constraints} | {figures} |")
+    return rows
+
+
+def _optimization_rows(folder: Path) -> list[str]:
+    """A row per objective the run's BO was run for with the protocol's settings (``optimization/
+    <objective>/optimization.json``; folders of other settings carry a tag and are left out)."""
+    rows = []
+    for path in sorted(Path(folder).glob("optimization/*/optimization.json")):
+        result = json.loads(path.read_text())
+        if path.parent.name != result["objective"]:
+            continue
+        bo, top = result["bo"], result["bo"]["top"]
+        best = f", best {top[0]['score']:.2f}" if top else ""
+        random = f"; random GMM baseline {result['random']['average_score']['mean']:.2f}" if "random" in result else ""
+        rows.append(f"| BO of {result['objective']} ({len(bo['seeds'])} seeds, {'higher' if result['maximize'] else 'lower'} is better) "
+                    f"| fraction valid {bo['fraction_valid']['mean']:.2f}, average {bo['average_score']['mean']:.2f} ± "
+                    f"{bo['average_score']['sem']:.2f}{best}{random} |")
     return rows
 
 
