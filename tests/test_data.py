@@ -10,6 +10,7 @@ import shutil
 import numpy as np
 import pytest
 
+from conftest import small_run
 from grammar_rae.cli.main import main
 from grammar_rae.data import prepare_dataset, resolve_data, sources
 from grammar_rae.data.reading import read_strings
@@ -174,8 +175,6 @@ def test_registry_matches_the_shared_files(zinc_path, expr_path):
 def test_a_run_finds_its_data_in_the_prepared_cache_once_the_file_is_gone(isolated_cache, tmp_path, expressions, monkeypatch, capsys):
     """After one prepare, commands on a run need neither the raw file nor $GRAMMAR_RAE_DATA_DIR
     (nor a download): the prepared arrays are found by the file's sha256."""
-    from tests.conftest import small_run
-    from grammar_rae.cli.main import main
 
     data = tmp_path / "my-expressions.txt"
     data.write_text("\n".join(expressions[:600:2]) + "\n")

@@ -124,5 +124,13 @@ def tightened_search(initial_conditions, acquisition_function, lower_bounds=None
     outside by more than 1e-8, which the exact edge misses by rounding; the search is held just
     inside instead, and botorch checks the exact constraint."""
     tightened = [(lambda z, c=c: c(z) - SLACK, intra) for c, intra in nonlinear_inequality_constraints or []]
-    return gen_candidates_scipy(initial_conditions, acquisition_function, lower_bounds, upper_bounds,
-                                nonlinear_inequality_constraints=tightened or None, **options)
+    candidates, values = gen_candidates_scipy(initial_conditions, acquisition_function, lower_bounds, upper_bounds,
+                                              nonlinear_inequality_constraints=tightened or None, **options)
+    # SLSQP may stop (at its step limit) outside the set: such a search keeps its feasible start
+    with torch.no_grad():
+        outside = torch.stack([torch.as_tensor(c(candidates)) < 0 for c, _ in nonlinear_inequality_constraints or []]
+                              ).any(dim=0).any(dim=-1) if nonlinear_inequality_constraints else None
+        if outside is not None and outside.any():
+            candidates = torch.where(outside[:, None, None], initial_conditions, candidates)
+            values = acquisition_function(candidates)
+    return candidates, values
