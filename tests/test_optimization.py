@@ -172,6 +172,11 @@ def test_optimize_cli_table_files_and_resume(expr_run, capsys):
     seed_1 = (folder / "seed-1.json").read_text()
     assert main([*args[:8], "4", *args[9:]]) == 0  # other settings (--batch 4) run beside them, needing no --resume
     assert len(list((expr_run / "optimization").glob("expr-fit-*"))) == 2 and (folder / "seed-1.json").read_text() == seed_1
+    table = (expr_run / "optimization" / "comparison-expr-fit.md").read_text().splitlines()  # the two settings side by side
+    assert (expr_run / "optimization" / "comparison-expr-fit.png").exists()
+    rows = [line for line in table if line.startswith("| ") and "---" not in line][1:]
+    assert len(rows) == 2 and {row.split(" | ")[0].split("batch ")[1].split(",")[0] for row in rows} == {"3", "4"}
+    assert all("surrogate.inducing 30" in row and "| 1–2 |" in row for row in rows)
     assert main(["optimize", "--model", str(expr_run), "--objective", "penalized-logp"]) == 1
     assert "scores smiles strings" in capsys.readouterr().err
     assert main(["optimize", "--model", str(expr_run), "--objective", "expr-fit", "--seeds", "a-b"]) == 1

@@ -19,7 +19,7 @@ from grammar_rae.grammar.cfg import Grammar
 from grammar_rae.objectives.registry import companion_objectives, get_objective, objective_names
 from grammar_rae.optimization.acquisition import ACQUISITIONS, SEARCHES
 from grammar_rae.optimization.bo import BOSettings, objective_folder
-from grammar_rae.optimization.report import optimization_figures, optimize, rescore
+from grammar_rae.optimization.report import mean_sem_text, optimization_figures, optimize, rescore
 from grammar_rae.optimization.surrogate import SurrogateSettings
 
 
@@ -125,10 +125,6 @@ def run_optimize(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cell(stats: dict) -> str:
-    return "n/a" if stats["mean"] is None else f"{stats['mean']:.3f} ± {stats['sem']:.3f}"
-
-
 def print_table(result: dict) -> None:
     """The paper's table: one row per method."""
     print(f"{result['objective']} ({'higher' if result['maximize'] else 'lower'} is better), {result['model']}")
@@ -137,12 +133,12 @@ def print_table(result: dict) -> None:
         if method in result:
             row = result[method]
             tops = "; ".join(f"{t['string']} ({t['score']:.2f})" for t in row["top"])
-            print(f"{method:<8} {_cell(row['fraction_valid']):>18} {_cell(row['average_score']):>18}  {tops}")
+            print(f"{method:<8} {mean_sem_text(row['fraction_valid']):>18} {mean_sem_text(row['average_score']):>18}  {tops}")
     if "below_density_floor" in result["bo"]:
         print(f"BO proposals below the density floor (--density-floor {result['settings'].get('density_floor', 0.01)}): "
-              f"{_cell(result['bo']['below_density_floor'])}")
+              f"{mean_sem_text(result['bo']['below_density_floor'])}")
     surrogate = result["bo"]["surrogate"]
-    print(f"surrogate (10% held out): RMSE {_cell(surrogate['rmse'])}, log-likelihood {_cell(surrogate['log_likelihood'])}")
+    print(f"surrogate (10% held out): RMSE {mean_sem_text(surrogate['rmse'])}, log-likelihood {mean_sem_text(surrogate['log_likelihood'])}")
     print(f"seeds: {', '.join(map(str, result['bo']['seeds']))}; ± is the standard error over seeds (std/√seeds)")
     for path in result.get("plots", []):
         print(f"figure: {path}")

@@ -152,18 +152,19 @@ def best_so_far_curves(scores_by_seed: dict[int, Sequence[float]], maximize: boo
 
 
 def comparison_curves(series: dict[str, dict[str, dict[int, Sequence[float]]]], maximize: bool, label: str,
-                      path: str | Path, order: Sequence[str] = ()) -> Path:
-    """The mean best-so-far curve of each model (``series[model][method][seed]`` are the scores in
-    evaluation order, method ``bo`` or ``random``): one colour per model, BO solid, random dashed.
-    A model named in ``order`` keeps the colour of its place there, whichever others are shown."""
+                      path: str | Path, order: Sequence[str] = (), by: str = "model") -> Path:
+    """The mean best-so-far curve of each entry (``series[name][method][seed]`` are the scores in
+    evaluation order, method ``bo`` or ``random``; a name is a model, or the BO settings, named
+    ``by``): one colour per entry, BO solid, random dashed. An entry named in ``order`` keeps the
+    colour of its place there, whichever others are shown."""
     figure, axes = plt.subplots(figsize=(7, 4.5))
     shown = []
-    for index, (model, methods) in enumerate(series.items()):
-        colour = f"C{list(order).index(model) if model in order else len(order) + index}"
+    for index, (name, methods) in enumerate(series.items()):
+        colour = f"C{list(order).index(name) if name in order else len(order) + index}"
         for method, style in (("bo", "-"), ("random", "--")):
             curves = _best_so_far(methods.get(method, {}), maximize)
             if curves:
-                _mean_curve(axes, curves, style, colour, f"{model.upper()} {'BO' if method == 'bo' else 'random'}")
+                _mean_curve(axes, curves, style, colour, f"{name} {'BO' if method == 'bo' else 'random'}")
                 shown += curves
-    _finish_curves(axes, shown, maximize, label, f"Bayesian optimisation of {label}, by model")
+    _finish_curves(axes, shown, maximize, label, f"Bayesian optimisation of {label}, by {by}")
     return _save(figure, path)

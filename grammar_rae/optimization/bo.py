@@ -97,8 +97,13 @@ def objective_folder(model: TrainedModel, objective: Objective, settings: BOSett
 
 def optimization_folder(work_folder: Path, objective_name: str, tag: str = "") -> Path:
     """Where :func:`objective_folder` puts the BO files of the run whose outputs go to ``work_folder``."""
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", objective_name)
+    name = objective_folder_name(objective_name)
     return Path(work_folder) / "optimization" / (f"{name}-{tag}" if tag else name)
+
+
+def objective_folder_name(objective: Objective | str) -> str:
+    """An objective's name as a folder name."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", objective if isinstance(objective, str) else objective.name)
 
 
 def training_targets(model: TrainedModel, objective: Objective, progress: bool = False, chunk: int = 5000) -> np.ndarray:

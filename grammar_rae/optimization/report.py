@@ -14,11 +14,13 @@ import pandas as pd
 
 from grammar_rae.data.validity import canonical_form
 from grammar_rae.errors import GrammarRAEError
-from grammar_rae.evaluation.plots import best_so_far_curves, expression_curves, molecule_grid
+from grammar_rae.evaluation.plots import best_so_far_curves, comparison_curves, expression_curves, molecule_grid
 from grammar_rae.files import save_json, write_atomic
+from grammar_rae.generation.sampling import run_density
 from grammar_rae.generation.trained import TrainedModel
 from grammar_rae.objectives.registry import Objective
-from grammar_rae.optimization.bo import BOSettings, SeedRun, objective_folder, random_baseline, training_targets
+from grammar_rae.optimization.bo import (BOSettings, SeedRun, objective_folder, objective_folder_name, random_baseline,
+                                         training_targets)
 
 
 def _mean_sem(values: Sequence[float]) -> dict:
@@ -161,4 +163,100 @@ def optimization_figures(model: TrainedModel, objective: Objective, result: dict
         paths.append(molecule_grid(top, folder / "top.png", [f"{t['score']:.2f}" for t in result["bo"]["top"]], per_row=3))
     elif top:
         paths.append(expression_curves(top, folder / "top.png"))
-    return paths
+    return paths + compare_settings(model, objective)
+
+
+def settings_label(settings: dict, grammar_name: str) -> str:
+    """How BO settings differ from the protocol's (``protocol`` for none), the number of
+    iterations aside."""
+    protocol, given = _flat(BOSettings().record(grammar_name)), _flat(settings)
+    changed = [f"{k} {v}" for k, v in given.items() if k != "iterations" and protocol.get(k, v) != v]
+    return ", ".join(changed) or "protocol"
+
+
+def _flat(settings: dict, prefix: str = "") -> dict:
+    """Nested settings as ``{"surrogate.inducing": 500, ...}``."""
+    flat = {}
+    for key, value in settings.items():
+        flat.update(_flat(value, f"{prefix}{key}.") if isinstance(value, dict) else {f"{prefix}{key}": value})
+    return flat
+
+
+def compare_settings(model: TrainedModel, objective: Objective) -> list[Path]:
+    """Every BO of ``objective`` finished for one model (the protocol's folder and those of other
+    settings, e.g. another ``--acquisition``) side by side, where there are several:
+    ``optimization/comparison-<objective>.md`` (fraction valid, average, best, share of proposals
+    below the density floor; the average also over the seeds every row has, for a like-for-like
+    reading) and ``.png`` (mean best-so-far curves). Returns the paths written."""
+    root = model.work_folder / "optimization"
+    name = objective_folder_name(objective)
+    results = {}
+    for folder in sorted(root.glob(f"{name}*")):
+        summary_path = folder / "optimization.json"
+        if folder.is_dir() and summary_path.exists():
+            result = json.loads(summary_path.read_text())
+            if result["objective"] == objective.name:
+                results[settings_label(result["settings"], model.grammar.name)] = (folder, result)
+    if len(results) < 2:
+        return []
+    floors = _recorded_floors(folder for folder, _ in results.values())
+    scores = {label: proposal_scores(folder) for label, (folder, _) in results.items()}
+    shared = sorted(set.intersection(*[set(s.get("bo", {})) for s in scores.values()]))
+    rows = ["| settings | seeds | fraction valid | average score | average on seeds " + _seed_text(shared) +
+            " | best | below the density floor | random GMM average |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for label, (folder, result) in results.items():
+        bo = result["bo"]
+        frame = pd.read_csv(folder / "proposals.csv")
+        averages = frame[(frame["method"] == "bo") & frame["valid"]].groupby("seed")["score"].mean()
+        on_shared = _mean_sem([averages.get(seed, np.nan) for seed in shared])
+        below = bo.get("below_density_floor") or _share_below(model, folder, floors.get(result["settings"].get("density_floor", 0.01)))
+        rows.append(" | ".join([
+            f"| {label}", _seed_text(bo["seeds"]), mean_sem_text(bo["fraction_valid"], 2), mean_sem_text(bo["average_score"]),
+            mean_sem_text(on_shared), f"{bo['top'][0]['score']:.3f}" if bo["top"] else "–",
+            mean_sem_text(below, 2) if below else "not recorded", mean_sem_text(result["random"]["average_score"]) if "random" in result else "–",
+        ]) + " |")
+    table = root / f"comparison-{name}.md"
+    write_atomic(table, lambda out: out.write(("\n".join([
+        f"# BO of {objective.name} ({'higher' if objective.maximize else 'lower'} is better), by settings", "",
+        "Mean ± standard error over seeds; the average is that of the valid proposals. Written by "
+        "`grammar-rae optimize ... --plots`.", "", *rows]) + "\n").encode()))
+    series = {label: scores[label] for label in results}
+    figure = comparison_curves(series, objective.maximize, objective.name, root / f"comparison-{name}.png", by="settings")
+    return [table, figure]
+
+
+def _recorded_floors(folders) -> dict[float, float]:
+    """The log-density floor of each quantile, as the runs that recorded it found it (the same
+    for every run of one model: the GMM and the training codes fix it)."""
+    floors = {}
+    for folder in folders:
+        for path in sorted(folder.glob("seed-*.json")):
+            state = json.loads(path.read_text())
+            recorded = [it["density_floor"] for it in state["iterations"] if "density_floor" in it]
+            if recorded:
+                floors[state["settings"].get("density_floor", 0.01)] = recorded[0]
+                break
+    return floors
+
+
+def _share_below(model: TrainedModel, folder: Path, floor: float | None) -> dict | None:
+    """For seeds run before log-densities were recorded: the share of their proposals whose
+    latent point lies below ``floor`` under the run's ex-post GMM (mean ± sem over seeds)."""
+    if floor is None:
+        return None
+    density, _ = run_density(model, "gmm")
+    shares = []
+    for path in sorted(folder.glob("seed-*.json")):
+        z = np.array([p["z"] for it in json.loads(path.read_text())["iterations"] for p in it["proposals"]])
+        shares.append(float(np.mean(density.score_samples(z) < floor)) if len(z) else np.nan)
+    return _mean_sem(shares)
+
+
+def _seed_text(seeds: Sequence[int]) -> str:
+    seeds = sorted(seeds)
+    return f"{seeds[0]}–{seeds[-1]}" if seeds and seeds == list(range(seeds[0], seeds[-1] + 1)) else ", ".join(map(str, seeds))
+
+
+def mean_sem_text(stats: dict | None, digits: int = 3) -> str:
+    """``mean ± sem`` of a summary entry, ``n/a`` where there is none."""
+    return "n/a" if not stats or stats["mean"] is None else f"{stats['mean']:.{digits}f} ± {stats['sem']:.{digits}f}"

@@ -111,8 +111,9 @@ def comparison_figure(experiment: Experiment, models: Sequence[str], objective: 
     BO against the random baseline, to see the table's averages as a search."""
     tag = experiment.bo.tag(experiment.grammar)
     folders = {name: optimization_folder(experiment.out / name, objective.name, tag) for name in models}
-    series = {name: proposal_scores(folder) for name, folder in folders.items() if (folder / "proposals.csv").exists()}
-    return comparison_curves(series, objective.maximize, objective.name, experiment.out / "best-so-far.png", MODELS)
+    series = {name.upper(): proposal_scores(folder) for name, folder in folders.items() if (folder / "proposals.csv").exists()}
+    return comparison_curves(series, objective.maximize, objective.name, experiment.out / "best-so-far.png",
+                             [name.upper() for name in MODELS])
 
 
 def collect_results(experiment: Experiment) -> dict:
