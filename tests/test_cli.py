@@ -83,6 +83,10 @@ def test_user_errors_are_one_sentence(capsys, tmp_path, argv, message):
         (["sample", "--temperature", "nan"], "nan must be a positive finite number"),
         (["train", "--decoder", "lstm"], "invalid choice: 'lstm'"),
         (["decode", "--beam", "0"], "0 must be at least 1"),
+        (["optimize", "--objective", "expr-fit", "--acquisition", "pi"], "invalid choice: 'pi'"),
+        (["optimize", "--objective", "expr-fit", "--density-floor", "1.5"], "1.5 must be a quantile in [0, 1)"),
+        (["optimize", "--objective", "expr-fit", "--density-floor", "-0.1"], "-0.1 must be a quantile in [0, 1)"),
+        (["optimize", "--objective", "expr-fit", "--threads", "0"], "0 must be at least 1"),
     ],
 )
 def test_bad_options_are_refused_before_any_work(capsys, argv, message):
