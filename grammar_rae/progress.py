@@ -29,7 +29,7 @@ class _Lines:
 
     def write(self, text: str) -> int:
         line = text.replace("\r", "").rstrip()
-        count = line.split(" [")[0]  # the line without its timing, which changes between redraws
+        count = _count(line)
         now = time.monotonic()
         due = self.last is None or "100%" in count or now - self.written >= LOG_INTERVAL
         if line and count != self.last and due:
@@ -39,6 +39,15 @@ class _Lines:
 
     def flush(self) -> None:
         self.stream.flush()
+
+
+def _count(line: str) -> str:
+    """What a progress line says of progress: its description, percentage and n/total, without
+    the timing and rate (which change between redraws, and with their width the bar's)."""
+    parts = line.split("|")
+    if len(parts) >= 3:  # "desc:  33%|###   | 1/3 [00:01<00:02, ...]"
+        return parts[0] + "|" + parts[-1].split(" [")[0]
+    return line.split(" [")[0]
 
 
 def is_terminal(stream: TextIO | None = None) -> bool:

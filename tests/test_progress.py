@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 from grammar_rae import progress
 from grammar_rae.cli.main import main
 from grammar_rae.progress import progress_bar
@@ -46,3 +48,10 @@ def test_refreshes_do_not_bypass_the_interval(capsys):
             bar.update()
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 2 and lines[-1].startswith("epoch: 100%")
+
+
+def test_a_redraw_whose_rate_changes_width_is_not_a_new_line():
+    stream = progress._Lines(io.StringIO())
+    stream.write("\rstep: 100%|##########| 3/3 [00:00<00:00, 9.5it/s]")
+    stream.write("\rstep: 100%|#########| 3/3 [00:00<00:00, 12345.6it/s]")  # the closing redraw, a wider rate
+    assert stream.stream.getvalue().splitlines() == ["step: 100%|##########| 3/3 [00:00<00:00, 9.5it/s]"]

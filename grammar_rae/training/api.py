@@ -20,7 +20,7 @@ from grammar_rae.grammar.charset import CharCodec
 from grammar_rae.models.autoencoders import build_model
 from grammar_rae.models.config import ModelConfig, preset_settings
 from grammar_rae.training import run_folder as rf
-from grammar_rae.training.distributed import World, gather, init_world, shutdown
+from grammar_rae.training.distributed import World, barrier, gather, init_world, shutdown
 from grammar_rae.training.trainer import TrainConfig, Trainer, collect_digests, cpu_has_native_bf16, estimate_epoch_seconds
 
 MODEL_SETTINGS = {f.name for f in fields(ModelConfig)} - {"model", "grammar", "vocab_size", "max_length"}
@@ -247,6 +247,7 @@ def train(
         digests = collect_digests(trainer)
         if world.is_main and world.distributed:
             save_json(folder / "ddp.json", {"world_size": world.size, "rank_digests": digests})
+        barrier(world)  # the ranks leave together: one tearing gloo down while another still writes can abort it
     except KeyboardInterrupt:
         if world.is_main:
             log(f"Interrupted: the state is saved; continue with `grammar-rae train --resume --out {folder}`.")
