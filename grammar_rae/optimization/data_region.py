@@ -123,14 +123,16 @@ def tightened_search(initial_conditions, acquisition_function, lower_bounds=None
     ``SLACK``. SLSQP ends on the edge of the set it is given, and botorch then refuses a candidate
     outside by more than 1e-8, which the exact edge misses by rounding; the search is held just
     inside instead, and botorch checks the exact constraint."""
-    tightened = [(lambda z, c=c: c(z) - SLACK, intra) for c, intra in nonlinear_inequality_constraints or []]
+    constraints = nonlinear_inequality_constraints or []
+    tightened = [(lambda z, c=c: c(z) - SLACK, intra) for c, intra in constraints]
     candidates, values = gen_candidates_scipy(initial_conditions, acquisition_function, lower_bounds, upper_bounds,
                                               nonlinear_inequality_constraints=tightened or None, **options)
     # SLSQP may stop (at its step limit) outside the set: such a search keeps its feasible start
     with torch.no_grad():
-        outside = torch.stack([torch.as_tensor(c(candidates)) < 0 for c, _ in nonlinear_inequality_constraints or []]
-                              ).any(dim=0).any(dim=-1) if nonlinear_inequality_constraints else None
-        if outside is not None and outside.any():
+        outside = torch.zeros(len(candidates), dtype=torch.bool)
+        for constraint, _ in constraints:
+            outside |= (torch.as_tensor(constraint(candidates)) < 0).any(dim=-1)
+        if outside.any():
             candidates = torch.where(outside[:, None, None], initial_conditions, candidates)
             values = acquisition_function(candidates)
     return candidates, values

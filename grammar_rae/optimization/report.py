@@ -72,6 +72,9 @@ def optimize(
         codes = model.codes("train", progress=progress)  # encoded once for the seeds still to run
         for run in seed_runs.values():
             run.codes = codes
+        region = next(iter(seed_runs.values())).region  # and the data region found once for them all
+        for run in seed_runs.values():
+            run.region = region
     runs = {seed: run.run(log, progress) for seed, run in seed_runs.items()}
     randoms = None
     if baseline:
