@@ -93,6 +93,15 @@ def test_resume_after_an_epoch_is_exact(zinc_slice, tmp_path):
     assert _digest(tmp_path / "split") == _digest(tmp_path / "straight")
     strip = lambda ms: [{k: v for k, v in m.items() if k != "seconds"} for m in ms]  # noqa: E731
     assert strip(resumed.metrics) == strip(straight.metrics)
+    # a finished run keeps model.pt and drops checkpoint.pt: resuming it (as reproduce does) trains nothing
+    (tmp_path / "split" / rf.CHECKPOINT).unlink()
+    weights = (tmp_path / "split" / rf.WEIGHTS).read_bytes()
+    said.clear()
+    kept = train("smiles", out=tmp_path / "split", resume=True, progress=False, log=said.append)
+    assert [m["epoch"] for m in kept.metrics] == [1, 2] and "was removed): nothing to train" in said[0]
+    assert (tmp_path / "split" / rf.WEIGHTS).read_bytes() == weights
+    with pytest.raises(rf.RunError, match="2 of 3 epochs but no checkpoint.pt"):
+        train("smiles", out=tmp_path / "split", resume=True, epochs=3, progress=False, log=said.append)
 
 
 def test_resume_takes_grammar_model_and_preset_from_the_run(expr_slice, tmp_path, capsys):

@@ -189,6 +189,9 @@ def train(
     world = init_world(select_device(device))
     device_ = select_device(device, world)
     folder = Path(gather(str(out or default_run_folder(model, grammar_.name)), world)[0])
+    if resume and not (folder / rf.CHECKPOINT).exists() and (folder / rf.WEIGHTS).exists():
+        shutdown(world)
+        return _finished_run(folder, saved, overrides.get("epochs"), world, log)
 
     if resume:
         model_config, train_config = _saved_configs(folder, saved, grammar_, overrides, world.is_main)
@@ -254,6 +257,20 @@ def train(
         raise
     finally:
         shutdown(world)
+    return TrainResult(folder, metrics, world)
+
+
+def _finished_run(folder: Path, saved: dict, epochs: int | None, world: World, log) -> TrainResult:
+    """A finished run whose training checkpoint was removed (as shipped and committed runs are):
+    nothing to train, and no way to train further without the optimiser state."""
+    metrics = rf.read_metrics(folder)
+    planned = saved["train"]["epochs"]
+    if len(metrics) < planned or (epochs is not None and epochs > len(metrics)):
+        wanted = epochs if epochs is not None else planned
+        raise rf.RunError(f"{folder} has {len(metrics)} of {wanted} epochs but no {rf.CHECKPOINT} to continue from: "
+                          "its training state was removed, so start a new run to train longer.")
+    if world.is_main:
+        log(f"{folder} has finished all {len(metrics)} epochs (its {rf.CHECKPOINT} was removed): nothing to train.")
     return TrainResult(folder, metrics, world)
 
 
