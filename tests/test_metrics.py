@@ -40,6 +40,13 @@ def test_validity_uniqueness_novelty_by_hand():
     assert unique_at(["a", "a", "b", "c"], 2) == 0.5 and unique_at(["a", "b"], 10) == 1.0
 
 
+def test_a_smiles_whose_canonical_form_rdkit_cannot_read_is_not_valid():
+    # sampled by the cpu-ar GVAE: RDKit builds it, writes Clc1ns2oc1=C2, and cannot read that back
+    sampled = "s\\5(n\\c\\2(Cl))/O\\C2=C5"
+    assert Chem.MolFromSmiles(sampled) is not None and Chem.MolFromSmiles(Chem.MolToSmiles(Chem.MolFromSmiles(sampled))) is None
+    assert not is_valid("smiles", sampled) and canonical_many("smiles", [sampled, "OCC"], workers=1) == [None, "CCO"]
+
+
 def test_expression_validity_means_finite_on_the_grid():
     assert is_valid("expr", "sin( x ) * 2")
     assert not is_valid("expr", "exp( x * x * x )")  # overflows on the grid

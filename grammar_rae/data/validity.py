@@ -2,7 +2,9 @@
 
 Two uses: ``semantic_check`` screens training data (RDKit for SMILES; any expression of the
 grammar is kept), and ``is_valid``/``valid_mask`` judge generated strings (protocol
-section 7): a SMILES is valid when RDKit builds a molecule from it; an expression when it
+section 7): a SMILES is valid when RDKit builds a molecule from it and reads back the canonical
+SMILES it writes for it (every metric works on that form; a few generated hypervalent S/N rings
+fail the second read); an expression when it
 evaluates to finite numbers everywhere on the scoring grid. Strings of other grammars are
 valid when they are complete derivations (not None). ``canonical`` gives the form used for
 uniqueness and novelty: RDKit's canonical SMILES, or the string itself.
@@ -31,12 +33,16 @@ def semantic_check(grammar_name: str) -> Callable[[str], str | None] | None:
 
 
 def canonical_smiles(smiles: str | None) -> str | None:
-    """RDKit's canonical SMILES, or None if RDKit cannot read it or it has no atoms."""
+    """RDKit's canonical SMILES, or None if RDKit cannot read it, it has no atoms, or RDKit
+    cannot read the canonical SMILES it wrote."""
     if smiles is None:
         return None
     RDLogger.DisableLog("rdApp.*")
     mol = Chem.MolFromSmiles(smiles)
-    return None if mol is None or mol.GetNumAtoms() == 0 else Chem.MolToSmiles(mol)
+    if mol is None or mol.GetNumAtoms() == 0:
+        return None
+    text = Chem.MolToSmiles(mol)
+    return text if Chem.MolFromSmiles(text) is not None else None
 
 
 def kekule_smiles(smiles: str) -> str | None:
