@@ -30,9 +30,22 @@ def quiet_worker() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
+class ItemError(RuntimeError):
+    """The mapped function raised on one item; names the item and the original error, and
+    crosses the process boundary even when the original exception cannot be pickled (RDKit's
+    Boost.Python errors cannot)."""
+
+
 def _apply_chunk(job: tuple[Callable, Sequence]) -> list:
     function, chunk = job
-    return [function(item) for item in chunk]
+    out = []
+    for item in chunk:
+        try:
+            out.append(function(item))
+        except Exception as exc:  # noqa: BLE001 - any error, re-raised with the item it happened on
+            name = getattr(function, "__name__", None) or getattr(getattr(function, "func", None), "__name__", repr(function))
+            raise ItemError(f"{name} failed on {item!r}: {type(exc).__name__}: {exc}") from None
+    return out
 
 
 def parallel_map(

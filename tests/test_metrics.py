@@ -10,6 +10,7 @@ from rdkit import Chem
 
 from grammar_rae.data.expressions import evaluator
 from grammar_rae.data.validity import canonical_many, is_valid
+from grammar_rae.parallel import ItemError, parallel_map
 from grammar_rae.evaluation.metrics import property_summary, set_metrics, unique_at
 from grammar_rae.evaluation.filters import failed_filters, filter_patterns
 from grammar_rae.evaluation.moses import (
@@ -17,6 +18,7 @@ from grammar_rae.evaluation.moses import (
     FeatureSet,
     brics_fragments,
     cosine_similarity,
+    features,
     fcd_available,
     frechet_distance,
     internal_diversity,
@@ -156,3 +158,9 @@ def test_moses_table_against_itself(zinc):
         assert table["fcd"] < 0.5  # a set against itself
         other = FeatureSet(zinc[-300:], workers=1, filters=False)
         assert frechet_distance(other.chemnet_statistics(), reference.chemnet_statistics()) > table["fcd"]
+
+
+def test_a_worker_error_names_its_item_even_when_rdkit_cannot_pickle_it():
+    # features() assumes a valid SMILES; on "C1CC" RDKit raises a Boost.Python error, which cannot cross processes
+    with pytest.raises(ItemError, match=r"features failed on 'C1CC': ArgumentError"):
+        parallel_map(features, ["CCO", "OCC", "c1ccccc1", "C1CC"], workers=2, chunk_size=2)
