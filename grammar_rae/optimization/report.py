@@ -69,12 +69,10 @@ def optimize(
     folder = objective_folder(model, objective, settings)
     seed_runs = {seed: SeedRun(model, objective, settings, seed, targets) for seed in seeds}
     if not all(run.done for run in seed_runs.values()):
-        codes = model.codes("train", progress=progress)  # encoded once for the seeds still to run
-        for run in seed_runs.values():
-            run.codes = codes
-        region = next(iter(seed_runs.values())).region  # and the data region found once for them all
-        for run in seed_runs.values():
-            run.region = region
+        first = next(iter(seed_runs.values()))
+        first.codes = model.codes("train", progress=progress)  # encoded once for the seeds still to run,
+        for run in seed_runs.values():  # and the data region found once for them all
+            run.codes, run.region = first.codes, first.region
     runs = {seed: run.run(log, progress) for seed, run in seed_runs.items()}
     randoms = None
     if baseline:
