@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -19,7 +20,7 @@ from grammar_rae.optimization import bo
 from grammar_rae.optimization.acquisition import bounding_box, select_batch
 from grammar_rae.optimization.bo import BOSettings, SeedRun, objective_folder, training_targets
 from grammar_rae.optimization.data_region import DataRegion
-from grammar_rae.optimization.report import optimize, summarise
+from grammar_rae.optimization.report import optimize, seed_statistics, summarise
 from grammar_rae.optimization.surrogate import SparseGP, SurrogateSettings
 
 TINY_GP = SurrogateSettings(inducing=40, epochs=3, warm_epochs=1, batch_size=256, lr=0.02)
@@ -139,6 +140,27 @@ def test_summary_names_each_molecule_once():
     assert table["average_score"]["mean"] == pytest.approx(np.mean(scores))  # the average still counts every proposal
 
 
+def test_seed_statistics_by_hand():
+    objective = get_objective("penalized-logp")  # higher is better
+    octane, benzene, ethanol = objective(["CCCCCCCC", "c1ccccc1", "CCO"])
+    frame = pd.DataFrame([
+        {"seed": 1, "iteration": 1, "string": "CCCCCCCC", "valid": True, "score": octane},
+        {"seed": 1, "iteration": 1, "string": "CCCCCCC(C)", "valid": True, "score": octane},  # octane again: once in the top
+        {"seed": 1, "iteration": 2, "string": "c1ccccc1", "valid": True, "score": benzene},
+        {"seed": 1, "iteration": 2, "string": None, "valid": False, "score": objective.worst},
+        {"seed": 2, "iteration": 1, "string": "CCO", "valid": True, "score": ethanol},
+        {"seed": 2, "iteration": 2, "string": None, "valid": False, "score": objective.worst},
+    ])
+    stats = seed_statistics(frame, objective)
+    assert stats["seeds"] == [1, 2] and stats["fraction_valid"]["mean"] == pytest.approx((0.75 + 0.5) / 2)
+    assert stats["averages"] == pytest.approx({1: (2 * octane + benzene) / 3, 2: ethanol})
+    assert stats["best"]["mean"] == pytest.approx((max(octane, benzene) + ethanol) / 2)
+    assert stats["top"]["mean"] == pytest.approx(((octane + benzene) / 2 + ethanol) / 2)  # seed 1 has two distinct molecules
+    assert stats["best_overall"] == pytest.approx(max(octane, benzene, ethanol))
+    assert stats["by_iteration"]["fraction_valid"] == pytest.approx([1.0, 0.25])
+    assert stats["by_iteration"]["average_score"] == pytest.approx([(octane + ethanol) / 2, benzene])
+
+
 def test_progress_lines_give_the_best_so_far(expr_run):
     model = TrainedModel.load(expr_run)
     objective = get_objective("expr-fit")  # lower is better
@@ -175,8 +197,9 @@ def test_optimize_cli_table_files_and_resume(expr_run, capsys):
     table = (expr_run / "optimization" / "comparison-expr-fit.md").read_text().splitlines()  # the two settings side by side
     assert (expr_run / "optimization" / "comparison-expr-fit.png").exists()
     rows = [line for line in table if line.startswith("| ") and "---" not in line][1:]
-    assert len(rows) == 2 and {row.split(" | ")[0].split("batch ")[1].split(",")[0] for row in rows} == {"3", "4"}
+    assert len(rows) == 4 and {row.split(" | ")[0].split("batch ")[1].split(",")[0] for row in rows} == {"3", "4"}
     assert all("surrogate.inducing 30" in row and "| 1–2 |" in row for row in rows)
+    assert [row.startswith("| random GMM, ") for row in rows] == [False, True, False, True]  # each baseline under its BO
     assert main(["optimize", "--model", str(expr_run), "--objective", "penalized-logp"]) == 1
     assert "scores smiles strings" in capsys.readouterr().err
     assert main(["optimize", "--model", str(expr_run), "--objective", "expr-fit", "--seeds", "a-b"]) == 1

@@ -186,9 +186,10 @@ def _flat(settings: dict, prefix: str = "") -> dict:
 def compare_settings(model: TrainedModel, objective: Objective) -> list[Path]:
     """Every BO of ``objective`` finished for one model (the protocol's folder and those of other
     settings, e.g. another ``--acquisition``) side by side, where there are several:
-    ``optimization/comparison-<objective>.md`` (fraction valid, average, best, share of proposals
-    below the density floor; the average also over the seeds every row has, for a like-for-like
-    reading) and ``.png`` (mean best-so-far curves). Returns the paths written."""
+    ``optimization/comparison-<objective>.md`` (one row per settings and per random baseline:
+    fraction valid, average, best and top 3 per seed, share of proposals below the density floor,
+    fraction valid and average by iteration; the average also over the seeds every row has, for a
+    like-for-like reading) and ``.png`` (mean best-so-far curves). Returns the paths written."""
     root = model.work_folder / "optimization"
     name = objective_folder_name(objective)
     results = {}
@@ -203,27 +204,81 @@ def compare_settings(model: TrainedModel, objective: Objective) -> list[Path]:
     floors = _recorded_floors(folder for folder, _ in results.values())
     scores = {label: proposal_scores(folder) for label, (folder, _) in results.items()}
     shared = sorted(set.intersection(*[set(s.get("bo", {})) for s in scores.values()]))
+    baselines = [label for label, (_, result) in results.items() if "random" in result]
     rows = ["| settings | seeds | fraction valid | average score | average on seeds " + _seed_text(shared) +
-            " | best | below the density floor | random GMM average |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+            " | best per seed | top 3 per seed | best | below the density floor | fraction valid by iteration | "
+            "average by iteration |", "| --- " * 11 + "|"]
     for label, (folder, result) in results.items():
-        bo = result["bo"]
         frame = pd.read_csv(folder / "proposals.csv")
-        averages = frame[(frame["method"] == "bo") & frame["valid"]].groupby("seed")["score"].mean()
-        on_shared = _mean_sem([averages.get(seed, np.nan) for seed in shared])
-        below = bo.get("below_density_floor") or _share_below(model, folder, floors.get(result["settings"].get("density_floor", 0.01)))
-        rows.append(" | ".join([
-            f"| {label}", _seed_text(bo["seeds"]), mean_sem_text(bo["fraction_valid"], 2), mean_sem_text(bo["average_score"]),
-            mean_sem_text(on_shared), f"{bo['top'][0]['score']:.3f}" if bo["top"] else "–",
-            mean_sem_text(below, 2) if below else "not recorded", mean_sem_text(result["random"]["average_score"]) if "random" in result else "–",
-        ]) + " |")
+        below = result["bo"].get("below_density_floor") or _share_below(
+            model, folder, floors.get(result["settings"].get("density_floor", 0.01)))
+        rows.append(_comparison_row(label, frame[frame["method"] == "bo"], shared, objective,
+                                    mean_sem_text(below, 2) if below else "not recorded"))
+        if label in baselines:
+            rows.append(_comparison_row("random GMM" + (f", {label}" if len(baselines) > 1 else ""),
+                                        frame[frame["method"] == "random"], shared, objective, "–"))
     table = root / f"comparison-{name}.md"
     write_atomic(table, lambda out: out.write(("\n".join([
         f"# BO of {objective.name} ({'higher' if objective.maximize else 'lower'} is better), by settings", "",
-        "Mean ± standard error over seeds; the average is that of the valid proposals. Written by "
+        "Mean ± standard error over seeds; averages are those of the valid proposals; best and top 3 "
+        "(each string once, by canonical form) are found per seed, then averaged; by iteration, means "
+        "over seeds. The random GMM baseline draws as many points per seed as BO evaluates. Written by "
         "`grammar-rae optimize ... --plots`.", "", *rows]) + "\n").encode()))
     series = {label: scores[label] for label in results}
     figure = comparison_curves(series, objective.maximize, objective.name, root / f"comparison-{name}.png", by="settings")
     return [table, figure]
+
+
+def _comparison_row(label: str, frame: pd.DataFrame, shared: Sequence[int], objective: Objective, below: str) -> str:
+    """One row of the comparison table from one method's rows of a ``proposals.csv``."""
+    stats = seed_statistics(frame, objective)
+    by_iteration = stats["by_iteration"]
+    return " | ".join([
+        f"| {label}", _seed_text(stats["seeds"]), mean_sem_text(stats["fraction_valid"], 2), mean_sem_text(stats["average_score"]),
+        mean_sem_text(_mean_sem([stats["averages"].get(seed, np.nan) for seed in shared])),
+        mean_sem_text(stats["best"]), mean_sem_text(stats["top"]), "n/a" if stats["best_overall"] is None else f"{stats['best_overall']:.3f}",
+        below,
+        ", ".join(f"{v:.2f}" for v in by_iteration["fraction_valid"]) or "–",
+        ", ".join(f"{v:.2f}" for v in by_iteration["average_score"]) or "–",
+    ]) + " |"
+
+
+def seed_statistics(frame: pd.DataFrame, objective: Objective, top: int = 3) -> dict:
+    """Per-seed figures of one method's proposals (rows of a ``proposals.csv``): fraction valid,
+    average valid score, best score and mean of the ``top`` best distinct strings (each canonical
+    form once), each as mean ± sem over seeds; the best overall; and, where the rows carry BO
+    iterations, the fraction valid and average by iteration (means over seeds)."""
+    canonical = canonical_form(objective.grammar)
+    fractions, averages, best, tops = {}, {}, {}, {}
+    for seed, rows in frame.groupby("seed"):
+        seed = int(seed)
+        valid = rows[rows["valid"].astype(bool)]
+        fractions[seed] = len(valid) / len(rows)
+        averages[seed] = float(valid["score"].mean()) if len(valid) else np.nan
+        distinct: dict[str, float] = {}
+        for string, score in zip(valid["string"], valid["score"]):
+            key = canonical(string) or string
+            distinct[key] = max(distinct.get(key, score), score) if objective.maximize else min(distinct.get(key, score), score)
+        ranked = sorted(distinct.values(), reverse=objective.maximize)[:top]
+        best[seed] = ranked[0] if ranked else np.nan
+        tops[seed] = float(np.mean(ranked)) if ranked else np.nan
+    by_iteration = {"fraction_valid": [], "average_score": []}
+    iterated = frame.dropna(subset=["iteration"])
+    for _, rows in iterated.groupby("iteration"):
+        per_seed = rows.groupby("seed")
+        by_iteration["fraction_valid"].append(float(per_seed["valid"].mean().mean()))
+        by_iteration["average_score"].append(float(rows[rows["valid"].astype(bool)].groupby("seed")["score"].mean().mean()))
+    finite = [v for v in best.values() if np.isfinite(v)]
+    return {
+        "seeds": sorted(fractions),
+        "fraction_valid": _mean_sem(list(fractions.values())),
+        "average_score": _mean_sem(list(averages.values())),
+        "averages": averages,
+        "best": _mean_sem(list(best.values())),
+        "top": _mean_sem(list(tops.values())),
+        "best_overall": (max(finite) if objective.maximize else min(finite)) if finite else None,
+        "by_iteration": by_iteration,
+    }
 
 
 def _recorded_floors(folders) -> dict[float, float]:
