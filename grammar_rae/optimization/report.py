@@ -249,25 +249,25 @@ def seed_statistics(frame: pd.DataFrame, objective: Objective, top: int = 3) -> 
     form once), each as mean ± sem over seeds; the best overall; and, where the rows carry BO
     iterations, the fraction valid and average by iteration (means over seeds)."""
     canonical = canonical_form(objective.grammar)
+    better = max if objective.maximize else min
+    frame = frame.assign(valid=frame["valid"].astype(bool))
     fractions, averages, best, tops = {}, {}, {}, {}
     for seed, rows in frame.groupby("seed"):
         seed = int(seed)
-        valid = rows[rows["valid"].astype(bool)]
+        valid = rows[rows["valid"]]
         fractions[seed] = len(valid) / len(rows)
         averages[seed] = float(valid["score"].mean()) if len(valid) else np.nan
         distinct: dict[str, float] = {}
         for string, score in zip(valid["string"], valid["score"]):
             key = canonical(string) or string
-            distinct[key] = max(distinct.get(key, score), score) if objective.maximize else min(distinct.get(key, score), score)
+            distinct[key] = better(distinct.get(key, score), score)
         ranked = sorted(distinct.values(), reverse=objective.maximize)[:top]
         best[seed] = ranked[0] if ranked else np.nan
         tops[seed] = float(np.mean(ranked)) if ranked else np.nan
     by_iteration = {"fraction_valid": [], "average_score": []}
-    iterated = frame.dropna(subset=["iteration"])
-    for _, rows in iterated.groupby("iteration"):
-        per_seed = rows.groupby("seed")
-        by_iteration["fraction_valid"].append(float(per_seed["valid"].mean().mean()))
-        by_iteration["average_score"].append(float(rows[rows["valid"].astype(bool)].groupby("seed")["score"].mean().mean()))
+    for _, rows in frame.dropna(subset=["iteration"]).groupby("iteration"):
+        by_iteration["fraction_valid"].append(float(rows.groupby("seed")["valid"].mean().mean()))
+        by_iteration["average_score"].append(float(rows[rows["valid"]].groupby("seed")["score"].mean().mean()))
     finite = [v for v in best.values() if np.isfinite(v)]
     return {
         "seeds": sorted(fractions),
@@ -276,7 +276,7 @@ def seed_statistics(frame: pd.DataFrame, objective: Objective, top: int = 3) -> 
         "averages": averages,
         "best": _mean_sem(list(best.values())),
         "top": _mean_sem(list(tops.values())),
-        "best_overall": (max(finite) if objective.maximize else min(finite)) if finite else None,
+        "best_overall": better(finite) if finite else None,
         "by_iteration": by_iteration,
     }
 
