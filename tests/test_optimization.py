@@ -76,6 +76,25 @@ def test_the_data_region_bounds_the_density_aware_acquisitions():
         BOSettings(density_floor=1.0)
 
 
+def test_the_floor_keeps_the_density_samplable_where_the_codes_are_denser_than_its_samples():
+    rng = np.random.default_rng(3)
+    # a tight cluster with 0.5% far outliers, fitted by one Gaussian: the outliers widen it, so
+    # almost every code is denser than almost every one of the Gaussian's own samples
+    codes = np.concatenate([rng.normal(0, 0.1, size=(3980, 4)), rng.normal(0, 10.0, size=(20, 4))])
+    density = LatentDensity("gmm", components=1).fit(codes)
+    own = density.sample(20_000, seed=5)
+    codes_floor = np.quantile(density.score_samples(codes), 0.01)
+    assert np.mean(density.score_samples(own) >= codes_floor) < 0.1  # a floor from the codes alone
+    region = DataRegion.of(density, codes, 0.01)
+    assert region.floor < codes_floor and region.inside(codes).mean() >= 0.99
+    assert region.inside(own).mean() == pytest.approx(0.99, abs=0.005)
+    box = torch.as_tensor(bounding_box(codes), dtype=torch.float64)
+    assert region.inside(region.draw(50, box, torch.Generator().manual_seed(0)).numpy()).all()
+    away = box + 10.0  # a box the density puts no mass in
+    with pytest.raises(GrammarRAEError, match="nowhere to start: lower --density-floor or use --acquisition ei"):
+        region.draw(50, away, torch.Generator().manual_seed(0))
+
+
 def test_floor_ei_runs_keep_every_proposal_in_the_region_and_repeat_exactly(expr_run):
     model = TrainedModel.load(expr_run)
     objective = get_objective("expr-fit")
@@ -91,6 +110,11 @@ def test_floor_ei_runs_keep_every_proposal_in_the_region_and_repeat_exactly(expr
     (folder / "gp-seed-3.pt").unlink()
     again = SeedRun(model, objective, settings, 3, targets).run()  # the same seed, settings, data and threads
     assert [it["proposals"] for it in again["iterations"]] == [it["proposals"] for it in first["iterations"]]
+    empty = SeedRun(model, objective, settings, 4, targets)
+    empty.region = DataRegion(empty.region.density, floor=1e6, quantile=0.01)  # a region no point of the GMM reaches
+    with pytest.raises(GrammarRAEError, match="nowhere to start"):
+        empty.run()  # refused before the surrogate is fitted
+    assert not empty.gp_path.exists() and not empty.path.exists()
 
 
 def test_seed_runs_resume_exactly(expr_run):

@@ -49,8 +49,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                      help="ei: plain batch EI, the papers' (default); floor-ei: EI with every point kept where the "
                      "ex-post GMM's log-density is above --density-floor; weighted-ei: EI times the probability of being there")
     opt.add_argument("--density-floor", type=quantile, default=BOSettings.density_floor, metavar="Q",
-                     help="the data region's edge: the Q quantile of the training codes' log-density (default 0.01: "
-                     "99%% of them lie above it); also reports how many proposals of any acquisition fall below it")
+                     help="the data region's edge: the lower of the Q quantiles of the log-density of the training codes and "
+                     "of the density's own samples (default 0.01: at least 99%% of each lie above it); also reports how "
+                     "many proposals of any acquisition fall below it")
     opt.add_argument("--threads", type=positive_int, default=None,
                      help="torch threads (recorded with every iteration: the same seed, settings and thread count give "
                      "the same proposals; default: torch's choice)")

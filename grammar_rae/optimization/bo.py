@@ -50,14 +50,14 @@ class BOSettings:
     raw_samples: int | None = None
     surrogate: SurrogateSettings = field(default_factory=SurrogateSettings)
     acquisition: str = "ei"  # or a density-aware one (see optimization.acquisition)
-    density_floor: float = 0.01  # the quantile of the training codes' GMM log-density that bounds the data region
+    density_floor: float = 0.01  # the quantile (of the training codes' and the GMM's own log-densities) bounding the data region
 
     def __post_init__(self) -> None:
         if self.acquisition not in ACQUISITIONS:
             raise GrammarRAEError(f"Unknown acquisition '{self.acquisition}': use one of {', '.join(ACQUISITIONS)}.")
         if not 0.0 <= self.density_floor < 1.0:
-            raise GrammarRAEError(f"The density floor is a quantile between 0 and 1 (0.01: 99% of the training codes "
-                                  f"lie above it), not {self.density_floor}.")
+            raise GrammarRAEError(f"The density floor is a quantile between 0 and 1 (0.01: at least 99% of the training "
+                                  f"codes and of the density's mass lie above it), not {self.density_floor}.")
 
     def attempts_for(self, grammar_name: str) -> int:
         """Decodes per proposed point."""
@@ -199,6 +199,8 @@ class SeedRun:
             if fitted_for:
                 gp.load_state_dict(saved, *self._fit_data(*self._observed()))
         bounds = bounding_box(self.codes)
+        if self.settings.acquisition != "ei":  # a region the search cannot start in is refused before the surrogate's fit
+            self.region.draw(1000, torch.as_tensor(bounds, dtype=torch.float64), torch.Generator().manual_seed(self.seed))
         attempts = self.settings.attempts_for(self.model.grammar.name)
         while not self.done:
             iteration = len(self.state["iterations"]) + 1
