@@ -87,6 +87,7 @@ def test_the_floor_keeps_the_density_samplable_where_the_codes_are_denser_than_i
     assert np.mean(density.score_samples(own) >= codes_floor) < 0.1  # a floor from the codes alone
     region = DataRegion.of(density, codes, 0.01)
     assert region.floor < codes_floor and region.inside(codes).mean() >= 0.99
+    assert region.candidates["the training codes'"] == pytest.approx(codes_floor) and f"≥ {region.floor:.2f}" in region.describe()
     assert region.inside(own).mean() == pytest.approx(0.99, abs=0.005)
     box = torch.as_tensor(bounding_box(codes), dtype=torch.float64)
     assert region.inside(region.draw(50, box, torch.Generator().manual_seed(0)).numpy()).all()

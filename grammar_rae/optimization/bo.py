@@ -200,6 +200,7 @@ class SeedRun:
                 gp.load_state_dict(saved, *self._fit_data(*self._observed()))
         bounds = bounding_box(self.codes)
         if self.settings.acquisition != "ei":  # a region the search cannot start in is refused before the surrogate's fit
+            log(f"seed {self.seed}, {self.region.describe()}")
             self.region.draw(1000, torch.as_tensor(bounds, dtype=torch.float64), torch.Generator().manual_seed(self.seed))
         attempts = self.settings.attempts_for(self.model.grammar.name)
         while not self.done:

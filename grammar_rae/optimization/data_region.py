@@ -19,7 +19,7 @@ drawn from the GMM itself (those above the floor), so every local search starts 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -41,6 +41,7 @@ class DataRegion:
     density: LatentDensity
     floor: float
     quantile: float
+    candidates: dict[str, float] = field(default_factory=dict)  # the floors it was the lower of, by source
 
     @classmethod
     def of(cls, density: LatentDensity, codes: np.ndarray, quantile: float) -> "DataRegion":
@@ -49,8 +50,14 @@ class DataRegion:
         if not 0.0 <= quantile < 1.0:
             raise ValueError(f"The density floor is a quantile in [0, 1), not {quantile}.")
         own = density.score_samples(density.sample(OWN_SAMPLES, seed=0))
-        floor = min(float(np.quantile(density.score_samples(codes), quantile)), float(np.quantile(own, quantile)))
-        return cls(density, floor, quantile)
+        candidates = {"the training codes'": float(np.quantile(density.score_samples(codes), quantile)),
+                      "the GMM's own samples'": float(np.quantile(own, quantile))}
+        return cls(density, min(candidates.values()), quantile, candidates)
+
+    def describe(self) -> str:
+        """One line: the floor and where it comes from."""
+        sources = " and ".join(f"{name} {value:.2f}" for name, value in self.candidates.items())
+        return f"data region: log-density ≥ {self.floor:.2f}, the lower of the {self.quantile:g} quantiles of {sources}"
 
     def __post_init__(self) -> None:
         self._mixture = MixtureSameFamily(
