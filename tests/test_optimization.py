@@ -113,6 +113,7 @@ def test_floor_ei_runs_keep_every_proposal_in_the_region_and_repeat_exactly(expr
     assert [it["proposals"] for it in again["iterations"]] == [it["proposals"] for it in first["iterations"]]
     empty = SeedRun(model, objective, settings, 4, targets)
     empty.region = DataRegion(empty.region.density, floor=1e6, quantile=0.01)  # a region no point of the GMM reaches
+    assert empty.region.describe() == "data region: log-density ≥ 1000000.00"  # a floor given, not found from quantiles
     with pytest.raises(GrammarRAEError, match="nowhere to start"):
         empty.run()  # refused before the surrogate is fitted
     assert not empty.gp_path.exists() and not empty.path.exists()

@@ -55,9 +55,12 @@ class DataRegion:
         return cls(density, min(candidates.values()), quantile, candidates)
 
     def describe(self) -> str:
-        """One line: the floor and where it comes from."""
+        """One line: the floor and, for a region made by :meth:`of`, where it comes from."""
+        text = f"data region: log-density ≥ {self.floor:.2f}"
+        if not self.candidates:
+            return text
         sources = " and ".join(f"{name} {value:.2f}" for name, value in self.candidates.items())
-        return f"data region: log-density ≥ {self.floor:.2f}, the lower of the {self.quantile:g} quantiles of {sources}"
+        return f"{text}, the lower of the {self.quantile:g} quantiles of {sources}"
 
     def __post_init__(self) -> None:
         self._mixture = MixtureSameFamily(
