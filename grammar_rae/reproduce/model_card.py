@@ -12,6 +12,7 @@ from grammar_rae.data.sources import dataset_with_sha256
 from grammar_rae.errors import GrammarRAEError
 from grammar_rae.files import save_json, write_atomic
 from grammar_rae.generation.density import density_filename
+from grammar_rae.optimization.report import settings_label
 from grammar_rae.training import run_folder as rf
 
 TARGETS_GLOB = "optimization/*/targets.npy"
@@ -47,7 +48,7 @@ def model_card(folder: Path, name: str) -> str:
         f"| training | {summary['epochs']} epochs in {summary['minutes']:.1f} min (2-core CPU, PyTorch) |",
         f"| best validation loss | {summary['val_loss']:.4f} (epoch {summary['best_epoch']}{_accuracy(summary)}) |",
         *_evaluation_rows(evaluation, constraints),
-        *_optimization_rows(folder),
+        *_optimization_rows(folder, config["grammar"]),
     ]
     if config["preset"] in PRESET_NOTES:
         lines += ["", PRESET_NOTES[config["preset"]]]
@@ -102,20 +103,24 @@ def _evaluation_rows(evaluation: dict, constraints: str) -> list[str]:
     return rows
 
 
-def _optimization_rows(folder: Path) -> list[str]:
-    """A row per objective the run's BO was run for with the protocol's settings (``optimization/
-    <objective>/optimization.json``; folders of other settings carry a tag and are left out)."""
-    rows = []
-    for path in sorted(Path(folder).glob("optimization/*/optimization.json")):
-        result = json.loads(path.read_text())
-        if path.parent.name != result["objective"]:
-            continue
+def _optimization_rows(folder: Path, grammar_name: str) -> list[str]:
+    """A row per finished BO of the run (``optimization/<objective>*/optimization.json``): the
+    protocol's first, with its random baseline, then each other setting (e.g. ``--acquisition
+    floor-ei``), named by how it differs from the protocol, with its share of proposals below the
+    density floor."""
+    rows, results = [], [(path.parent.name, json.loads(path.read_text()))
+                         for path in Path(folder).glob("optimization/*/optimization.json")]
+    for name, result in sorted(results, key=lambda item: (item[1]["objective"], item[0] != item[1]["objective"], item[0])):
         bo, top = result["bo"], result["bo"]["top"]
+        protocol = name == result["objective"]
+        label = "" if protocol else f", {settings_label(result['settings'], grammar_name)}"
         best = f", best {top[0]['score']:.2f}" if top else ""
         random = f"; random GMM baseline {result['random']['average_score']['mean']:.2f}" if "random" in result else ""
-        rows.append(f"| BO of {result['objective']} ({len(bo['seeds'])} seeds, {'higher' if result['maximize'] else 'lower'} is better) "
+        below = bo.get("below_density_floor") or {}
+        floor = f"; below the density floor {below['mean']:.2f}" if not protocol and below.get("mean") is not None else ""
+        rows.append(f"| BO of {result['objective']}{label} ({len(bo['seeds'])} seeds, {'higher' if result['maximize'] else 'lower'} is better) "
                     f"| fraction valid {bo['fraction_valid']['mean']:.2f}, average {bo['average_score']['mean']:.2f} ± "
-                    f"{bo['average_score']['sem']:.2f}{best}{random} |")
+                    f"{bo['average_score']['sem']:.2f}{best}{random}{floor} |")
     return rows
 
 
@@ -144,7 +149,9 @@ def export_model(folder: str | Path, name: str, root: str | Path) -> Path:
             shutil.copyfile(folder / file, target / file)
     for targets in folder.glob(TARGETS_GLOB):  # the objective on the training strings, so BO starts at once
         (target / targets.relative_to(folder)).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(targets, target / targets.relative_to(folder))
+        for file in (targets, targets.with_suffix(".json")):  # with the sidecar naming the objective's version
+            if file.exists():
+                shutil.copyfile(file, target / file.relative_to(folder))
     card = model_card(folder, name)
     write_atomic(target / "README.md", lambda out: out.write(card.encode()))
     return target
