@@ -175,6 +175,16 @@ def settings_label(settings: dict, grammar_name: str) -> str:
     return ", ".join(changed) or "protocol"
 
 
+def finished_runs(root: Path, grammar_name: str) -> list[tuple[str, Path, dict]]:
+    """Every finished BO under a run's ``optimization/`` folder ``root`` (its folders with an
+    ``optimization.json``) as (settings label, folder, summary), by objective, the protocol's
+    folder before those of other settings (their names extend its name)."""
+    results = [(folder, json.loads((folder / "optimization.json").read_text()))
+               for folder in Path(root).glob("*") if (folder / "optimization.json").exists()]
+    return [(settings_label(result["settings"], grammar_name), folder, result)
+            for folder, result in sorted(results, key=lambda item: (item[1]["objective"], item[0].name))]
+
+
 def _flat(settings: dict, prefix: str = "") -> dict:
     """Nested settings as ``{"surrogate.inducing": 500, ...}``."""
     flat = {}
@@ -192,13 +202,8 @@ def compare_settings(model: TrainedModel, objective: Objective) -> list[Path]:
     like-for-like reading) and ``.png`` (mean best-so-far curves). Returns the paths written."""
     root = model.work_folder / "optimization"
     name = objective_folder_name(objective)
-    results = {}
-    for folder in sorted(root.glob(f"{name}*")):
-        summary_path = folder / "optimization.json"
-        if folder.is_dir() and summary_path.exists():
-            result = json.loads(summary_path.read_text())
-            if result["objective"] == objective.name:
-                results[settings_label(result["settings"], model.grammar.name)] = (folder, result)
+    results = {label: (folder, result) for label, folder, result in finished_runs(root, model.grammar.name)
+               if result["objective"] == objective.name}
     if len(results) < 2:
         return []
     floors = _recorded_floors(folder for folder, _ in results.values())

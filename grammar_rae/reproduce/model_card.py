@@ -12,7 +12,7 @@ from grammar_rae.data.sources import dataset_with_sha256
 from grammar_rae.errors import GrammarRAEError
 from grammar_rae.files import save_json, write_atomic
 from grammar_rae.generation.density import density_filename
-from grammar_rae.optimization.report import settings_label
+from grammar_rae.optimization.report import finished_runs
 from grammar_rae.training import run_folder as rf
 
 TARGETS_GLOB = "optimization/*/targets.npy"
@@ -108,12 +108,11 @@ def _optimization_rows(folder: Path, grammar_name: str) -> list[str]:
     protocol's first, with its random baseline, then each other setting (e.g. ``--acquisition
     floor-ei``), named by how it differs from the protocol, with its share of proposals below the
     density floor."""
-    rows, results = [], [(path.parent.name, json.loads(path.read_text()))
-                         for path in Path(folder).glob("optimization/*/optimization.json")]
-    for name, result in sorted(results, key=lambda item: (item[1]["objective"], item[0] != item[1]["objective"], item[0])):
+    rows = []
+    for settings, _, result in finished_runs(Path(folder) / "optimization", grammar_name):
         bo, top = result["bo"], result["bo"]["top"]
-        protocol = name == result["objective"]
-        label = "" if protocol else f", {settings_label(result['settings'], grammar_name)}"
+        protocol = settings == "protocol"
+        label = "" if protocol else f", {settings}"
         best = f", best {top[0]['score']:.2f}" if top else ""
         random = f"; random GMM baseline {result['random']['average_score']['mean']:.2f}" if "random" in result else ""
         below = bo.get("below_density_floor") or {}
