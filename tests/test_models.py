@@ -122,3 +122,68 @@ def test_config_round_trip_and_errors(smiles_grammar):
         _config(smiles_grammar, "grae", reg="dropout")
     with pytest.raises(GrammarRAEError, match="Unknown preset"):
         _config(smiles_grammar, "grae", preset="gpu")
+
+
+def test_gru_encoder_reads_each_sequence_to_its_end_only(smiles_grammar, zinc, expr_grammar):
+    """The GRU encoder's code does not depend on the batch it is in (how far it is padded) nor on
+    the padding rule, which is the last rule of each shipped grammar; its backward reading is the
+    forward GRU's input reversed within each sequence's length."""
+    assert smiles_grammar.padding_rule == smiles_grammar.n_rules - 1 and expr_grammar.padding_rule == expr_grammar.n_rules - 1
+    torch.manual_seed(0)
+    model = build_model(_config(smiles_grammar, "grae", "cpu-ar", encoder="gru", encoder_gru_hidden=16), smiles_grammar.rule_masks)
+    short, long = "CCO", zinc[2]
+    x, _, _ = _batch(smiles_grammar, [short, long])
+    alone, _, _ = _batch(smiles_grammar, [short])
+    together = model.encode(x)
+    assert torch.allclose(together[0], model.encode(alone)[0], atol=1e-6)
+    assert not torch.allclose(together[0], together[1])
+    reversed_short = x[:1].clone()
+    n = int((x[0, :, -1] == 0).sum())
+    reversed_short[0, :n] = x[0, :n].flip(0)
+    swapped = build_model(model.config, smiles_grammar.rule_masks)
+    swapped.load_state_dict(model.state_dict())
+    swapped.encoder.forward_gru, swapped.encoder.backward_gru = model.encoder.backward_gru, model.encoder.forward_gru
+    halves = lambda m, inputs: m.encoder.features(inputs).chunk(2, dim=1)  # noqa: E731
+    forward, backward = halves(model, x[:1])
+    swapped_forward, swapped_backward = halves(swapped, reversed_short)
+    assert torch.allclose(forward, swapped_backward, atol=1e-6) and torch.allclose(backward, swapped_forward, atol=1e-6)
+
+
+def test_word_dropout_replaces_previous_rules_in_training_only(smiles_grammar, zinc):
+    torch.manual_seed(0)
+    config = _config(smiles_grammar, "grae", "cpu-ar", word_dropout=0.5, gru_hidden=16)
+    model = build_model(config, smiles_grammar.rule_masks)
+    x, targets, steps = _batch(smiles_grammar, zinc[:4])
+    z = model.encode(x)
+    model.eval()
+    evaluated = model.decoder.teacher_forced(z, targets[:, :steps])
+    assert torch.equal(evaluated, model.decoder.teacher_forced(z, targets[:, :steps]))
+    model.train()
+    draws = [model.decoder.teacher_forced(z, targets[:, :steps], torch.Generator().manual_seed(s)) for s in (1, 1, 2)]
+    assert torch.equal(draws[0], draws[1]) and not torch.equal(draws[0], draws[2])
+    assert not torch.allclose(draws[0], evaluated)
+    # every previous rule dropped: the decoder reads the start symbol at each step
+    everything = build_model(_config(smiles_grammar, "grae", "cpu-ar", word_dropout=0.999999, gru_hidden=16), smiles_grammar.rule_masks)
+    everything.load_state_dict(model.state_dict())
+    blank = torch.full_like(targets[:, :steps], everything.decoder.start_token)
+    everything.train()
+    dropped = everything.decoder.teacher_forced(z, targets[:, :steps], torch.Generator().manual_seed(0))
+    everything.eval()
+    latent = everything.decoder.input(z).unsqueeze(1).expand(-1, steps, -1)
+    hidden, _ = everything.decoder.gru(torch.cat([everything.decoder.embedding(blank), latent], dim=2), everything.decoder.initial_state(z))
+    assert torch.allclose(dropped, everything.decoder.output(hidden), atol=1e-6)
+
+
+def test_encoder_and_word_dropout_settings_are_checked(smiles_grammar):
+    old = _config(smiles_grammar, "grae", "cpu-ar").to_dict()
+    for key in ("encoder", "encoder_gru_hidden", "word_dropout"):
+        del old[key]  # a config written before these settings existed
+    assert ModelConfig.from_dict(old).encoder == "conv" and ModelConfig.from_dict(old).word_dropout == 0.0
+    with pytest.raises(GrammarRAEError, match="Unknown encoder 'lstm': use one of conv, gru"):
+        _config(smiles_grammar, "grae", "cpu-ar", encoder="lstm")
+    with pytest.raises(GrammarRAEError, match="The GRU encoder reads production rules: it needs a grammar model"):
+        ModelConfig.from_preset("cvae", "smiles", 35, 120, "cpu-ar", encoder="gru")
+    with pytest.raises(GrammarRAEError, match="The word dropout must be at least 0 and below 1, not 1.0"):
+        _config(smiles_grammar, "grae", "cpu-ar", word_dropout=1.0)
+    with pytest.raises(GrammarRAEError, match="Word dropout needs the autoregressive decoder"):
+        _config(smiles_grammar, "grae", "cpu", word_dropout=0.2)

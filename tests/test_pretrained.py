@@ -109,3 +109,44 @@ def test_the_model_card_gives_every_bo_of_the_run_protocol_first():
         assert f"best {result['bo']['top'][0]['score']:.2f}" in row and f"({len(result['bo']['seeds'])} seeds" in row
     assert "random GMM baseline" in rows[0] and "below the density floor 0.00" in rows[1]
     assert card == (Path(__file__).resolve().parents[1] / "pretrained" / "zinc-grae" / "README.md").read_text()
+
+
+def test_every_spelling_of_a_molecule_gets_one_code(no_data, capsys, zinc):
+    """The shipped model was trained on canonical Kekulé SMILES; a molecule written as users write
+    it (canonical aromatic, Kekulé, any atom order) is read in that form, so it gets one code, and
+    reconstruction counts a decode of it as exact. What is no molecule is refused per item."""
+    from rdkit import Chem
+
+    from grammar_rae.evaluation.reconstruction import reconstruction_accuracy
+
+    model = TrainedModel.load("pretrained:zinc-grae", "cpu")
+    assert model.kekule and model.input_form == "canonical Kekulé SMILES"
+    molecules = zinc[:20]
+    spellings = []
+    for i, smiles in enumerate(molecules):
+        mol = Chem.MolFromSmiles(smiles)
+        kekule = Chem.Mol(mol)
+        Chem.Kekulize(kekule, clearAromaticFlags=True)
+        spellings.append([Chem.MolToSmiles(mol), Chem.MolToSmiles(kekule, kekuleSmiles=True),
+                          Chem.MolToRandomSmilesVect(mol, 1, randomSeed=i)[0]])
+    flat = [text for row in spellings for text in row]
+    assert len(set(flat)) > 2 * len(molecules)  # the spellings differ as strings
+    codes, errors = model.encode(flat)
+    assert errors == {}
+    codes = codes.reshape(len(molecules), 3, -1)
+    assert np.array_equal(codes[:, 0], codes[:, 1]) and np.array_equal(codes[:, 0], codes[:, 2])
+    assert len({row.tobytes() for row in codes[:, 0]}) == len(molecules)
+    aromatic = [row[0] for row in spellings]
+    as_trained = reconstruction_accuracy(model, [row[1] for row in spellings], mode="beam")
+    assert reconstruction_accuracy(model, aromatic, mode="beam").accuracy == as_trained.accuracy
+    _, errors = model.encode(["C1CC", "CCO", "c1cccc1"])
+    assert errors == {0: "'C1CC' is not a molecule: RDKit cannot read it.", 2: "'c1cccc1' is not a molecule: RDKit cannot read it."}
+
+    assert main(["encode", "--model", "pretrained:zinc-grae", "c1ccccc1O", "OC1=CC=CC=C1", "C1CC"]) == 1
+    captured = capsys.readouterr()
+    records = [json.loads(line) for line in captured.out.splitlines()]
+    assert records[0]["read_as"] == records[1]["read_as"] == "OC1=CC=CC=C1" and records[0]["z"] == records[1]["z"]
+    assert records[2] == {"input": "C1CC", "error": "'C1CC' is not a molecule: RDKit cannot read it."}
+    assert "Read as canonical Kekulé SMILES, the form the model was trained on: 1 of 3 inputs rewritten." in captured.err
+    assert main(["interpolate", "--model", "pretrained:zinc-grae", "CCO", "C1CC"]) == 1
+    assert "Cannot encode input 2: 'C1CC' is not a molecule" in capsys.readouterr().err

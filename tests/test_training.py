@@ -305,3 +305,43 @@ def test_top_level_api():
     assert grammar_rae.train is train and grammar_rae.TrainedModel is TrainedModel
     with pytest.raises(AttributeError):
         grammar_rae.no_such_thing  # noqa: B018
+
+
+def test_without_a_preset_train_repeats_the_shipped_recipe(zinc_slice, expr_slice, tmp_path):
+    """``grammar-rae train --grammar G`` trains what the package ships for G: the shipped model's
+    preset, model, architecture and data form, and says so in one line before training."""
+    from grammar_rae.generation import pretrained
+    from grammar_rae.models import ModelConfig
+    from grammar_rae.training.trainer import TrainConfig
+
+    for grammar, data in (("smiles", zinc_slice), ("expr", expr_slice)):
+        said = []
+        result = train(grammar, data=data, out=tmp_path / grammar, epochs=1, progress=False, log=said.append)
+        config = json.loads((result.folder / rf.CONFIG).read_text())
+        shipped = json.loads((pretrained.default_folder(grammar) / rf.CONFIG).read_text())
+        assert config["preset"] == shipped["preset"]
+        assert ModelConfig.from_dict(config["model"]) == ModelConfig.from_dict(shipped["model"])
+        assert config["data"]["kekule"] == shipped["data"].get("kekule", False)
+        ours, theirs = (TrainConfig.from_dict({**c["train"], "epochs": 1}) for c in (config, shipped))
+        assert ours == theirs
+        line = next(text for text in said if text.startswith("Preset "))
+        assert f"the recipe of the shipped pretrained:{pretrained.default_folder(grammar).name}" in line
+        assert "an epoch on this CPU" in line and "in all" in line
+    assert json.loads((tmp_path / "smiles" / rf.CONFIG).read_text())["model"]["decoder"] == "autoregressive"
+
+
+def test_preset_choices_are_checked_before_any_work(zinc_slice, tmp_path, capsys):
+    from grammar_rae.cli.main import main
+
+    _train("smiles", zinc_slice, tmp_path / "run", model="grae", epochs=1)
+    assert main(["train", "--resume", "--out", str(tmp_path / "run"), "--preset", "paper"]) == 1
+    err = capsys.readouterr().err
+    assert f"--resume continues {tmp_path / 'run'} with its own preset (cpu): drop --preset paper." in err
+    assert len(err.strip().splitlines()) == 1
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "--preset", "gpu"])
+    assert exit_.value.code == 2 and "invalid choice: 'gpu'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    shown = capsys.readouterr().out
+    assert "cpu-ar (default for smiles)" in shown and "paper (default for expr)" in shown

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from grammar_rae.cli.commands import summary
-from grammar_rae.cli.options import add_model_option, load_model, positive_int
+from grammar_rae.cli.options import add_model_option, load_model, positive_int, say_input_form
 from grammar_rae.data.reading import read_strings
 from grammar_rae.errors import DataError
 from grammar_rae.grammar.batch import grammar_of
@@ -35,14 +35,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_encode(args: argparse.Namespace) -> int:
-    """One JSON object per input: ``{"input": s, "z": [...]}`` or ``{"input": s, "error": why}``."""
+    """One JSON object per input: ``{"input": s, "z": [...]}`` or ``{"input": s, "error": why}``; for
+    molecules also ``"read_as"``, the input in the model's form (what was encoded)."""
     texts = list(args.strings) + (read_strings(args.file)[1] if args.file else [])
     if not texts:
         raise DataError("Nothing to encode: give strings as arguments or --file FILE.")
     model = load_model(args, grammar_of(texts[:100]) if args.model is None else None)
+    forms = say_input_form(model, texts)
     codes, errors = model.encode(texts)
-    for i, text in enumerate(texts):
-        record = {"input": text, "error": errors[i]} if i in errors else {"input": text, "z": [round(float(v), 6) for v in codes[i]]}
+    for i, (text, form) in enumerate(zip(texts, forms)):
+        record = {"input": text} | ({"read_as": form} if model.input_form is not None and i not in errors else {})
+        record |= {"error": errors[i]} if i in errors else {"z": [round(float(v), 6) for v in codes[i]]}
         print(json.dumps(record))
     return 1 if errors else 0
 

@@ -110,3 +110,14 @@ def load_model(args: argparse.Namespace, grammar: str | None = None) -> "Trained
     elif args.model is None:
         print(f"Using the most recent run: {folder}", file=sys.stderr)
     return TrainedModel.load(folder, args.device, getattr(args, "constraints", "auto"))
+
+
+def say_input_form(model: "TrainedModel", strings: list[str]) -> list[str]:
+    """The strings in the model's form (see ``TrainedModel.in_model_form``); says once, on standard
+    error, how many were rewritten, so that a user who wrote aromatic SMILES knows what was read."""
+    forms, _ = model.in_model_form(strings)
+    rewritten = sum(form != text for form, text in zip(forms, strings))
+    if model.input_form is not None and rewritten:
+        print(f"Read as {model.input_form}, the form the model was trained on: {rewritten} of {len(strings)} "
+              f"input{'s' if len(strings) != 1 else ''} rewritten.", file=sys.stderr)
+    return forms

@@ -11,7 +11,14 @@ from pathlib import Path
 import pandas as pd
 
 from grammar_rae.cli.commands import summary
-from grammar_rae.cli.options import add_model_option, add_workers_option, load_model, positive_float, positive_int
+from grammar_rae.cli.options import (
+    add_model_option,
+    add_workers_option,
+    load_model,
+    positive_float,
+    positive_int,
+    say_input_form,
+)
 from grammar_rae.data.validity import valid_mask
 from grammar_rae.errors import GrammarRAEError
 from grammar_rae.evaluation.plots import sample_figures
@@ -166,6 +173,7 @@ def print_report(report: dict) -> None:
 def run_interpolate(args: argparse.Namespace) -> int:
     """Print t and the decoded string for each step."""
     model = load_model(args, grammar_of([args.start, args.end]) if args.model is None else None)
+    say_input_form(model, [args.start, args.end])
     path = interpolate(model, args.start, args.end, args.steps, args.decode)
     valid = valid_mask(model.grammar.name, [text for _, text in path], workers=1)
     for (t, text), ok in zip(path, valid):

@@ -56,6 +56,21 @@ def kekule_smiles(smiles: str) -> str | None:
     return Chem.MolToSmiles(mol, kekuleSmiles=True)
 
 
+def input_form(grammar_name: str, kekule: bool = False) -> Callable[[str], str | None] | None:
+    """How a user's string is rewritten into the form of a model's training strings before it is
+    parsed: RDKit's canonical Kekulé (``kekule``) or aromatic SMILES for molecules, so that every
+    spelling of a molecule is one input; None for languages read as written. The function gives
+    None for a string RDKit cannot read as a molecule."""
+    if grammar_name != "smiles":
+        return None
+    return kekule_smiles if kekule else canonical_smiles
+
+
+def input_form_name(kekule: bool) -> str:
+    """The words for a SMILES model's input form, for messages and model cards."""
+    return "canonical Kekulé SMILES" if kekule else "canonical aromatic SMILES"
+
+
 def canonical_expression(text: str | None) -> str | None:
     """The expression itself if it is valid (tokens already space-separated), else None."""
     return text if text is not None and evaluator().finite(text) else None

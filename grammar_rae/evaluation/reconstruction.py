@@ -44,12 +44,14 @@ def reconstruction_accuracy(
 ) -> Reconstruction:
     """Encode each string ``encodes`` times (draws from stochastic encoders when > 1, else the deterministic code),
     decode each encoding ``decodes`` times (``mode`` ``sample``, ``argmax``, or ``beam`` with
-    ``beam`` hypotheses: one decode) and count exact string matches. Strings the model cannot
-    encode count as failures."""
+    ``beam`` hypotheses: one decode) and count exact string matches with the input written in the
+    model's form (for molecules RDKit's canonical SMILES, Kekulé where the model trained so, so
+    that any spelling of a molecule counts). Strings the model cannot encode count as failures."""
     if mode == "beam":
         decodes = 1
     generator = torch.Generator(device=model.device).manual_seed(seed)
     indices, errors = model.sequence_indices(list(strings))
+    targets, _ = model.in_model_form(list(strings))  # a decode counts when it equals the input in the model's form
     ok = np.setdiff1d(np.arange(len(strings)), list(errors))
     hits = 0
     with progress_bar(total=len(ok) * encodes, desc="reconstruction", unit=" codes", enabled=bool(progress)) as bar:
@@ -59,6 +61,6 @@ def reconstruction_accuracy(
                 codes = model.encode_indices(indices, rows, encodes > 1, generator, chunk)
                 decoded = ([[text] for text in model.decode(codes, "beam", beam=beam)] if mode == "beam"
                            else model.decode_attempts(codes, decodes, mode, generator))
-                hits += sum(row.count(strings[i]) for row, i in zip(decoded, rows))
+                hits += sum(row.count(targets[i]) for row, i in zip(decoded, rows))
                 bar.update(len(rows))
     return Reconstruction(hits / (len(strings) * encodes * decodes), len(strings), encodes, decodes, mode, len(errors))

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from grammar_rae.data.sequences import one_hot_rows
+from grammar_rae.data.validity import input_form, input_form_name
 from grammar_rae.generation import pretrained
 from grammar_rae.errors import GrammarRAEError
 from grammar_rae.generation.decoding import DecodingTables, beam_decode, char_decode, masked_decode
@@ -53,7 +54,8 @@ class TrainedModel:
     """A model with its grammar and codec, ready to encode strings and decode latent points."""
 
     def __init__(
-        self, network: Autoencoder, grammar: Grammar, device: torch.device, folder: Path | None = None, constraints: str = "auto"
+        self, network: Autoencoder, grammar: Grammar, device: torch.device, folder: Path | None = None,
+        constraints: str = "auto", kekule: bool = False,
     ):
         self.network = network.to(device).eval()
         constraints_wanted(constraints, grammar)  # refuses a bad setting at once
@@ -64,6 +66,8 @@ class TrainedModel:
         self.work_folder = None if folder is None else pretrained.work_folder(folder)  # where results go
         self._data: RunData | None = None
         self.config: ModelConfig = network.config
+        self.kekule = kekule  # the training strings were Kekulé SMILES: inputs are rewritten so
+        self._form = input_form(grammar.name, kekule)
         if self.config.is_grammar_model:
             self.codec = Codec(grammar, self.config.max_length)
             self.tables = DecodingTables(grammar, device)
@@ -87,7 +91,7 @@ class TrainedModel:
             network.load_state_dict(rf.load_tensors(folder / rf.WEIGHTS))
         except RuntimeError as exc:
             raise rf.RunError(f"The weights in {folder} do not match its config.json.") from exc
-        return cls(network, grammar, select_device(device), folder, constraints)
+        return cls(network, grammar, select_device(device), folder, constraints, bool(saved["data"].get("kekule", False)))
 
     @property
     def latent_dim(self) -> int:
@@ -103,12 +107,35 @@ class TrainedModel:
             self._data = RunData.of(self.folder)
         return self._data
 
+    @property
+    def input_form(self) -> str | None:
+        """What user strings are rewritten to before parsing (None: they are read as written)."""
+        return None if self._form is None else input_form_name(self.kekule)
+
+    def in_model_form(self, strings: list[str]) -> tuple[list[str], dict[int, str]]:
+        """``strings`` rewritten into the form of the model's training strings (for molecules,
+        RDKit's canonical Kekulé or aromatic SMILES, so every spelling of a molecule gets one
+        code), and row → error for those that are no molecule (their row is kept as given)."""
+        if self._form is None:
+            return list(strings), {}
+        forms, errors = [], {}
+        for i, text in enumerate(strings):
+            form = self._form(text) if text.strip() else text  # the parser names an empty string itself
+            if form is None:
+                errors[i] = f"{text!r} is not a molecule: RDKit cannot read it."
+            forms.append(text if form is None else form)
+        return forms, errors
+
     def sequence_indices(self, strings: list[str]) -> tuple[np.ndarray, dict[int, str]]:
-        """The model's padded index rows (productions or characters) of ``strings`` and row → error."""
+        """The model's padded index rows (productions or characters) of ``strings``, first
+        rewritten into the model's form (:meth:`in_model_form`), and row → error."""
+        forms, errors = self.in_model_form(strings)
         if self.config.is_grammar_model:
-            batch = self.codec.encode_batch(strings)
-            return batch.indices, batch.errors
-        return self.codec.encode_batch(strings)
+            batch = self.codec.encode_batch(forms)
+            indices, parse_errors = batch.indices, batch.errors
+        else:
+            indices, parse_errors = self.codec.encode_batch(forms)
+        return indices, parse_errors | errors
 
     @torch.no_grad()
     def encode_indices(

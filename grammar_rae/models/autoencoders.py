@@ -75,7 +75,7 @@ class Autoencoder(nn.Module):
     ) -> LossTerms:
         """Loss of a batch: one-hot inputs (B, T, V), target indices (B, ≥steps), decoded steps."""
         z, penalty = self.latent(x, generator)
-        logits = self.decoder.teacher_forced(z, targets[:, :steps])
+        logits = self.decoder.teacher_forced(z, targets[:, :steps], generator)
         rec, exact = reconstruction_terms(logits, targets[:, :steps], self.rule_masks)
         reg = self.regulariser(z, logits)
         total = rec.mean() + self.config.beta * penalty.mean() + self.config.lam * reg

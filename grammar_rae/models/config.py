@@ -15,6 +15,7 @@ from grammar_rae.resources import shipped
 MODELS = ("grae", "gvae", "gcvae", "cvae")
 REGULARISERS = ("l2", "gp", "sn", "none")
 DECODERS = ("repeat", "autoregressive")
+ENCODERS = ("conv", "gru")
 
 
 @lru_cache(maxsize=1)
@@ -26,6 +27,25 @@ def presets() -> dict:
 def preset_names() -> list[str]:
     """The architecture/training presets (``paper``, ``cpu``)."""
     return [name for name in presets() if name != "models"]
+
+
+def shipped_recipe(grammar_name: str) -> tuple[str, str, str]:
+    """(preset, model, name) of the model the package ships for a grammar, the recipe ``train``
+    follows when no preset is given: ``pretrained/defaults.json`` names the shipped model and its
+    ``config.json`` says how it was trained, so shipping a new model moves the default with it."""
+    root = shipped("grammar_rae.pretrained")
+    name = json.loads((root / "defaults.json").read_text()).get(grammar_name)
+    if name is None:
+        raise GrammarRAEError(f"No model is shipped for the {grammar_name} grammar, so there is no default recipe: "
+                              f"pass --preset ({', '.join(preset_names())}).")
+    config = json.loads((root / name / "config.json").read_text())
+    return config["preset"], config["model"]["model"], name
+
+
+def preset_epoch_minutes(preset: str, grammar_name: str) -> float | None:
+    """Minutes per training epoch measured on the reference machine (one thread of a 2-core
+    CPU; ``benchmarks/preset_epoch_time.py``), or None where not measured."""
+    return presets()[preset].get("epoch_minutes", {}).get(grammar_name)
 
 
 def preset_settings(preset: str, grammar_name: str) -> dict:
@@ -61,6 +81,11 @@ class ModelConfig:
     weighs GRAE's regulariser ``reg``. ``decoder`` is ``repeat`` (the papers': z at every step)
     or ``autoregressive`` (each step also reads an ``embedding_dim`` embedding of the rule chosen
     before); configs written before the autoregressive decoder existed load as ``repeat``.
+    ``encoder`` is ``conv`` (the papers' convolutions) or ``gru`` (a bidirectional GRU of width
+    ``encoder_gru_hidden`` over ``embedding_dim`` embeddings of the rules, grammar models only).
+    ``word_dropout`` is the chance that, in training, the autoregressive decoder reads the start
+    symbol instead of the previous rule (Bowman et al., 2016), so that it must take more from z.
+    Configs written before these settings existed load as ``conv`` and 0.
     """
 
     model: str
@@ -82,6 +107,9 @@ class ModelConfig:
     reg: str
     decoder: str = "repeat"
     embedding_dim: int = 48
+    encoder: str = "conv"
+    encoder_gru_hidden: int = 256
+    word_dropout: float = 0.0
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:
@@ -90,6 +118,14 @@ class ModelConfig:
             raise GrammarRAEError(f"Unknown regulariser '{self.reg}': use one of {', '.join(REGULARISERS)}.")
         if self.decoder not in DECODERS:
             raise GrammarRAEError(f"Unknown decoder '{self.decoder}': use one of {', '.join(DECODERS)}.")
+        if self.encoder not in ENCODERS:
+            raise GrammarRAEError(f"Unknown encoder '{self.encoder}': use one of {', '.join(ENCODERS)}.")
+        if self.encoder == "gru" and not self.is_grammar_model:
+            raise GrammarRAEError("The GRU encoder reads production rules: it needs a grammar model, not cvae.")
+        if not 0.0 <= self.word_dropout < 1.0:
+            raise GrammarRAEError(f"The word dropout must be at least 0 and below 1, not {self.word_dropout}.")
+        if self.word_dropout > 0 and self.decoder != "autoregressive":
+            raise GrammarRAEError("Word dropout needs the autoregressive decoder (the repeat decoder reads no rules).")
         if self.embedding_dim < 1:
             raise GrammarRAEError(f"The embedding size must be at least 1, not {self.embedding_dim}.")
         if len(self.conv_filters) != len(self.conv_kernels):

@@ -18,7 +18,7 @@ from grammar_rae.files import save_json
 from grammar_rae.grammar.cfg import Grammar
 from grammar_rae.grammar.charset import CharCodec
 from grammar_rae.models.autoencoders import build_model
-from grammar_rae.models.config import ModelConfig, preset_settings
+from grammar_rae.models.config import ModelConfig, preset_settings, shipped_recipe
 from grammar_rae.training import run_folder as rf
 from grammar_rae.training.distributed import World, barrier, gather, init_world, shutdown
 from grammar_rae.training.trainer import TrainConfig, Trainer, collect_digests, cpu_has_native_bf16, estimate_epoch_seconds
@@ -157,7 +157,7 @@ def train(
     model: str | None = None,
     data: str | Path | None = None,
     out: str | Path | None = None,
-    preset: str = "paper",
+    preset: str | None = None,
     resume: bool = False,
     device: str = "auto",
     progress: bool = True,
@@ -172,20 +172,30 @@ def train(
     ``gru_layers``, ``batch_size``, ``epochs``, ``beta``, ``lam``, ``reg``, ``seed``,
     ``max_molecules``, ...); None values are ignored. With ``resume`` the run in ``out``
     continues exactly where it stopped, with its saved grammar, model, preset and settings
-    (``grammar`` and ``model`` may be left out); otherwise they default to ``smiles`` and ``grae``.
-    ``kekule`` trains on the Kekulé forms of the molecules (see ``prepare_dataset``).
+    (``grammar``, ``model`` and ``preset`` may be left out); otherwise the grammar defaults to
+    ``smiles``, and the preset and model to those of the model the package ships for that grammar
+    (``shipped_recipe``: ``cpu-ar`` GrammarRAE for molecules). ``kekule`` trains on the Kekulé
+    forms of the molecules (default: the preset's; see ``prepare_dataset``).
     """
     unknown = set(overrides) - MODEL_SETTINGS - TRAIN_SETTINGS
     if unknown:
         raise TypeError(f"Unknown settings: {', '.join(sorted(unknown))}")
     if resume and out is None:
         raise rf.RunError("--resume needs --out, the run folder to continue.")
+    shipped_name = None
     if resume:
         saved = rf.read_config(Path(out))
         if model is not None and model != saved["model"]["model"]:
             raise rf.RunError(f"{out} holds a {saved['model']['model']} run, not {model}: drop --model to continue it.")
+        if preset is not None and preset != saved["preset"]:
+            raise rf.RunError(f"--resume continues {out} with its own preset ({saved['preset']}): drop --preset {preset}.")
         grammar, model, preset = grammar or saved["grammar"], saved["model"]["model"], saved["preset"]
-    grammar_, model = Grammar.load(grammar or "smiles"), model or "grae"
+    grammar_ = Grammar.load(grammar or "smiles")
+    if preset is None:
+        preset, shipped_model, shipped_name = shipped_recipe(grammar_.name)
+        model = model or shipped_model
+    model = model or "grae"
+    preset_settings(preset, grammar_.name)  # an unknown preset, or one without this grammar, is refused before any work
     world = init_world(select_device(device))
     device_ = select_device(device, world)
     folder = Path(gather(str(out or default_run_folder(model, grammar_.name)), world)[0])
@@ -237,11 +247,9 @@ def train(
             log(f"Resuming {folder} at epoch {trainer.epoch + 1}, batch {trainer.batch + 1}.")
         log(f"Training {model_config.model} on {len(splits.train):,} {grammar_.name} strings "
             f"({len(splits.val):,} validation, {len(splits.test):,} test) on {device_} into {folder}.")
-        if device_.type == "cpu" and preset == "paper" and trainer.epoch < train_config.epochs:
+        if not resume:
             seconds = estimate_epoch_seconds(network, sequences, splits.train, train_config.batch_size, device_)
-            log(f"The paper preset on this CPU takes about {_duration(seconds)} per epoch "
-                f"({train_config.epochs} epochs: about {_duration(seconds * train_config.epochs)}); "
-                "--preset cpu is sized for about one hour of CPU training.")
+            log(recipe_line(preset, shipped_name, model_config, train_config, dataset.meta.get("kekule", False), seconds, device_))
         if device_.type == "cpu" and train_config.precision == "bf16" and not cpu_has_native_bf16():
             log("This CPU has no bfloat16 instructions, so bf16 autocast may train slower here than "
                 "--precision fp32.")
@@ -272,6 +280,25 @@ def _finished_run(folder: Path, saved: dict, epochs: int | None, world: World, l
     if world.is_main:
         log(f"{folder} has finished all {len(metrics)} epochs (its {rf.CHECKPOINT} was removed): nothing to train.")
     return TrainResult(folder, metrics, world)
+
+
+def recipe_line(preset: str, shipped_name: str | None, model: ModelConfig, train_config: TrainConfig, kekule: bool,
+                epoch_seconds: float, device: torch.device) -> str:
+    """The line ``train`` says before training: which recipe, what it is, how long it will take
+    here (from a timed typical batch) and the alternative."""
+    whose = f", the recipe of the shipped pretrained:{shipped_name}" if shipped_name else ""
+    form = ", Kekulé SMILES" if kekule else (", aromatic SMILES" if model.grammar == "smiles" else "")
+    what = (f"{model.model}, {model.encoder} encoder, {model.decoder} decoder ({model.gru_layers} × GRU {model.gru_hidden}), "
+            f"latent {model.latent_dim}{form}, {train_config.epochs} epoch{'s' if train_config.epochs != 1 else ''}")
+    where = f"this GPU ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else "this CPU"
+    if preset != "paper":
+        other = "--preset paper for the papers' own setting"
+    elif shipped_name:
+        other = "it is the papers' own setting too"
+    else:
+        other = "the papers' own setting (without --preset: the shipped model's recipe)"
+    return (f"Preset {preset}{whose}: {what}. About {_duration(epoch_seconds)} an epoch on {where}, "
+            f"{_duration(epoch_seconds * train_config.epochs)} in all; {other}.")
 
 
 def _duration(seconds: float) -> str:

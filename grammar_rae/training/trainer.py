@@ -304,13 +304,17 @@ def _amp_dtype(device: torch.device, precision: str) -> torch.dtype | None:
 
 
 def estimate_epoch_seconds(model: Autoencoder, sequences: SequenceArrays, rows: np.ndarray, batch_size: int, device: torch.device) -> float:
-    """Seconds per training epoch, from timing forward + backward on one typical batch of a copy of the model."""
+    """Seconds per training epoch, from timing forward + backward on one typical batch (of median
+    length) of a copy of the model, after one untimed pass that warms up the kernels."""
     trial = copy.deepcopy(model).to(device).train()
     sample = rows[np.argsort(sequences.lengths[rows])][len(rows) // 2 :][:batch_size]
     x, targets = one_hot_rows(sequences.indices, np.sort(sample), sequences.vocab_size, device)
     steps = int(sequences.lengths[sample].max()) if model.config.is_grammar_model else targets.shape[1]
-    started = time.perf_counter()
-    trial(x, targets, steps).total.backward()
+    for _ in range(2):  # the second pass is the one timed
+        started = time.perf_counter()
+        trial(x, targets, steps).total.backward()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
     return (time.perf_counter() - started) * math.ceil(len(rows) / batch_size)
 
 

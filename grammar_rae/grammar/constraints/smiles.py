@@ -20,8 +20,11 @@ what that prefix has committed to:
   what was used and reserved fits the element's valence for its charge (and, for aromatic atoms,
   its number of neighbours). A bracket atom has no implicit hydrogens, so its element, hydrogen
   count and charge must be able to bring its bonds exactly to one of its valences (no radical such
-  as ``[CH]``): exactly, when it can take no more ring bonds or branches; otherwise the bonds still
-  to come may make up the rest, which is not enforced.
+  as ``[CH]``). Once its bracket is closed, every later choice that fixes part of its bonds (the
+  number of ring bonds or branches, a bond's order, a branch written without a bond, a ring
+  closed onto it) must leave the bonds still open to a choice of order (each may add up to two)
+  able to land on one of those valences. A bracket aromatic atom has the neighbour limit of the
+  unbracketed one.
 
 The length limit (``max_length``) is not part of the constraints; a derivation the constraints
 keep extending can still run out of steps. The module needs the nonterminals of the reference
@@ -88,12 +91,14 @@ class _Tables:
     element_organic: np.ndarray  # (R,) valence of that element written without a bracket
     element_degree: np.ndarray  # (R,) neighbours it may have without a bracket
     element_bracket: np.ndarray  # (R, 3) valences inside a bracket (bit v set: valence v), no charge, +1, -1
+    element_bracket_degree: np.ndarray  # (R,) neighbours it may have inside a bracket (aromatic: as outside)
     digit_rules: np.ndarray  # the DIGIT rules, digit value d at position d - 1
     bond_order: np.ndarray  # (R,) order of a bond rule, else 0
     token: dict  # terminal text -> terminal id (without the n_lhs offset)
     token_organic: np.ndarray  # (T,) valence of an element token outside brackets (0: not an element)
     token_degree: np.ndarray  # (T,)
     token_bracket: np.ndarray  # (T, 3) valences of an element token inside a bracket, as bits like element_bracket
+    token_bracket_degree: np.ndarray  # (T,)
     token_digit: np.ndarray  # (T,) digit value or 0
     token_order: np.ndarray  # (T,) bond order or 0
     max_organic: int
@@ -136,20 +141,24 @@ def _tables_for(grammar: Grammar) -> _Tables:
     degree_of = {**table["organic"], **{k: v["degree"] for k, v in aromatic.items()}}
 
     charged = {e: [sum(1 << n for n in v.get(q, [])) for q in ("0", "+", "-")] for e, v in table["bracket"].items()}
+    bracket_degree_of = {e: degree_of[e] if e in aromatic else _UNLIMITED for e in organic_of}
     element_rules = []
     organic, degree = np.zeros(grammar.n_rules, np.int16), np.zeros(grammar.n_rules, np.int16)
     bracket = np.zeros((grammar.n_rules, 3), dtype=np.int64)
+    bracket_degree = np.zeros(grammar.n_rules, np.int16)
     for i, p in enumerate(grammar.productions):
         if str(p.lhs()) in ("aliphatic_organic", "aromatic_organic") and len(p.rhs()) == 1 and isinstance(p.rhs()[0], str):
             element = p.rhs()[0]
             element_rules.append(i)
             organic[i], degree[i] = organic_of[element], degree_of[element]
-            bracket[i] = charged[element]
+            bracket[i], bracket_degree[i] = charged[element], bracket_degree_of[element]
     token_organic, token_degree = np.zeros(len(terminals), np.int16), np.zeros(len(terminals), np.int16)
     token_bracket = np.zeros((len(terminals), 3), dtype=np.int64)
+    token_bracket_degree = np.zeros(len(terminals), np.int16)
     for element, i in token.items():
         if element in organic_of:
             token_organic[i], token_degree[i], token_bracket[i] = organic_of[element], degree_of[element], charged[element]
+            token_bracket_degree[i] = bracket_degree_of[element]
     token_digit = np.array([int(t) if t.isdigit() else 0 for t in terminals], dtype=np.int16)
     token_order = np.array([_BOND_ORDERS.get(t, 0) for t in terminals], dtype=np.int16)
     bond_order = np.zeros(grammar.n_rules, dtype=np.int16)
@@ -167,6 +176,9 @@ def _tables_for(grammar: Grammar) -> _Tables:
         "rb_last": _rule(grammar, "RB", ("ringbond",)),
         "bb_more": _rule(grammar, "BB", ("BB", "branch")),
         "bb_last": _rule(grammar, "BB", ("branch",)),
+        "branch_plain": _rule(grammar, "branch", ("'('", "chain", "')'")),
+        "ringbond_plain": _rule(grammar, "ringbond", ("DIGIT",)),
+        "symbol_aromatic": _rule(grammar, "symbol", ("aromatic_organic",)),
         "atom_bracket": _rule(grammar, "atom", ("bracket_atom",)),
         "atom_aliphatic": _rule(grammar, "atom", ("aliphatic_organic",)),
         "atom_aromatic": _rule(grammar, "atom", ("aromatic_organic",)),
@@ -199,12 +211,14 @@ def _tables_for(grammar: Grammar) -> _Tables:
         element_organic=organic,
         element_degree=degree,
         element_bracket=bracket,
+        element_bracket_degree=bracket_degree,
         digit_rules=digit_rules,
         bond_order=bond_order,
         token=token,
         token_organic=token_organic,
         token_degree=token_degree,
         token_bracket=token_bracket,
+        token_bracket_degree=token_bracket_degree,
         token_digit=token_digit,
         token_order=token_order,
         max_organic=max(table["organic"].values()),
@@ -244,6 +258,7 @@ class SmilesConstraints:
         self.next_forced = np.zeros(rows, dtype=np.int16)  # ring closures beyond the first it must make (a last atom)
         self.next_rb = np.zeros(rows, dtype=bool)  # it has ring bonds (RB), whose number is still open
         self.next_bb = np.zeros(rows, dtype=bool)  # it has branches (BB), whose number is still open
+        self.next_flexible = np.zeros(rows, dtype=np.int16)  # of its promised bonds, those whose order is still open
         self.rb_open = np.zeros(rows, dtype=bool)  # the same for the current atom, until the count is decided
         self.bb_open = np.zeros(rows, dtype=bool)
         self.roots = np.zeros((rows, depth), dtype=np.int64)
@@ -252,6 +267,8 @@ class SmilesConstraints:
         self.reserved = np.zeros((rows, atoms), dtype=np.int16)
         self.bonds = np.zeros((rows, atoms), dtype=np.int16)
         self.capacity = np.zeros((rows, atoms), dtype=np.int16)
+        self.target = np.zeros((rows, atoms), dtype=np.int64)  # a closed bracket atom's valences (bits); 0: implicit H
+        self.flexible = np.zeros((rows, atoms), dtype=np.int16)  # its bonds whose order is still open (each ≤ +2)
         self.degree = np.zeros((rows, atoms), dtype=np.int16)
         self.parent = np.full((rows, atoms), -1, dtype=np.int64)
         self.ring_atom = np.full((rows, t.ring_digits), -1, dtype=np.int64)
@@ -263,7 +280,8 @@ class SmilesConstraints:
         self._emit()
 
     _ARRAYS = ("stack", "pointer", "producers", "ringbonds", "in_bracket", "bracket_element", "charge", "last_token", "atoms", "cur", "pending",
-               "next_reserve", "next_forced", "next_rb", "next_bb", "rb_open", "bb_open", "roots", "depth", "used", "reserved", "bonds", "capacity", "degree", "parent",
+               "next_reserve", "next_forced", "next_rb", "next_bb", "next_flexible", "rb_open", "bb_open", "roots", "depth", "used", "reserved",
+               "bonds", "capacity", "target", "flexible", "degree", "parent",
                "ring_atom", "ring_order", "ring_paid", "partners", "partner_count")
 
     def select(self, index: np.ndarray) -> None:
@@ -318,7 +336,8 @@ class SmilesConstraints:
         if self.valences:
             masks += [("atom", self._mask_atom), ("aliphatic_organic", self._mask_element), ("aromatic_organic", self._mask_element),
                       ("bond", self._mask_bond), ("BB", self._mask_branch_count), ("hcount", self._mask_hydrogens),
-                      ("BAC", self._mask_chirality), ("BAH", self._mask_hydrogen_count), ("charge", self._mask_charge)]
+                      ("BAC", self._mask_chirality), ("BAH", self._mask_hydrogen_count), ("charge", self._mask_charge),
+                      ("branch", self._mask_branch), ("ringbond", self._mask_ringbond), ("symbol", self._mask_symbol)]
         for name, mask in masks:
             rows = np.flatnonzero(top == lhs[name])
             if rows.size:
@@ -344,7 +363,7 @@ class SmilesConstraints:
 
     def _mask_atom(self, rows: np.ndarray, ok: np.ndarray) -> None:
         t, r = self.t, self.rules
-        need = self._incoming(rows) + self.next_reserve[rows] + self.next_forced[rows]
+        need = self._incoming(rows) + self.next_reserve[rows] + self.next_forced[rows] + self._owed(rows)
         neighbours = (self.cur[rows] >= 0) + self.next_reserve[rows] + self.next_forced[rows]
         ok[rows, r["atom_aliphatic"]] &= need <= t.max_organic
         ok[rows, r["atom_aromatic"]] &= (need <= t.max_aromatic) & (neighbours <= t.max_aromatic_degree)
@@ -355,16 +374,23 @@ class SmilesConstraints:
         bracket = self.in_bracket[rows]
         outside = rows[~bracket]
         promised = self.next_reserve[outside] + self.next_forced[outside]
-        need = (self._incoming(outside) + promised)[:, None]
+        need = (self._incoming(outside) + promised + self._owed(outside))[:, None]
         neighbours = ((self.cur[outside] >= 0) + promised)[:, None]
         ok[np.ix_(outside, elements)] &= (need <= t.element_organic[elements]) & (neighbours <= t.element_degree[elements])
         inside = rows[bracket]  # the bracket atom exists already: its bonds so far and its promises
-        need, slack = self._need(inside)[:, None], self._slack(inside)[:, None]
-        valences = t.element_bracket[elements][None, :, :]
+        need, valences = self._need(inside)[:, None], t.element_bracket[elements][None, :, :]
+        slack = self._slack(inside, aromatic=t.element_bracket_degree[elements][None, :] < _UNLIMITED)
         neutral, charged = valences[..., 0], valences[..., 1] | valences[..., 2]
         more = (self._below(inside) == t.lhs["BAC"])[:, None]  # chirality, hydrogens or a charge may follow
         completable = _reachable(need, neutral, 0, _MAX_H + slack) | _reachable(need, charged, 0, _MAX_H + slack)
         ok[np.ix_(inside, elements)] &= np.where(more, completable, _reachable(need, neutral, 0, slack))
+        neighbours = (self._at(self.bonds, inside, self.cur[inside]) + self._at(self.reserved, inside, self.cur[inside]))[:, None]
+        ok[np.ix_(inside, elements)] &= neighbours <= t.element_bracket_degree[elements][None, :]
+
+    def _mask_symbol(self, rows: np.ndarray, ok: np.ndarray) -> None:
+        """A bracket atom with more neighbours than an aromatic atom may have is not aromatic."""
+        neighbours = self._at(self.bonds, rows, self.cur[rows]) + self._at(self.reserved, rows, self.cur[rows])
+        ok[rows, self.rules["symbol_aromatic"]] &= neighbours <= self.t.max_aromatic_degree
 
     def _mask_ring_count(self, rows: np.ndarray, ok: np.ndarray) -> None:
         r = self.rules
@@ -377,6 +403,7 @@ class SmilesConstraints:
         valence, neighbours = self._free(rows)
         if self.valences:
             ok[rows, r["rb_more"]] &= (valence >= 1) & (neighbours >= 1)
+            ok[rows, r["rb_last"]] &= self.bb_open[rows] | self._completes(rows, c, 0, 0)
         if self.rings:
             ok[rows, r["rb_more"]] &= planned + 1 <= closable + openable
             ok[rows, r["rb_last"]] &= planned >= np.where(future, 0, open_rings)
@@ -390,10 +417,14 @@ class SmilesConstraints:
             extra = np.arange(t.ring_digits)[None, :]
             ok[np.ix_(hydrogens, t.digit_rules)] &= _reachable(need + extra, target, 0, self._slack(hydrogens)[:, None])
         rows = rows[~self.in_bracket[rows]]
-        if not rows.size:
-            return
+        if rows.size:
+            ok[np.ix_(rows, t.digit_rules)] &= self._ring_options(rows, self.pending[rows])
+
+    def _ring_options(self, rows: np.ndarray, pending: np.ndarray) -> np.ndarray:
+        """(n, digits) which ring digits the current atom of each row (outside brackets) may write
+        next, after a bond of order ``pending`` (0: none written)."""
         c = self.cur[rows]
-        pending = self.pending[rows][:, None]
+        pending = pending[:, None]
         openers = self.ring_atom[rows]
         order = np.where(pending > 0, pending, np.where(self.ring_order[rows] > 0, self.ring_order[rows], 1))
         conflict = (pending > 0) & (self.ring_order[rows] > 0) & (self.ring_order[rows] != pending)
@@ -407,17 +438,57 @@ class SmilesConstraints:
         if self.valences:
             close &= (order - 1 <= valence[:, None]) & (extra <= opener_free)
             opening &= np.where(pending > 0, pending, 1) - 1 <= valence[:, None]
-        ok[np.ix_(rows, t.digit_rules)] &= close | opening
+            # exact valences: of the current atom (unless it may still take branches), and of the opener
+            free = self.bb_open[rows][:, None]
+            cur = np.broadcast_to(c[:, None], openers.shape)
+            close &= free | self._completes(rows[:, None], cur, order - 1, (pending == 0).astype(np.int16))
+            close &= self._completes(rows[:, None], openers, extra, (self.ring_order[rows] == 0).astype(np.int16))
+            opening &= free | self._completes(rows[:, None], cur, np.where(pending > 0, pending - 1, 0), 0)
+        return close | opening
 
     def _mask_bond(self, rows: np.ndarray, ok: np.ndarray) -> None:
         rows = rows[~self.in_bracket[rows]]
         bonds = np.flatnonzero(self.t.bond_order)
         valence, _ = self._free(rows)  # the bond's own unit is reserved already
-        ok[np.ix_(rows, bonds)] &= self.t.bond_order[bonds][None, :] - 1 <= valence[:, None]
+        orders = self.t.bond_order[bonds][None, :]
+        ok[np.ix_(rows, bonds)] &= orders - 1 <= valence[:, None]
+        cur = np.broadcast_to(self.cur[rows][:, None], (len(rows), len(bonds)))
+        ok[np.ix_(rows, bonds)] &= self._counts_open(rows)[:, None] | self._completes(rows[:, None], cur, orders - 1, 1)
+        ring = rows[self._below(rows) == self.t.lhs["DIGIT"]]  # a ring bond's order: some ring digit must take it
+        for bond in bonds:
+            ok[ring, bond] &= self._ring_options(ring, np.full(len(ring), self.t.bond_order[bond], np.int16)).any(axis=1)
+
+    def _mask_ringbond(self, rows: np.ndarray, ok: np.ndarray) -> None:
+        """A ring bond without a bond symbol needs a ring digit that takes the order it then has."""
+        ok[rows, self.rules["ringbond_plain"]] &= self._ring_options(rows, np.zeros(len(rows), np.int16)).any(axis=1)
 
     def _mask_branch_count(self, rows: np.ndarray, ok: np.ndarray) -> None:
         valence, neighbours = self._free(rows)
         ok[rows, self.rules["bb_more"]] &= (valence >= 1) & (neighbours >= 1)
+        ok[rows, self.rules["bb_last"]] &= self.rb_open[rows] | self._completes(rows, self.cur[rows], 0, 0)
+
+    def _mask_branch(self, rows: np.ndarray, ok: np.ndarray) -> None:
+        """A branch written without a bond settles its bond's order at one."""
+        ok[rows, self.rules["branch_plain"]] &= self._counts_open(rows) | self._completes(rows, self.cur[rows], 0, 1)
+
+    def _counts_open(self, rows: np.ndarray) -> np.ndarray:
+        """Whether the current atom may still take more ring bonds or branches."""
+        return self.rb_open[rows] | self.bb_open[rows]
+
+    def _completes(self, rows: np.ndarray, atoms: np.ndarray, extra, settled, rings_closed: bool = True) -> np.ndarray:
+        """Whether ``atoms`` (of ``rows``, broadcast together) can still land exactly on one of their
+        valences once ``extra`` more valence is used and ``settled`` of their bonds whose order was
+        open are settled: each bond still open may add up to two. Atoms without a target (those
+        outside brackets, which take implicit hydrogens, and brackets not yet closed) always can."""
+        atoms = np.maximum(atoms, 0)
+        target = self.target[rows, atoms]
+        need = self.used[rows, atoms] + self.reserved[rows, atoms] + extra
+        slack = 2 * np.maximum(self.flexible[rows, atoms] - settled, 0)
+        current = atoms == self.cur[rows]
+        if current.any():  # the current atom's ring bonds may be held back by their openers
+            row_index = np.broadcast_to(rows, atoms.shape)[current]
+            slack[current] = self._open_valence(row_index, np.broadcast_to(settled, atoms.shape)[current], rings_closed)
+        return (target == 0) | _reachable(need, target, 0, slack)
 
     # Inside brackets the element comes first, then chirality, hydrogens and charge. Each choice
     # must leave a way to land on one of the valences of the element's charge (the neutral ones
@@ -426,18 +497,68 @@ class SmilesConstraints:
         return self.stack[rows, self.pointer[rows] - 2]
 
     def _need(self, rows: np.ndarray) -> np.ndarray:
+        """The valence the bracket atom being read has used, promised, and owes its ring openers."""
         c = self.cur[rows]
-        return self._at(self.used, rows, c) + self._at(self.reserved, rows, c)
+        return self._at(self.used, rows, c) + self._at(self.reserved, rows, c) + self._owed(rows, c)
+
+    def _owed(self, rows: np.ndarray, exclude: np.ndarray | None = None) -> np.ndarray:
+        """What the atom being derived must add to its ring closures beyond single bonds when it is
+        the last atom (it then closes every open ring): for each ring whose bracket opener
+        can land on one of its valences only through a higher closing order, the least such raise."""
+        owed = np.zeros(len(rows), dtype=np.int64)
+        last = np.flatnonzero(self.producers[rows] == 0)
+        if not last.size:
+            return owed
+        r = rows[last]
+        openers = self.ring_atom[r]
+        ok = (openers >= 0) & (self.ring_order[r] == 0)
+        if exclude is not None:
+            ok &= openers != exclude[last][:, None]
+        ring_rows, atoms = np.broadcast_to(r[:, None], openers.shape), np.maximum(openers, 0)
+        least = np.full(openers.shape, 3)
+        for extra in (2, 1, 0):
+            least = np.where(self._completes(ring_rows, atoms, extra, 1), extra, least)
+        owed[last] = np.where(ok & (least < 3), least, 0).sum(axis=1)
+        return owed
 
     def _bracket_valences(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The valence sets of each row's bracket atom without a charge and with either charge."""
         valences = self.t.token_bracket[self.bracket_element[rows]]
         return valences[:, 0], valences[:, 1] | valences[:, 2]
 
-    def _slack(self, rows: np.ndarray) -> np.ndarray:
+    def _slack(self, rows: np.ndarray, aromatic: np.ndarray | None = None) -> np.ndarray:
         """How much valence the current atom may still gain after its bracket closes: any amount
-        while it can take more ring bonds or branches, else raising its promised bonds to triple."""
-        return np.where(self.rb_open[rows] | self.bb_open[rows], _UNLIMITED, 2 * self._at(self.reserved, rows, self.cur[rows]))
+        while it can take more ring bonds or branches, else raising to triple those of its promised
+        bonds whose order is still open (for an aromatic atom, whose bonds' orders the aromatic
+        system settles, any of its promised bonds). ``aromatic`` (broadcast against the rows as a
+        column) says which kind of atom it is where its element is not read yet."""
+        if aromatic is None:
+            aromatic = self.t.token_bracket_degree[self.bracket_element[rows]] < _UNLIMITED
+        column = lambda values: values if aromatic.ndim == 1 else values[:, None]  # noqa: E731
+        reserved = column(self._at(self.reserved, rows, self.cur[rows]))
+        return np.where(aromatic, np.where(column(self._counts_open(rows)), _UNLIMITED, 2 * reserved), column(self._open_valence(rows)))
+
+    def _open_valence(self, rows: np.ndarray, settled: np.ndarray | int = 0, rings_closed: bool = False) -> np.ndarray:
+        """How much more valence the current atom may still take, once ``settled`` of its bonds
+        whose order is open are settled (``rings_closed``: and its number of ring bonds is decided):
+        any amount while it may take more ring bonds or branches, else two for each bond whose
+        order is open. The last atom of a molecule (no atom can follow it) can only close open
+        rings, each once, and each closure takes only what the ring's order and its opener allow."""
+        c = self.cur[rows]
+        flexible = np.maximum(self._at(self.flexible, rows, c) - settled, 0)
+        rb_open = self.rb_open[rows] & (not rings_closed)
+        pending = np.minimum(self.ringbonds[rows] + self.rb_open[rows], flexible)  # its ring bonds still to write
+        openers = self.ring_atom[rows]
+        safe = np.maximum(openers, 0)
+        opener_free = (self.capacity[rows[:, None], safe] - self.used[rows[:, None], safe] - self.reserved[rows[:, None], safe])
+        written = self.ring_order[rows]
+        room = np.where(written > 0, written - 1, np.clip(opener_free, 0, 2))
+        closable = (openers >= 0) & (openers != c[:, None]) & (openers != self._at(self.parent, rows, c)[:, None])
+        room, rings = np.where(closable, room, 0).sum(axis=1), closable.sum(axis=1)
+        last = (self.producers[rows] == 0) & ~self.bb_open[rows]
+        ring_room = np.where(rb_open, rings + room - pending, np.minimum(2 * pending, room))
+        general = np.where(rb_open | self.bb_open[rows], _UNLIMITED, 2 * flexible)
+        return np.where(last, 2 * (flexible - pending) + np.maximum(ring_room, 0), general)
 
     def _mask_chirality(self, rows: np.ndarray, ok: np.ndarray) -> None:
         need, r, slack = self._need(rows), self.rules, self._slack(rows)
@@ -493,12 +614,18 @@ class SmilesConstraints:
             self.next_bb[a] = np.isin(kind, (r["ba_bb"], r["ba_rb_bb"]))
             successor = self._continues_chain(self.stack[a, self.pointer[a] - 1])  # the branched_atom is popped already
             self.next_reserve[a] = successor.astype(np.int16) + self.next_rb[a] + self.next_bb[a]
+            # a successor's bond order is open only if a bond symbol is written; ring bonds and branches may write one
+            written = self.stack[a, self.pointer[a] - 1] == t.lhs["bond"]
+            self.next_flexible[a] = written.astype(np.int16) + self.next_rb[a] + self.next_bb[a]
             last = (kind == r["ba_rb"]) & (self.producers[a] == 0)  # nothing after this atom can give atoms
             self.next_forced[a] = np.where(last, np.maximum(self._open_rings(a) - 1, 0), 0)
         self.rb_open[rows[rules == r["rb_last"]]] = False
         self.bb_open[rows[rules == r["bb_last"]]] = False
         more = rows[(rules == r["rb_more"]) | (rules == r["bb_more"])]
         self.reserved[more, self.cur[more]] += 1
+        self.flexible[more, self.cur[more]] += 1
+        plain = rows[rules == r["branch_plain"]]
+        self.flexible[plain, self.cur[plain]] -= 1
         width = t.push.shape[1]
         positions = self.pointer[rows][:, None] + np.arange(width)[None, :]
         self.stack[rows[:, None], positions] = t.push[rules]
@@ -532,6 +659,7 @@ class SmilesConstraints:
         named = inside & is_element
         if named.any():  # the largest budget until the charge is known
             self.capacity[rows[named], self.cur[rows[named]]] = _highest(np.bitwise_or.reduce(t.token_bracket[token[named]], axis=1))
+            self.degree[rows[named], self.cur[rows[named]]] = t.token_bracket_degree[token[named]]
             self.bracket_element[rows[named]] = token[named]
             self.charge[rows[named]] = 0
         sign = inside & ((token == t.token["+"]) | (token == t.token["-"]))
@@ -540,6 +668,9 @@ class SmilesConstraints:
         if closing.size:
             valences = t.token_bracket[self.bracket_element[closing], self.charge[closing]]
             self.capacity[closing, self.cur[closing]] = _highest(valences)
+            # aromatic atoms get their last unit from the aromatic system, so only aliphatic ones are held exactly
+            aliphatic = t.token_bracket_degree[self.bracket_element[closing]] == _UNLIMITED
+            self.target[closing, self.cur[closing]] = np.where(aliphatic, valences, 0)
             self.in_bracket[closing] = False
         hydrogen = inside & (token == t.token["H"])
         self.used[rows[hydrogen], self.cur[rows[hydrogen]]] += 1
@@ -550,6 +681,7 @@ class SmilesConstraints:
             self._ring_digit(rows[ring], t.token_digit[token[ring]].astype(np.int64) - 1)
         bond = ~inside & (t.token_order[token] > 0)
         self.pending[rows[bond]] = t.token_order[token[bond]]
+        self.flexible[rows[bond], self.cur[rows[bond]]] -= 1  # the order of one of its bonds is written
         branch = rows[token == t.token["("]]
         self.roots[branch, self.depth[branch]] = self.cur[branch]
         self.depth[branch] += 1
@@ -571,6 +703,8 @@ class SmilesConstraints:
         self.used[rows, b] = np.where(bonded, order, 0)
         self.bonds[rows, b] = bonded
         self.reserved[rows, b] = self.next_reserve[rows]
+        self.flexible[rows, b] = self.next_flexible[rows]
+        self.target[rows, b] = 0
         self.parent[rows, b] = c
         self.capacity[rows, b] = capacity
         self.degree[rows, b] = degree
@@ -578,6 +712,7 @@ class SmilesConstraints:
         self.pending[rows] = 0
         self.next_reserve[rows] = 0
         self.next_forced[rows] = 0
+        self.next_flexible[rows] = 0
         self.rb_open[rows], self.bb_open[rows] = self.next_rb[rows], self.next_bb[rows]
         self.partners[rows] = -1
         self.partner_count[rows] = 0
@@ -592,8 +727,11 @@ class SmilesConstraints:
         self.used[rows, c] += order
         self.bonds[rows, c] += 1
         self.reserved[rows, c] -= 1
+        settled = closing & (pending == 0)  # a ring bond closed without a bond symbol: order as written, or one
+        self.flexible[rows[settled], c[settled]] -= 1
         rc, oc = rows[closing], opener[closing]
         self.used[rc, oc] += (order - self.ring_paid[rows, digit])[closing]
+        self.flexible[rc, oc] -= (written[closing] == 0)  # the opener's unwritten order is settled now
         slot = np.minimum(self.partner_count[rc], self.t.ring_digits - 1)
         self.partners[rc, slot] = oc
         self.partner_count[rc] += 1

@@ -1,0 +1,170 @@
+"""What makes the latent space hold molecules: candidate designs trained for equal CPU time.
+
+Each candidate GrammarRAE trains on the Kekulé forms of ZINC250k (the paper's split, length-bucketed
+batches of 256) on one thread. At each of ``--checkpoints`` CPU-minutes it is measured on data it
+never trained on:
+
+- validation loss (first 2,000 validation molecules) and how much the code tells the decoder: the
+  teacher-forced NLL (nats per molecule) of 1,000 validation molecules with their own codes and
+  with the codes shuffled among them;
+- greedy round trip (encode → argmax decode, exact string) of 1,000 validation molecules;
+- 2,000 points of a 10-component GMM fitted on 20,000 training codes, decoded greedily and sampled
+  (T = 1), scored against the ZINC test split with the MOSES metrics: valid, FCD, Filters (MCF and
+  PAINS), SA and logP Wasserstein-1.
+
+CPU time is the process's (``time.process_time``), so two candidates run side by side on the two
+cores are compared at equal work. Each checkpoint appends a JSON line to ``--out`` (resumable per
+candidate: a finished candidate's lines are kept, an unfinished one starts again). The last line
+printed compares the candidate's greedy round trip at the last checkpoint with the baseline
+preset's, where both are in the file.
+
+    python benchmarks/latent_candidates.py --candidate cpu-ar --out docs/latent-candidates.jsonl
+    python benchmarks/latent_candidates.py --candidate gru-wd-128 --out docs/latent-candidates.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from _common import data_argument
+
+from grammar_rae import Grammar
+from grammar_rae.data import prepare_dataset
+from grammar_rae.data.sequences import grammar_sequences, one_hot_rows
+from grammar_rae.data.validity import canonical_many
+from grammar_rae.evaluation.moses import FeatureSet, moses_metrics
+from grammar_rae.evaluation.reconstruction import reconstruction_accuracy
+from grammar_rae.generation.density import LatentDensity
+from grammar_rae.generation.trained import TrainedModel
+from grammar_rae.models import ModelConfig, build_model
+from grammar_rae.models.config import preset_settings
+from grammar_rae.training.api import split_rows
+from grammar_rae.training.trainer import TrainConfig, Trainer
+
+BASELINE = "cpu-ar"
+CANDIDATES = {  # name → ModelConfig overrides of the cpu-ar preset
+    BASELINE: {},
+    "latent-128": {"latent_dim": 128},
+    "wd-0.3": {"word_dropout": 0.3},
+    "gru-enc": {"encoder": "gru"},
+    "gru-wd-128": {"encoder": "gru", "word_dropout": 0.3, "latent_dim": 128},
+    "conv-wd-128": {"word_dropout": 0.3, "latent_dim": 128},
+}
+
+
+def teacher_forced_nll(model, x: torch.Tensor, targets: torch.Tensor, z: torch.Tensor, masks: torch.Tensor) -> float:
+    """Mean masked NLL per molecule (nats) of ``targets`` given codes ``z``."""
+    logits = model.decoder.teacher_forced(z, targets).float()
+    allowed = masks[targets]  # the rules whose left-hand side is the true rule's (B, T, V)
+    log_p = F.log_softmax(logits.masked_fill(~allowed, -1e9), dim=-1)
+    return float(-log_p.gather(2, targets.unsqueeze(2)).sum(dim=(1, 2)).mean())
+
+
+@torch.no_grad()
+def code_information(trainer: Trainer, rows: np.ndarray, masks: torch.Tensor) -> tuple[float, float]:
+    """Teacher-forced NLL with the molecules' own codes and with the codes shuffled among them."""
+    model = trainer.model.eval()
+    own, shuffled = [], []
+    order = np.argsort(trainer.sequences.lengths[rows])
+    for batch in np.array_split(rows[order], max(1, len(rows) // 250)):
+        x, targets = one_hot_rows(trainer.sequences.indices, np.sort(batch), trainer.sequences.vocab_size, trainer.device)
+        steps = int(trainer.sequences.lengths[np.sort(batch)].max())
+        targets = targets[:, :steps]
+        z = model.encode(x)
+        permutation = torch.randperm(len(z), generator=torch.Generator().manual_seed(0))
+        own.append(teacher_forced_nll(model, x, targets, z, masks) * len(z))
+        shuffled.append(teacher_forced_nll(model, x, targets, z[permutation], masks) * len(z))
+    return sum(own) / len(rows), sum(shuffled) / len(rows)
+
+
+def measure(trainer: Trainer, grammar: Grammar, strings: list[str], reference: FeatureSet, masks: torch.Tensor) -> dict:
+    """The checkpoint's figures (see the module docstring)."""
+    splits = trainer.splits
+    out = {"val_loss": trainer.evaluate(splits.val[:2000]).loss}
+    out["nll_own"], out["nll_shuffled"] = code_information(trainer, splits.val[:1000], masks)
+    model = TrainedModel(trainer.model, grammar, trainer.device)
+    out["round_trip"] = reconstruction_accuracy(model, [strings[i] for i in splits.val[:1000]]).accuracy
+    codes = model.encode_indices(trainer.sequences.indices, splits.train[:20000], False, None, 1000)
+    points = LatentDensity("gmm", 10, seed=0).fit(codes).sample(2000, seed=1)
+    for mode in ("argmax", "sample"):
+        decoded = model.decode(points, mode, torch.Generator().manual_seed(1))
+        metrics = moses_metrics(canonical_many("smiles", decoded), reference, None)
+        out[mode] = {k: metrics[k] for k in ("valid", "fcd", "filters", "sa", "logp")}
+    trainer.model.train()
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    data_argument(parser)
+    parser.add_argument("--candidate", choices=sorted(CANDIDATES), required=True)
+    parser.add_argument("--checkpoints", default="9,18,36", help="CPU-minutes at which to measure")
+    parser.add_argument("--out", type=Path, required=True, help="JSON-lines file the checkpoints are appended to")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    checkpoints = [float(m) for m in args.checkpoints.split(",")]
+    done = [json.loads(line) for line in args.out.read_text().splitlines()] if args.out.exists() else []
+    if any(r["candidate"] == args.candidate and r["cpu_minutes"] == checkpoints[-1] for r in done):
+        print(f"{args.candidate} is already measured in {args.out}.")
+    else:
+        run(args, checkpoints)
+        done = [json.loads(line) for line in args.out.read_text().splitlines()]
+    last = {r["candidate"]: r for r in done if r["cpu_minutes"] == checkpoints[-1]}
+    if BASELINE in last:
+        mine, base = last[args.candidate], last[BASELINE]
+        print(f"{args.candidate} at {checkpoints[-1]:g} CPU-min: greedy round trip {mine['round_trip']:.3f} against "
+              f"{BASELINE}'s {base['round_trip']:.3f}; code information (NLL shuffled − own) "
+              f"{(mine['nll_shuffled'] - mine['nll_own']) / max(base['nll_shuffled'] - base['nll_own'], 1e-9):.2f}x the baseline's")
+
+
+def run(args: argparse.Namespace, checkpoints: list[float]) -> None:
+    """Train one candidate to the last checkpoint, measuring and appending at each."""
+    grammar = Grammar.load("smiles")
+    dataset = prepare_dataset(grammar, args.data_dir / "zinc250k.smi", kekule=True)
+    sequences = grammar_sequences(dataset)
+    strings = dataset.strings
+    settings = preset_settings("cpu-ar", "smiles")
+    torch.manual_seed(0)
+    config = ModelConfig.from_preset("grae", "smiles", grammar.n_rules, grammar.max_length, "cpu-ar", **CANDIDATES[args.candidate])
+    train_config = TrainConfig(epochs=1, batch_size=settings["batch_size"], patience=1, precision=settings["precision"])
+    splits = split_rows(sequences, train_config)
+    trainer = Trainer(None, build_model(config, grammar.rule_masks), train_config, sequences, splits, torch.device("cpu"))
+    test = canonical_many("smiles", [strings[i] for i in splits.test])
+    reference = FeatureSet([s for s in test if s is not None])
+    masks = lhs_masks(grammar)
+    trainer.model.train()
+    cpu, seen, epoch = 0.0, 0, 0
+    for target in checkpoints:
+        while cpu < target * 60:
+            batches = trainer._my_batches(epoch)
+            for rows in batches[trainer.batch:]:
+                tick = time.process_time()
+                trainer._step(rows)
+                cpu += time.process_time() - tick
+                seen += len(rows)
+                trainer.batch += 1
+                if cpu >= target * 60:
+                    break
+            else:
+                epoch, trainer.batch = epoch + 1, 0
+        record = {"candidate": args.candidate, "settings": CANDIDATES[args.candidate], "cpu_minutes": target,
+                  "molecules_seen": seen, "molecules_per_cpu_second": seen / cpu, **measure(trainer, grammar, strings, reference, masks)}
+        with args.out.open("a") as handle:
+            handle.write(json.dumps(record) + "\n")
+        print(json.dumps(record), flush=True)
+
+
+def lhs_masks(grammar: Grammar) -> torch.Tensor:
+    """(V, V) booleans: row r marks the rules with rule r's left-hand side."""
+    lhs = [p.lhs() for p in grammar.productions]
+    return torch.tensor([[a == b for b in lhs] for a in lhs])
+
+
+if __name__ == "__main__":
+    main()
