@@ -150,3 +150,33 @@ def test_every_spelling_of_a_molecule_gets_one_code(no_data, capsys, zinc):
     assert "Read as canonical Kekulé SMILES, the form the model was trained on: 1 of 3 inputs rewritten." in captured.err
     assert main(["interpolate", "--model", "pretrained:zinc-grae", "CCO", "C1CC"]) == 1
     assert "Cannot encode input 2: 'C1CC' is not a molecule" in capsys.readouterr().err
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Any download attempt fails the test: what works offline must not try one."""
+    import urllib.request
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"a download was attempted: {args[0] if args else kwargs}")
+
+    monkeypatch.setattr(urllib.request, "urlopen", refuse)
+
+
+def test_sample_works_offline_and_says_what_needs_the_data_set(no_data, no_network, tmp_path, monkeypatch, capsys):
+    """Fresh install, empty home, no data folder, no network: the plain ``sample`` reports what it
+    can and says in one line how to get novelty; ``--json`` gives null with the reason."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    assert main(["sample", "--n", "50"]) == 0
+    out = capsys.readouterr().out
+    assert "validity" in out and "uniqueness" in out
+    assert "novelty: needs the training set, which is not on this machine: `grammar-rae data prepare --grammar smiles`" in out
+    assert main(["sample", "--n", "50", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["validity"] > 0.9 and report["novelty"] is None and "data prepare" in report["missing"]["novelty"]
+    (tmp_path / "gen.smi").write_text("CCO\nc1ccccc1\n")
+    assert main(["metrics", str(tmp_path / "gen.smi")]) == 1
+    err = capsys.readouterr().err
+    assert "ZINC250k splits, which are not on this machine" in err and "--test FILE and --train FILE" in err
+    assert len(err.strip().splitlines()) == 1

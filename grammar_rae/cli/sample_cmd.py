@@ -168,6 +168,8 @@ def print_report(report: dict) -> None:
             print(f"  {name:<12} {'n/a (fcd_torch not installed)' if value is None else f'{value:.3f}'}")
     for path in report.get("plots", []):
         print(f"  figure       {path}")
+    if report.get("missing"):
+        print(f"  {' and '.join(report['missing'])}: {next(iter(report['missing'].values()))}.")
 
 
 def run_interpolate(args: argparse.Namespace) -> int:

@@ -34,7 +34,7 @@ import numpy as np
 
 from grammar_rae.data.reading import read_strings
 from grammar_rae.resources import cache_dir as user_cache_dir
-from grammar_rae.data.sources import file_sha256, resolve_data, run_source
+from grammar_rae.data.sources import dataset_with_sha256, file_sha256, local_dataset, resolve_data, run_source
 from grammar_rae.data.validity import canonical_many, kekule_smiles, semantic_check
 from grammar_rae.errors import DataError
 from grammar_rae.files import save_lines
@@ -141,6 +141,18 @@ def prepare_dataset(
     if len(dataset) == 0:
         raise DataError(f"None of the {dataset.meta['lines']} lines of {path} could be used; see {dataset.rejects_path}.")
     return dataset
+
+
+def run_data_at_hand(grammar: Grammar, record: dict) -> bool:
+    """Whether the data a run was trained on can be had without a download: prepared on this
+    machine already, or its file (or the named data set with its sha256) is here."""
+    kekule = record.get("kekule", False)
+    if (user_cache_dir() / "prepared" / cache_key(grammar, record["sha256"], None, grammar.max_length, kekule)).is_dir():
+        return True
+    if Path(record["source"]).is_file() or record.get("recipe") is not None:
+        return True
+    name = dataset_with_sha256(record["sha256"])
+    return name is not None and local_dataset(name) is not None
 
 
 def run_dataset(grammar: Grammar, record: dict, workers: int | None = None, progress: bool = False) -> PreparedDataset:

@@ -63,14 +63,15 @@ def resolve_data(data: str | Path | None, grammar_name: str) -> Path:
     info = registry()[name]
     if info["grammar"] != grammar_name:
         raise DataError(f"Data set {name} is written in the {info['grammar']} grammar, not {grammar_name}.")
-    candidates = []
-    if os.environ.get(DATA_DIR_ENV):
-        candidates.append(Path(os.environ[DATA_DIR_ENV]).expanduser() / info["filename"])
-    candidates.append(cache_dir() / "datasets" / info["filename"])
-    for path in candidates:
-        if path.is_file():
-            return path
-    return download(name, candidates[-1])
+    return local_dataset(name) or download(name, cache_dir() / "datasets" / info["filename"])
+
+
+def local_dataset(name: str) -> Path | None:
+    """The file of a named data set on this machine ($GRAMMAR_RAE_DATA_DIR, then the user cache), or None."""
+    filename = registry()[name]["filename"]
+    candidates = [Path(os.environ[DATA_DIR_ENV]).expanduser() / filename] if os.environ.get(DATA_DIR_ENV) else []
+    candidates.append(cache_dir() / "datasets" / filename)
+    return next((path for path in candidates if path.is_file()), None)
 
 
 def dataset_with_sha256(sha256: str) -> str | None:

@@ -238,12 +238,22 @@ def sample_report(
     """The numbers ``grammar-rae sample --report`` prints: always ``n``, ``valid`` (how many),
     ``validity`` and ``uniqueness`` (fractions) and ``valid_rows`` (each string's validity), plus
     ``novelty`` (which needs the training data), ``properties`` (molecules: logP, QED, SA mean and
-    sd; expressions: expression-fit) and ``moses`` when asked for."""
+    sd; expressions: expression-fit) and ``moses`` when asked for. Where the training data is
+    not on this machine, ``novelty`` is None and ``moses`` left out, and ``missing`` says why and
+    how to get it, instead of a download."""
     check_reports(reports)
     grammar = model.grammar.name
     canonical = canonical_many(grammar, strings, workers)
+    needed = [name for name in ("novelty", "moses") if name in reports]
+    missing = {}
+    if needed and not model.data_at_hand:  # offline without the data set: report the rest, and how to get it
+        missing = dict.fromkeys(needed, f"needs the training set, which is not on this machine: "
+                                        f"`grammar-rae data prepare --grammar {grammar}` downloads and prepares it once")
+        reports = tuple(r for r in reports if r not in missing)
     training = training_forms(model, workers, progress) if {"novelty", "moses"} & set(reports) else None
     out = set_metrics(canonical, training).to_dict()
+    if missing:
+        out["missing"] = missing
     out["valid_rows"] = [c is not None for c in canonical]
     out["valid"] = sum(out["valid_rows"])
     valid = [c for c in canonical if c is not None]

@@ -19,7 +19,7 @@ from rdkit import rdBase
 
 from grammar_rae.data.batching import make_splits
 from grammar_rae.data.reading import read_strings
-from grammar_rae.data.sources import file_sha256, resolve_data
+from grammar_rae.data.sources import file_sha256, local_dataset, resolve_data
 from grammar_rae.resources import cache_dir
 from grammar_rae.data.validity import canonical_many
 from grammar_rae.errors import DataError
@@ -138,6 +138,11 @@ def file_metrics(
     for source in (generated, test, train):
         if source is not None:
             source.check()
+    if (test is None or train is None) and local_dataset("zinc250k") is None:  # refused here, not after a download attempt
+        missing = " and ".join(f"--{kind} FILE" for kind, source in (("test", test), ("train", train)) if source is None)
+        raise DataError("The MOSES table is measured against reference molecules, by default the ZINC250k splits, which "
+                        "are not on this machine: run `grammar-rae data prepare --grammar smiles` once to download "
+                        f"them, or give {missing}.")
     lines, strings = read_strings(generated.path, generated.column)
     test = test or zinc_split("test")
     train = train or zinc_split("train")

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from grammar_rae.data.prepare import run_data_at_hand
 from grammar_rae.data.sequences import one_hot_rows
 from grammar_rae.data.validity import input_form, input_form_name
 from grammar_rae.generation import pretrained
@@ -97,6 +98,11 @@ class TrainedModel:
     def latent_dim(self) -> int:
         """Size of the latent space."""
         return self.config.latent_dim
+
+    @property
+    def data_at_hand(self) -> bool:
+        """Whether the run's training data can be had without a download (see ``run_data_at_hand``)."""
+        return self.folder is not None and run_data_at_hand(self.grammar, rf.read_config(self.folder)["data"])
 
     @property
     def data(self) -> RunData:
