@@ -148,6 +148,12 @@ def test_every_spelling_of_a_molecule_gets_one_code(no_data, capsys, zinc):
     assert records[0]["read_as"] == records[1]["read_as"] == "OC1=CC=CC=C1" and records[0]["z"] == records[1]["z"]
     assert records[2] == {"input": "C1CC", "error": "'C1CC' is not a molecule: RDKit cannot read it."}
     assert "Read as canonical Kekulé SMILES, the form the model was trained on: 1 of 3 inputs rewritten." in captured.err
+    assert main(["interpolate", "--model", "pretrained:zinc-grae", "CCO", "OC1=CC=CC=C1", "--steps", "3"]) == 0
+    captured = capsys.readouterr()
+    rows = [line.split("\t") for line in captured.out.splitlines()]
+    starts, ends = rows[0][3] in ("CCO (= A)",), rows[-1][3] in ("Oc1ccccc1 (= B)",)
+    assert [len(r) for r in rows] == [4, 4, 4]  # molecules: the canonical SMILES beside each decoded string
+    assert f"the path starts at A: {'yes' if starts else 'no'}, ends at B: {'yes' if ends else 'no'}." in captured.err
     assert main(["interpolate", "--model", "pretrained:zinc-grae", "CCO", "C1CC"]) == 1
     assert "Cannot encode input 2: 'C1CC' is not a molecule" in capsys.readouterr().err
 

@@ -169,8 +169,8 @@ def test_cli_interpolate_marks_each_string(expr_run, capsys):
     rows = [line.split("\t") for line in captured.out.splitlines()]
     assert [r[0] for r in rows] == ["0.000", "0.333", "0.667", "1.000"]
     marks = valid_mask("expr", [None if r[1] == "(no complete string)" else r[1] for r in rows])
-    assert [r[2] for r in rows] == ["valid" if ok else "INVALID" for ok in marks]
-    assert f"{int(marks.sum())} of 4 points decode to valid strings." in captured.err
+    assert [r[2] for r in rows] == ["valid" if ok else "INVALID" for ok in marks] and {len(r) for r in rows} == {3}
+    assert f"{int(marks.sum())} of 4 points decode to valid strings; the path starts at A: " in captured.err
 
 
 def test_strings_without_a_model_pick_a_model_of_their_grammar(tmp_path, expr_run, capsys, monkeypatch):

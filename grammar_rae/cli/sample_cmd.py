@@ -19,7 +19,7 @@ from grammar_rae.cli.options import (
     positive_int,
     say_input_form,
 )
-from grammar_rae.data.validity import valid_mask
+from grammar_rae.data.validity import canonical_many
 from grammar_rae.errors import GrammarRAEError
 from grammar_rae.evaluation.plots import sample_figures
 from grammar_rae.evaluation.protocol import REPORTS, check_reports, sample_report
@@ -173,12 +173,21 @@ def print_report(report: dict) -> None:
 
 
 def run_interpolate(args: argparse.Namespace) -> int:
-    """Print t and the decoded string for each step."""
+    """Print t, the decoded string and whether it is valid for each step; for molecules also the
+    RDKit canonical SMILES, marked where it is the molecule of either end."""
     model = load_model(args, grammar_of([args.start, args.end]) if args.model is None else None)
     say_input_form(model, [args.start, args.end])
     path = interpolate(model, args.start, args.end, args.steps, args.decode)
-    valid = valid_mask(model.grammar.name, [text for _, text in path], workers=1)
-    for (t, text), ok in zip(path, valid):
-        print(f"{t:.3f}\t{text if text is not None else '(no complete string)'}\t{'valid' if ok else 'INVALID'}")
-    print(f"{int(valid.sum())} of {len(path)} points decode to valid strings.", file=sys.stderr)
+    grammar = model.grammar.name
+    canonical = canonical_many(grammar, [text for _, text in path], workers=1)
+    ends = canonical_many(grammar, [args.start, args.end], workers=1)
+    for (t, text), form in zip(path, canonical):
+        columns = [f"{t:.3f}", text if text is not None else "(no complete string)", "valid" if form else "INVALID"]
+        if model.input_form is not None:  # molecules: what users compare
+            columns.append((form or "") + (" (= A)" if form == ends[0] else " (= B)" if form == ends[1] else ""))
+        print("\t".join(columns))
+    valid = sum(form is not None for form in canonical)
+    print(f"{valid} of {len(path)} points decode to valid strings; the path starts at A: "
+          f"{'yes' if canonical[0] == ends[0] else 'no'}, ends at B: {'yes' if canonical[-1] == ends[1] else 'no'}.",
+          file=sys.stderr)
     return 0
