@@ -20,6 +20,7 @@ preset's, where both are in the file.
 
     python benchmarks/latent_candidates.py --candidate cpu-ar --out docs/latent-candidates.jsonl
     python benchmarks/latent_candidates.py --candidate gru-wd-128 --out docs/latent-candidates.jsonl
+    python benchmarks/latent_candidates.py --table --out docs/latent-candidates.jsonl
 """
 
 from __future__ import annotations
@@ -103,10 +104,16 @@ def measure(trainer: Trainer, grammar: Grammar, strings: list[str], reference: F
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     data_argument(parser)
-    parser.add_argument("--candidate", choices=sorted(CANDIDATES), required=True)
+    parser.add_argument("--candidate", choices=sorted(CANDIDATES), required=False)
+    parser.add_argument("--table", action="store_true", help="print the measured checkpoints in --out as a Markdown table")
     parser.add_argument("--checkpoints", default="9,18,36", help="CPU-minutes at which to measure")
     parser.add_argument("--out", type=Path, required=True, help="JSON-lines file the checkpoints are appended to")
     args = parser.parse_args()
+    if args.table:
+        print(table([json.loads(line) for line in args.out.read_text().splitlines()]))
+        return
+    if args.candidate is None:
+        parser.error("give --candidate NAME (or --table)")
     torch.set_num_threads(1)
     checkpoints = [float(m) for m in args.checkpoints.split(",")]
     done = [json.loads(line) for line in args.out.read_text().splitlines()] if args.out.exists() else []
@@ -158,6 +165,20 @@ def run(args: argparse.Namespace, checkpoints: list[float]) -> None:
         with args.out.open("a") as handle:
             handle.write(json.dumps(record) + "\n")
         print(json.dumps(record), flush=True)
+
+
+def table(records: list[dict]) -> str:
+    """The checkpoints as a Markdown table, by candidate and CPU-minutes."""
+    lines = ["| candidate | CPU-min | molecules seen | val. loss | NLL own / shuffled code (gap) | greedy round trip | "
+             "argmax: valid, FCD, Filters, SA W1 | sampled: valid, FCD, Filters, SA W1 |", "| --- " * 8 + "|"]
+    number = lambda value, digits: "–" if value is None else f"{value:.{digits}f}"  # noqa: E731
+    for r in sorted(records, key=lambda r: (r["candidate"] != BASELINE, r["candidate"], r["cpu_minutes"])):
+        decoded = [", ".join([number(r[m]["valid"], 3), number(r[m]["fcd"], 1), number(r[m]["filters"], 2), number(r[m]["sa"], 2)])
+                   for m in ("argmax", "sample")]
+        lines.append(f"| {r['candidate']} | {r['cpu_minutes']:g} | {r['molecules_seen']:,} | {r['val_loss']:.3f} | "
+                     f"{r['nll_own']:.1f} / {r['nll_shuffled']:.1f} ({r['nll_shuffled'] - r['nll_own']:.1f}) | "
+                     f"{r['round_trip']:.3f} | {decoded[0]} | {decoded[1]} |")
+    return "\n".join(lines)
 
 
 def lhs_masks(grammar: Grammar) -> torch.Tensor:

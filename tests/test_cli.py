@@ -161,6 +161,10 @@ def _nan_vector(tmp_path):
         (lambda d: ["decode", "--file", str(d / "no-such.jsonl"), "--model", "pretrained:expr-grae"], 1, "Cannot read"),
         (lambda d: ["decode", "--file", _nan_vector(d), "--model", "pretrained:expr-grae"], 1, "holds NaN or infinity"),
         (lambda d: ["export", "--model", str(d / "no-such"), "--name", "x", "--out", str(d)], 1, "holds no grammar-rae run"),
+        (lambda d: ["export", "--model", "pretrained:expr-grae", "--name", "../never", "--out", str(d / "models")], 1,
+         "A model name is a plain name of letters, digits"),
+        (lambda d: ["export", "--model", "pretrained:expr-grae", "--name", "/tmp/never", "--out", str(d / "models")], 1,
+         "not '/tmp/never'"),
     ],
 )
 def test_bad_inputs_fail_in_one_sentence_before_work(tmp_path, capsys, make_argv, code, message):

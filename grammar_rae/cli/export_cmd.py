@@ -7,7 +7,7 @@ import argparse
 from grammar_rae.cli.commands import summary
 from grammar_rae.generation.trained import find_run
 from grammar_rae.training import run_folder as rf
-from grammar_rae.reproduce.model_card import export_model
+from grammar_rae.reproduce.model_card import check_model_name, export_model
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -26,6 +26,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run_export(args: argparse.Namespace) -> int:
     """Export and say where."""
+    check_model_name(args.name, args.out)  # before anything is read
     folder = find_run(args.model)
     rf.read_config(folder)  # a run at all, before asking for its GMM
     target = export_model(folder, args.name, args.out)

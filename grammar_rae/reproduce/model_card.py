@@ -5,6 +5,7 @@ was measured by the commands it names."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -130,9 +131,17 @@ def _accuracy(summary: dict) -> str:
     return f"; teacher-forced exact-sequence accuracy {summary['val_accuracy']:.3f}"
 
 
+def check_model_name(name: str, root: str | Path) -> None:
+    """Refuse a model name that is not a plain name (it becomes a folder of ``root``; ``../x`` would escape it)."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name) or ".." in name:
+        raise GrammarRAEError(f"A model name is a plain name of letters, digits, '.', '_' and '-' (it becomes a folder in "
+                              f"{root}), not {name!r}.")
+
+
 def export_model(folder: str | Path, name: str, root: str | Path) -> Path:
     """Copy the run in ``folder`` to ``root/NAME`` without its training checkpoint, with its
     GMM (fitted beforehand) and model card; the data source becomes the data set's name."""
+    check_model_name(name, root)
     folder, target = Path(folder), Path(root) / name
     gmm = folder / density_filename("gmm", 10)
     if not gmm.exists():
