@@ -154,6 +154,7 @@ def _nan_vector(tmp_path):
         (lambda d: ["sample", "--n", "5", "--out", str(d)], 1, "is a folder: give a file name"),
         (lambda d: ["sample", "--n", "5", "--out", str(d), "--force"], 1, "is a folder: give a file name"),
         (lambda d: ["sample", "--n", "5", "--out", str(d / "f.txt" / "x.csv")], 1, "is not a writable folder"),
+        (lambda d: ["sample", "--n", "5", "--out", "/proc/no/such/x.csv"], 1, "Cannot write /proc/no/such/x.csv: its folder cannot be made"),
         (lambda d: ["sample", "--n", "5", "--model", str(d / "f.txt")], 1, "is a file, not a run folder"),
         (lambda d: ["sample", "--n", "5", "--model", _bad_run(d)], 1, "it lacks grammar_hash"),
         (lambda d: ["train", "--lr", "-1", "--grammar", "expr", "--out", str(d / "never")], 2, "-1 must be a positive finite number"),

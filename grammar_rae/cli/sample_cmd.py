@@ -133,6 +133,10 @@ def check_writable(path: Path, force: bool) -> None:
     parent = next((p for p in path.absolute().parents if p.exists()), None)
     if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
         raise GrammarRAEError(f"Cannot write {path}: {parent} is not a writable folder.")
+    try:  # the folder is made now, so that a place where none can be made is refused before the work
+        path.absolute().parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise GrammarRAEError(f"Cannot write {path}: its folder cannot be made ({exc.strerror}).") from exc
 
 
 def _sample_name(args: argparse.Namespace, kind: str, constraints: str | None) -> str:
