@@ -155,8 +155,11 @@ def test_cli_sample_json_and_files(expr_run, capsys):
     report = json.loads(capsys.readouterr().out)
     assert report["out"] == str(first)  # the same settings rewrite the same file, never a copy
     assert report["novelty"] is not None  # in the default report
-    assert main(["sample", "--model", str(expr_run), "--n", "100", "--temperature", "0.5", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["out"].endswith("gmm-n100-seed0-t0.5.csv")
+    assert main(["sample", "--model", str(expr_run), "--n", "100", "--decode", "sample", "--temperature", "0.5", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["out"].endswith("gmm-n100-seed0-sample-t0.5.csv")
+    assert main(["sample", "--model", str(expr_run), "--n", "100", "--temperature", "0.5"]) == 1
+    assert "--temperature changes sampled decoding only, and argmax decoding is the default: add --decode sample." in \
+        capsys.readouterr().err
     assert main(["sample", "--model", str(expr_run), "--n", "5"]) == 0
     assert "of 5 are valid" in capsys.readouterr().out
     assert main(["sample", "--model", str(expr_run), "--n", "10", "--out", str(first)]) == 1

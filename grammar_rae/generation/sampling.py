@@ -91,16 +91,20 @@ def sample(
     model: TrainedModel,
     n: int,
     density: LatentDensity | str = "gmm",
-    mode: str = "sample",
+    mode: str = "argmax",
     attempts: int = 1,
     seed: int = 0,
     progress: bool = False,
     temperature: float = 1.0,
 ) -> Samples:
-    """Draw ``n`` points from ``density`` (an object or the name of the run's density) and decode them."""
+    """Draw ``n`` points from ``density`` (an object or the name of the run's density) and decode
+    them, greedily by default (``mode="sample"`` draws each rule, ``"beam"`` searches with a beam of 5;
+    docs/latent-space.md measures them)."""
     if n < 1:
         raise GrammarRAEError(f"The number of samples must be at least 1, not {n}.")
     if isinstance(density, str):
         density, _ = run_density(model, density)
     z = density.sample(n, seed=seed)
+    if mode == "beam":  # the most probable derivation a beam of 5 finds: closer to the data, about 6x slower than argmax
+        return Samples(z, model.decode(z, "beam"))
     return Samples(z, decode_points(model, z, mode, attempts, seed, progress=progress, temperature=temperature))

@@ -53,6 +53,7 @@ def model_card(folder: Path, name: str) -> str:
     ]
     if config["preset"] in PRESET_NOTES:
         lines += ["", PRESET_NOTES[config["preset"]]]
+    lines += ["", SAMPLING_NOTE]
     lines += [
         "",
         "How it was trained and measured:",
@@ -71,6 +72,9 @@ PRESET_NOTES = {
                "encoder with an autoregressive decoder, on a 2-core CPU. Decoding applies the SMILES ring-bond and "
                "valence constraints unless `--constraints none` is given."),
 }
+SAMPLING_NOTE = ("`grammar-rae sample` decodes each point of the density greedily (`--decode argmax`, the most "
+                 "probable rule at each step) by default, chosen by measurement (docs/latent-space.md); `--decode sample` "
+                 "draws each rule instead, as the evaluation above does.")
 RECONSTRUCTIONS = (("reconstruction", "stochastic decodes"), ("reconstruction/greedy", "argmax decode"),
                    ("reconstruction/beam", "beam search"))
 # (key, name, decimals) of the sample figures a card shows beside validity: the MOSES table's for
