@@ -183,7 +183,7 @@ def test_a_run_finds_its_data_in_the_prepared_cache_once_the_file_is_gone(isolat
     capsys.readouterr()
     monkeypatch.delenv("GRAMMAR_RAE_DATA_DIR")
     monkeypatch.setattr(sources, "download", lambda *_: pytest.fail("nothing may be downloaded"))
-    assert main(["sample", "--model", str(run), "--n", "20", "--report", "validity,novelty", "--json"]) == 0
+    assert main(["sample", "--model", str(run), "--n", "20", "--decode", "sample", "--report", "validity,novelty", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["n"] == 20 and report["valid"] > 0 and isinstance(report["novelty"], float)  # novelty needs the training set
 
