@@ -32,12 +32,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from _common import data_argument
 
 from grammar_rae import Grammar
 from grammar_rae.data import prepare_dataset
-from grammar_rae.data.sequences import grammar_sequences, one_hot_rows
+from grammar_rae.data.sequences import grammar_sequences
 from grammar_rae.data.validity import canonical_many
 from grammar_rae.evaluation.moses import FeatureSet, moses_metrics
 from grammar_rae.evaluation.reconstruction import reconstruction_accuracy
@@ -45,6 +44,7 @@ from grammar_rae.generation.density import LatentDensity
 from grammar_rae.generation.trained import TrainedModel
 from grammar_rae.models import ModelConfig, build_model
 from grammar_rae.models.config import preset_settings
+from grammar_rae.models.losses import reconstruction_terms
 from grammar_rae.training.api import split_rows
 from grammar_rae.training.trainer import TrainConfig, Trainer
 
@@ -59,36 +59,34 @@ CANDIDATES = {  # name → ModelConfig overrides of the cpu-ar preset
 }
 
 
-def teacher_forced_nll(model, x: torch.Tensor, targets: torch.Tensor, z: torch.Tensor, masks: torch.Tensor) -> float:
-    """Mean masked NLL per molecule (nats) of ``targets`` given codes ``z``."""
-    logits = model.decoder.teacher_forced(z, targets).float()
-    allowed = masks[targets]  # the rules whose left-hand side is the true rule's (B, T, V)
-    log_p = F.log_softmax(logits.masked_fill(~allowed, -1e9), dim=-1)
-    return float(-log_p.gather(2, targets.unsqueeze(2)).sum(dim=(1, 2)).mean())
+def teacher_forced_nll(model, targets: torch.Tensor, z: torch.Tensor) -> float:
+    """Mean masked NLL per molecule (nats) of ``targets`` given codes ``z``: the training loss's
+    reconstruction term without its division by the number of rules."""
+    logits = model.decoder.teacher_forced(z, targets)
+    return float(reconstruction_terms(logits, targets, model.rule_masks)[0].mean() * logits.shape[-1])
 
 
 @torch.no_grad()
-def code_information(trainer: Trainer, rows: np.ndarray, masks: torch.Tensor) -> tuple[float, float]:
+def code_information(trainer: Trainer, rows: np.ndarray) -> tuple[float, float]:
     """Teacher-forced NLL with the molecules' own codes and with the codes shuffled among them."""
     model = trainer.model.eval()
     own, shuffled = [], []
     order = np.argsort(trainer.sequences.lengths[rows])
     for batch in np.array_split(rows[order], max(1, len(rows) // 250)):
-        x, targets = one_hot_rows(trainer.sequences.indices, np.sort(batch), trainer.sequences.vocab_size, trainer.device)
-        steps = int(trainer.sequences.lengths[np.sort(batch)].max())
+        x, targets, steps = trainer._tensors(batch)
         targets = targets[:, :steps]
         z = model.encode(x)
         permutation = torch.randperm(len(z), generator=torch.Generator().manual_seed(0))
-        own.append(teacher_forced_nll(model, x, targets, z, masks) * len(z))
-        shuffled.append(teacher_forced_nll(model, x, targets, z[permutation], masks) * len(z))
+        own.append(teacher_forced_nll(model, targets, z) * len(z))
+        shuffled.append(teacher_forced_nll(model, targets, z[permutation]) * len(z))
     return sum(own) / len(rows), sum(shuffled) / len(rows)
 
 
-def measure(trainer: Trainer, grammar: Grammar, strings: list[str], reference: FeatureSet, masks: torch.Tensor) -> dict:
+def measure(trainer: Trainer, grammar: Grammar, strings: list[str], reference: FeatureSet) -> dict:
     """The checkpoint's figures (see the module docstring)."""
     splits = trainer.splits
     out = {"val_loss": trainer.evaluate(splits.val[:2000]).loss}
-    out["nll_own"], out["nll_shuffled"] = code_information(trainer, splits.val[:1000], masks)
+    out["nll_own"], out["nll_shuffled"] = code_information(trainer, splits.val[:1000])
     model = TrainedModel(trainer.model, grammar, trainer.device)
     out["round_trip"] = reconstruction_accuracy(model, [strings[i] for i in splits.val[:1000]]).accuracy
     codes = model.encode_indices(trainer.sequences.indices, splits.train[:20000], False, None, 1000)
@@ -144,7 +142,6 @@ def run(args: argparse.Namespace, checkpoints: list[float]) -> None:
     trainer = Trainer(None, build_model(config, grammar.rule_masks), train_config, sequences, splits, torch.device("cpu"))
     test = canonical_many("smiles", [strings[i] for i in splits.test])
     reference = FeatureSet([s for s in test if s is not None])
-    masks = lhs_masks(grammar)
     trainer.model.train()
     cpu, seen, epoch = 0.0, 0, 0
     for target in checkpoints:
@@ -161,7 +158,7 @@ def run(args: argparse.Namespace, checkpoints: list[float]) -> None:
             else:
                 epoch, trainer.batch = epoch + 1, 0
         record = {"candidate": args.candidate, "settings": CANDIDATES[args.candidate], "cpu_minutes": target,
-                  "molecules_seen": seen, "molecules_per_cpu_second": seen / cpu, **measure(trainer, grammar, strings, reference, masks)}
+                  "molecules_seen": seen, "molecules_per_cpu_second": seen / cpu, **measure(trainer, grammar, strings, reference)}
         with args.out.open("a") as handle:
             handle.write(json.dumps(record) + "\n")
         print(json.dumps(record), flush=True)
@@ -179,12 +176,6 @@ def table(records: list[dict]) -> str:
                      f"{r['nll_own']:.1f} / {r['nll_shuffled']:.1f} ({r['nll_shuffled'] - r['nll_own']:.1f}) | "
                      f"{r['round_trip']:.3f} | {decoded[0]} | {decoded[1]} |")
     return "\n".join(lines)
-
-
-def lhs_masks(grammar: Grammar) -> torch.Tensor:
-    """(V, V) booleans: row r marks the rules with rule r's left-hand side."""
-    lhs = [p.lhs() for p in grammar.productions]
-    return torch.tensor([[a == b for b in lhs] for a in lhs])
 
 
 if __name__ == "__main__":

@@ -50,8 +50,7 @@ def reconstruction_accuracy(
     if mode == "beam":
         decodes = 1
     generator = torch.Generator(device=model.device).manual_seed(seed)
-    indices, errors = model.sequence_indices(list(strings))
-    targets, _ = model.in_model_form(list(strings))  # a decode counts when it equals the input in the model's form
+    targets, indices, errors = model.read(list(strings))  # a decode counts when it equals the input in the model's form
     ok = np.setdiff1d(np.arange(len(strings)), list(errors))
     hits = 0
     with progress_bar(total=len(ok) * encodes, desc="reconstruction", unit=" codes", enabled=bool(progress)) as bar:

@@ -132,16 +132,21 @@ class TrainedModel:
             forms.append(text if form is None else form)
         return forms, errors
 
-    def sequence_indices(self, strings: list[str]) -> tuple[np.ndarray, dict[int, str]]:
-        """The model's padded index rows (productions or characters) of ``strings``, first
-        rewritten into the model's form (:meth:`in_model_form`), and row → error."""
+    def read(self, strings: list[str]) -> tuple[list[str], np.ndarray, dict[int, str]]:
+        """``strings`` in the model's form (:meth:`in_model_form`), their padded index rows
+        (productions or characters) and row → error."""
         forms, errors = self.in_model_form(strings)
         if self.config.is_grammar_model:
             batch = self.codec.encode_batch(forms)
             indices, parse_errors = batch.indices, batch.errors
         else:
             indices, parse_errors = self.codec.encode_batch(forms)
-        return indices, parse_errors | errors
+        return forms, indices, parse_errors | errors
+
+    def sequence_indices(self, strings: list[str]) -> tuple[np.ndarray, dict[int, str]]:
+        """The model's padded index rows of ``strings``, read in the model's form, and row → error."""
+        _, indices, errors = self.read(strings)
+        return indices, errors
 
     @torch.no_grad()
     def encode_indices(

@@ -384,13 +384,15 @@ class SmilesConstraints:
         more = (self._below(inside) == t.lhs["BAC"])[:, None]  # chirality, hydrogens or a charge may follow
         completable = _reachable(need, neutral, 0, _MAX_H + slack) | _reachable(need, charged, 0, _MAX_H + slack)
         ok[np.ix_(inside, elements)] &= np.where(more, completable, _reachable(need, neutral, 0, slack))
-        neighbours = (self._at(self.bonds, inside, self.cur[inside]) + self._at(self.reserved, inside, self.cur[inside]))[:, None]
-        ok[np.ix_(inside, elements)] &= neighbours <= t.element_bracket_degree[elements][None, :]
+        ok[np.ix_(inside, elements)] &= self._neighbours(inside)[:, None] <= t.element_bracket_degree[elements][None, :]
 
     def _mask_symbol(self, rows: np.ndarray, ok: np.ndarray) -> None:
         """A bracket atom with more neighbours than an aromatic atom may have is not aromatic."""
-        neighbours = self._at(self.bonds, rows, self.cur[rows]) + self._at(self.reserved, rows, self.cur[rows])
-        ok[rows, self.rules["symbol_aromatic"]] &= neighbours <= self.t.max_aromatic_degree
+        ok[rows, self.rules["symbol_aromatic"]] &= self._neighbours(rows) <= self.t.max_aromatic_degree
+
+    def _neighbours(self, rows: np.ndarray) -> np.ndarray:
+        """Neighbours the current atom has and has been promised."""
+        return self._at(self.bonds, rows, self.cur[rows]) + self._at(self.reserved, rows, self.cur[rows])
 
     def _mask_ring_count(self, rows: np.ndarray, ok: np.ndarray) -> None:
         r = self.rules
@@ -475,7 +477,7 @@ class SmilesConstraints:
         """Whether the current atom may still take more ring bonds or branches."""
         return self.rb_open[rows] | self.bb_open[rows]
 
-    def _completes(self, rows: np.ndarray, atoms: np.ndarray, extra, settled, rings_closed: bool = True) -> np.ndarray:
+    def _completes(self, rows: np.ndarray, atoms: np.ndarray, extra, settled) -> np.ndarray:
         """Whether ``atoms`` (of ``rows``, broadcast together) can still land exactly on one of their
         valences once ``extra`` more valence is used and ``settled`` of their bonds whose order was
         open are settled: each bond still open may add up to two. Atoms without a target (those
@@ -487,7 +489,7 @@ class SmilesConstraints:
         current = atoms == self.cur[rows]
         if current.any():  # the current atom's ring bonds may be held back by their openers
             row_index = np.broadcast_to(rows, atoms.shape)[current]
-            slack[current] = self._open_valence(row_index, np.broadcast_to(settled, atoms.shape)[current], rings_closed)
+            slack[current] = self._open_valence(row_index, np.broadcast_to(settled, atoms.shape)[current], rings_closed=True)
         return (target == 0) | _reachable(need, target, 0, slack)
 
     # Inside brackets the element comes first, then chirality, hydrogens and charge. Each choice
@@ -612,11 +614,10 @@ class SmilesConstraints:
             kind = rules[atom]
             self.next_rb[a] = np.isin(kind, (r["ba_rb"], r["ba_rb_bb"]))
             self.next_bb[a] = np.isin(kind, (r["ba_bb"], r["ba_rb_bb"]))
-            successor = self._continues_chain(self.stack[a, self.pointer[a] - 1])  # the branched_atom is popped already
-            self.next_reserve[a] = successor.astype(np.int16) + self.next_rb[a] + self.next_bb[a]
+            below = self.stack[a, self.pointer[a] - 1]  # the branched_atom is popped already
+            self.next_reserve[a] = self._continues_chain(below).astype(np.int16) + self.next_rb[a] + self.next_bb[a]
             # a successor's bond order is open only if a bond symbol is written; ring bonds and branches may write one
-            written = self.stack[a, self.pointer[a] - 1] == t.lhs["bond"]
-            self.next_flexible[a] = written.astype(np.int16) + self.next_rb[a] + self.next_bb[a]
+            self.next_flexible[a] = (below == t.lhs["bond"]).astype(np.int16) + self.next_rb[a] + self.next_bb[a]
             last = (kind == r["ba_rb"]) & (self.producers[a] == 0)  # nothing after this atom can give atoms
             self.next_forced[a] = np.where(last, np.maximum(self._open_rings(a) - 1, 0), 0)
         self.rb_open[rows[rules == r["rb_last"]]] = False
