@@ -18,8 +18,14 @@ candidate: a finished candidate's lines are kept, an unfinished one starts again
 printed compares the candidate's greedy round trip at the last checkpoint with the baseline
 preset's, where both are in the file.
 
+Long comparisons run as ordinary resumable ``grammar-rae train`` runs (which log each epoch's CPU
+seconds); ``--watch RUN`` measures the run's checkpoint every ``--every`` epochs as it trains (and
+any pretrained or finished run folder once, at its best weights, with ``--run``), so the candidate's
+learning curve continues across sessions:
+
     python benchmarks/latent_candidates.py --candidate cpu-ar --out docs/latent-candidates.jsonl
     python benchmarks/latent_candidates.py --candidate gru-wd-128 --out docs/latent-candidates.jsonl
+    python benchmarks/latent_candidates.py --watch results/latent-long/cpu-ar --every 3 --out docs/latent-candidates.jsonl
     python benchmarks/latent_candidates.py --table --out docs/latent-candidates.jsonl
 """
 
@@ -45,6 +51,7 @@ from grammar_rae.generation.trained import TrainedModel
 from grammar_rae.models import ModelConfig, build_model
 from grammar_rae.models.config import preset_settings
 from grammar_rae.models.losses import reconstruction_terms
+from grammar_rae.training import run_folder as rf
 from grammar_rae.training.api import split_rows
 from grammar_rae.training.trainer import TrainConfig, Trainer
 
@@ -105,10 +112,17 @@ def main() -> None:
     parser.add_argument("--candidate", choices=sorted(CANDIDATES), required=False)
     parser.add_argument("--table", action="store_true", help="print the measured checkpoints in --out as a Markdown table")
     parser.add_argument("--checkpoints", default="9,18,36", help="CPU-minutes at which to measure")
+    parser.add_argument("--watch", type=Path, help="a training run folder to measure every --every epochs until it ends")
+    parser.add_argument("--run", help="a finished run folder or pretrained:NAME to measure once, at its best weights")
+    parser.add_argument("--every", type=int, default=3, help="epochs between measurements of --watch")
     parser.add_argument("--out", type=Path, required=True, help="JSON-lines file the checkpoints are appended to")
     args = parser.parse_args()
     if args.table:
         print(table([json.loads(line) for line in args.out.read_text().splitlines()]))
+        return
+    if args.watch or args.run:
+        torch.set_num_threads(1)
+        watch(args.watch, args.every, args.out) if args.watch else measure_run(args.run, args.out)
         return
     if args.candidate is None:
         parser.error("give --candidate NAME (or --table)")
@@ -164,15 +178,69 @@ def run(args: argparse.Namespace, checkpoints: list[float]) -> None:
         print(json.dumps(record), flush=True)
 
 
+def _recorded(out: Path) -> list[dict]:
+    return [json.loads(line) for line in out.read_text().splitlines()] if out.exists() else []
+
+
+def _append(out: Path, record: dict) -> None:
+    with out.open("a") as handle:
+        handle.write(json.dumps(record) + "\n")
+    print(json.dumps(record), flush=True)
+
+
+def _run_record(model: TrainedModel, name: str, epoch: int) -> dict:
+    """Measure a run's network (already loaded into ``model``) after ``epoch`` epochs."""
+    data = model.data
+    saved = rf.read_config(model.folder)
+    trainer = Trainer(None, model.network, TrainConfig.from_dict(saved["train"]), data.sequences, data.splits, model.device)
+    test = canonical_many("smiles", [data.dataset.strings[i] for i in data.splits.test])
+    reference = FeatureSet([s for s in test if s is not None])
+    epochs = rf.read_metrics(model.folder)[:epoch]
+    cpu = sum(e.get("cpu_seconds", e["seconds"]) for e in epochs)  # runs from before the CPU log: wall time
+    seen = epoch * len(data.splits.train)
+    return {"candidate": name, "settings": {k: v for k, v in saved["model"].items() if k in ("latent_dim", "word_dropout", "encoder")},
+            "patience": saved["train"]["patience"], "epoch": epoch, "cpu_minutes": round(cpu / 60, 1), "molecules_seen": seen,
+            "molecules_per_cpu_second": seen / cpu, "val_accuracy": epochs[-1]["val_accuracy"],
+            **measure(trainer, model.grammar, data.dataset.strings, reference)}
+
+
+def measure_run(spec: str, out: Path) -> None:
+    """Measure a finished run (or a pretrained model) once, at its best-validation weights."""
+    model = TrainedModel.load(spec, device="cpu")
+    epoch = json.loads((model.folder / rf.BEST).read_text())["epoch"]
+    _append(out, _run_record(model, spec, epoch))
+
+
+def watch(folder: Path, every: int, out: Path) -> None:
+    """Measure the checkpoint of a training run at every ``every``-th epoch, until it trains no more."""
+    name = f"{folder.parent.name}/{folder.name}"
+    done = {r["epoch"] for r in _recorded(out) if r["candidate"] == name}
+    total = rf.read_config(folder)["train"]["epochs"]
+    idle = 0.0
+    while True:
+        state = rf.load_tensors(folder / rf.CHECKPOINT) if (folder / rf.CHECKPOINT).exists() else None
+        epoch = 0 if state is None else state["epoch"]
+        if state is not None and state["batch"] == 0 and epoch % every == 0 and epoch not in done:
+            model = TrainedModel.load(folder, device="cpu")
+            model.network.load_state_dict(state["model"])
+            _append(out, _run_record(model, name, epoch))
+            done.add(epoch)
+            idle = 0.0
+        if epoch >= total or idle > 3 * 3600:  # finished, or nothing new for three hours (the run was stopped)
+            return
+        time.sleep(60)
+        idle += 60
+
+
 def table(records: list[dict]) -> str:
     """The checkpoints as a Markdown table, by candidate and CPU-minutes."""
-    lines = ["| candidate | CPU-min | molecules seen | val. loss | NLL own / shuffled code (gap) | greedy round trip | "
-             "argmax: valid, FCD, Filters, SA W1 | sampled: valid, FCD, Filters, SA W1 |", "| --- " * 8 + "|"]
+    lines = ["| candidate | epoch | CPU-min | molecules seen | val. loss | NLL own / shuffled code (gap) | greedy round trip | "
+             "argmax: valid, FCD, Filters, SA W1 | sampled: valid, FCD, Filters, SA W1 |", "| --- " * 9 + "|"]
     number = lambda value, digits: "–" if value is None else f"{value:.{digits}f}"  # noqa: E731
     for r in sorted(records, key=lambda r: (r["candidate"] != BASELINE, r["candidate"], r["cpu_minutes"])):
         decoded = [", ".join([number(r[m]["valid"], 3), number(r[m]["fcd"], 1), number(r[m]["filters"], 2), number(r[m]["sa"], 2)])
                    for m in ("argmax", "sample")]
-        lines.append(f"| {r['candidate']} | {r['cpu_minutes']:g} | {r['molecules_seen']:,} | {r['val_loss']:.3f} | "
+        lines.append(f"| {r['candidate']} | {r.get('epoch', '–')} | {r['cpu_minutes']:g} | {r['molecules_seen']:,} | {r['val_loss']:.3f} | "
                      f"{r['nll_own']:.1f} / {r['nll_shuffled']:.1f} ({r['nll_shuffled'] - r['nll_own']:.1f}) | "
                      f"{r['round_trip']:.3f} | {decoded[0]} | {decoded[1]} |")
     return "\n".join(lines)

@@ -186,3 +186,30 @@ def test_sample_works_offline_and_says_what_needs_the_data_set(no_data, no_netwo
     err = capsys.readouterr().err
     assert "ZINC250k splits, which are not on this machine" in err and "--test FILE and --train FILE" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_optimize_works_offline_from_the_density(no_data, no_network, tmp_path, monkeypatch, capsys):
+    """Without the training set, BO starts from points drawn from the shipped model's ex-post density,
+    for a built-in objective and a user's ``module:function``; the objective calls are counted."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    assert main(["optimize", "--objective", "qed", "--seeds", "1", "--iterations", "1", "--batch", "5"]) == 0
+    captured = capsys.readouterr()
+    assert "The training set is not at hand: BO starts from 500 points drawn from the model's ex-post density" in captured.err
+    assert "objective calls per seed: 500 to score the start, 5 proposals" in captured.out
+    bo_row = next(line for line in captured.out.splitlines() if line.startswith("bo "))
+    assert float(bo_row.split()[1]) >= 0.6  # fraction valid of the 5 proposals
+
+    (tmp_path / "mymodule.py").write_text(
+        "from rdkit import Chem\n\n\ndef score(smiles):\n"
+        "    return [Chem.MolFromSmiles(s).GetNumHeavyAtoms() for s in smiles]\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert main(["optimize", "--objective", "mymodule:score", "--seeds", "1", "--iterations", "2", "--batch", "3",
+                 "--initial", "40", "--attempts", "5", "--no-baseline", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["settings"]["start"] == "density" and result["settings"]["initial"] == 40
+    assert result["bo"]["objective_calls"]["start"] == 40 and result["bo"]["objective_calls"]["proposals"] == 6
+    assert result["bo"]["top"][0]["score"] >= 10  # heavy atoms of a real molecule
+    seed = json.loads(next(no_data.rglob("mymodule_score-*/seed-1.json")).read_text())
+    assert len(seed["design"]) == 40 and seed["objective_calls"] == {"start": 40, "proposals": 6}

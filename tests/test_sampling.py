@@ -9,9 +9,11 @@ import pandas as pd
 import pytest
 import torch
 from conftest import small_run
+from rdkit import Chem
 
 from grammar_rae.cli.main import main
-from grammar_rae.data.validity import valid_mask
+from grammar_rae.data.reading import read_strings, write_strings
+from grammar_rae.data.validity import canonical_many, valid_mask
 from grammar_rae.errors import GrammarRAEError
 from grammar_rae.evaluation import protocol
 from grammar_rae.evaluation.protocol import EVALUATION, EvaluationSettings, evaluate, sample_report, samples_path
@@ -21,6 +23,7 @@ from grammar_rae.generation.interpolation import interpolate
 from grammar_rae.generation.sampling import fit_density, most_frequent_valid, run_density, sample
 from grammar_rae.generation.trained import TrainedModel, find_run
 from grammar_rae.grammar.batch import grammar_of
+from grammar_rae.training.api import RunData
 from grammar_rae.training.run_folder import RunError
 
 
@@ -154,7 +157,10 @@ def test_cli_sample_json_and_files(expr_run, capsys):
     assert main(["sample", "--model", str(expr_run), "--n", "100", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["out"] == str(first)  # the same settings rewrite the same file, never a copy
-    assert report["novelty"] is not None  # in the default report
+    strings = [s or None for s in pd.read_csv(first, keep_default_na=False)["string"]]  # the same file, rewritten
+    distinct = {c for c in canonical_many("expr", strings) if c is not None}
+    training = {c for c in canonical_many("expr", RunData.of(expr_run).strings("train")) if c is not None}
+    assert report["novelty"] == pytest.approx(len(distinct - training) / len(distinct))  # in the default report
     assert main(["sample", "--model", str(expr_run), "--n", "100", "--decode", "sample", "--temperature", "0.5", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["out"].endswith("gmm-n100-seed0-sample-t0.5.csv")
     assert main(["sample", "--model", str(expr_run), "--n", "100", "--temperature", "0.5"]) == 1
@@ -164,6 +170,32 @@ def test_cli_sample_json_and_files(expr_run, capsys):
     assert "of 5 are valid" in capsys.readouterr().out
     assert main(["sample", "--model", str(expr_run), "--n", "10", "--out", str(first)]) == 1
     assert "exists" in capsys.readouterr().err
+
+
+def test_sample_files_take_the_format_their_name_says(expr_run, tmp_path, capsys):
+    """.csv/.tsv: a table; .smi/.txt: a string per line, its validity as the title (read back by ``read_strings``
+    as the strings alone, and by RDKit's SmilesMolSupplier); other names are refused before any work."""
+    outs = {suffix: tmp_path / f"s{suffix}" for suffix in (".csv", ".tsv", ".txt")}
+    for out in outs.values():
+        assert main(["sample", "--model", str(expr_run), "--n", "20", "--out", str(out), "--json", "--report", "validity"]) == 0
+    table = pd.read_csv(outs[".csv"], keep_default_na=False)
+    assert pd.read_csv(outs[".tsv"], sep="\t", keep_default_na=False).equals(table)
+    lines = outs[".txt"].read_text().splitlines()
+    assert lines == [f"{s}\t{'valid' if ok else 'invalid'}" for s, ok in zip(table["string"], table["valid"])]
+    assert " " in table["string"][0] and read_strings(outs[".txt"])[1] == table["string"].tolist()  # expressions keep their spaces
+    assert main(["sample", "--model", str(expr_run), "--n", "20", "--out", str(tmp_path / "s.xlsx")]) == 1
+    assert "Cannot tell the format of" in capsys.readouterr().err.splitlines()[-1]
+    assert not (tmp_path / "s.xlsx").exists()
+
+    smi = tmp_path / "m.smi"
+    write_strings(smi, ["CCO", "C1CC", None, "c1ccccc1"], [True, False, False, True])
+    assert smi.read_text() == "CCO valid\nC1CC invalid\n invalid\nc1ccccc1 valid\n"
+    assert read_strings(smi) == ([1, 2, 3, 4], ["CCO", "C1CC", "", "c1ccccc1"])
+    supplier = Chem.SmilesMolSupplier(str(smi), titleLine=False, sanitize=True)
+    titles = [(m.GetProp("_Name"), Chem.MolToSmiles(m)) if m is not None else None for m in supplier]
+    assert titles[0] == ("valid", "CCO") and titles[1] is None and titles[3] == ("valid", "c1ccccc1")
+    (tmp_path / "named.smi").write_text("CCO ethanol\nc1ccccc1\tbenzene\n")  # titles after a space or a tab
+    assert read_strings(tmp_path / "named.smi")[1] == ["CCO", "c1ccccc1"]
 
 
 def test_cli_interpolate_marks_each_string(expr_run, capsys):

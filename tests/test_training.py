@@ -91,7 +91,7 @@ def test_resume_after_an_epoch_is_exact(zinc_slice, tmp_path):
     resumed = train("smiles", model="gvae", out=tmp_path / "split", resume=True, epochs=2, progress=False, log=lambda *_: None)
     assert [m["epoch"] for m in resumed.metrics] == [1, 2]
     assert _digest(tmp_path / "split") == _digest(tmp_path / "straight")
-    strip = lambda ms: [{k: v for k, v in m.items() if k != "seconds"} for m in ms]  # noqa: E731
+    strip = lambda ms: [{k: v for k, v in m.items() if k not in ("seconds", "cpu_seconds")} for m in ms]  # noqa: E731
     assert strip(resumed.metrics) == strip(straight.metrics)
     # a finished run keeps model.pt and drops checkpoint.pt: resuming it (as reproduce does) trains nothing
     (tmp_path / "split" / rf.CHECKPOINT).unlink()
@@ -138,27 +138,28 @@ def test_interrupted_mid_epoch_resumes_exactly(zinc_slice, tmp_path, monkeypatch
         return clock["t"]
 
     monkeypatch.setattr(Trainer, "_step", interrupting)
-    monkeypatch.setattr(trainer_module, "time", SimpleNamespace(perf_counter=slow_clock))
+    monkeypatch.setattr(trainer_module, "time", SimpleNamespace(perf_counter=slow_clock, process_time=slow_clock))
     with pytest.raises(KeyboardInterrupt):
         _train("smiles", zinc_slice, tmp_path / "cut", model="gvae", **extra)
     state = rf.load_tensors(tmp_path / "cut" / rf.CHECKPOINT)
     assert (state["epoch"], state["batch"], state["steps"]) == (1, 1, 7)
-    assert state["epoch_seconds"] >= 3600.0
+    assert state["epoch_seconds"] >= 3600.0 and state["epoch_cpu_seconds"] >= 3600.0
     monkeypatch.setattr(Trainer, "_step", original)
     monkeypatch.setattr(trainer_module, "time", time)
     resumed = train("smiles", model="gvae", out=tmp_path / "cut", resume=True, progress=False, log=lambda *_: None)
     assert _digest(tmp_path / "cut") == _digest(tmp_path / "straight")
     straight = rf.read_metrics(tmp_path / "straight")
-    strip = lambda ms: [{k: v for k, v in m.items() if k != "seconds"} for m in ms]  # noqa: E731
+    strip = lambda ms: [{k: v for k, v in m.items() if k not in ("seconds", "cpu_seconds")} for m in ms]  # noqa: E731
     assert strip(resumed.metrics) == strip(straight)
-    assert resumed.metrics[1]["seconds"] >= 3600.0  # the interrupted epoch's time counts the part before the cut
+    # the interrupted epoch's time (wall and CPU) counts the part before the cut
+    assert resumed.metrics[1]["seconds"] >= 3600.0 and resumed.metrics[1]["cpu_seconds"] >= 3600.0
 
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(expr_slice, tmp_path, monkeypatch):
     original = Trainer._finish_epoch
 
-    def poison_after_first_epoch(self, seconds):
-        original(self, seconds)
+    def poison_after_first_epoch(self, seconds, cpu_seconds):
+        original(self, seconds, cpu_seconds)
         with torch.no_grad():
             self.model.decoder.output.bias.fill_(float("nan"))
 

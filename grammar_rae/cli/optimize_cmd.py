@@ -18,7 +18,7 @@ from grammar_rae.grammar.batch import parse_many
 from grammar_rae.grammar.cfg import Grammar
 from grammar_rae.objectives.registry import companion_objectives, get_objective, objective_names
 from grammar_rae.optimization.acquisition import ACQUISITIONS, SEARCHES
-from grammar_rae.optimization.bo import BOSettings, objective_folder
+from grammar_rae.optimization.bo import DEFAULT_INITIAL, STARTS, BOSettings, objective_folder
 from grammar_rae.optimization.report import mean_sem_text, optimization_figures, optimize, rescore
 from grammar_rae.optimization.surrogate import SurrogateSettings
 
@@ -52,6 +52,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                      help="the data region's edge: the lower of the Q quantiles of the log-density of the training codes and "
                      "of the density's own samples (default 0.01: at least 99%% of each lie above it); also reports how "
                      "many proposals of any acquisition fall below it")
+    opt.add_argument("--start", choices=("auto", *STARTS), default="auto",
+                     help="what the surrogate starts from: training (the protocol: every training molecule, scored once "
+                     "and cached; needs the training set), density (--initial points drawn from the model's ex-post "
+                     "density, decoded and scored: works offline with any objective), or auto (default): training when "
+                     "the training set is at hand, else density")
+    opt.add_argument("--initial", type=positive_int, default=None, metavar="N",
+                     help=f"starting points to score: density draws (default {DEFAULT_INITIAL}), or with --start training "
+                     "a random N of the training molecules instead of all of them")
     opt.add_argument("--threads", type=positive_int, default=None,
                      help="torch threads (recorded with every iteration: the same seed, settings and thread count give "
                      "the same proposals; default: torch's choice)")
@@ -101,9 +109,17 @@ def run_optimize(args: argparse.Namespace) -> int:
         epochs=args.gp_epochs or defaults.epochs,
         warm_epochs=args.gp_warm_epochs or defaults.warm_epochs,
     )
+    start = args.start
+    if start == "auto":
+        start = "training" if model.data_at_hand else "density"
+        if start == "density":
+            print(f"The training set is not at hand: BO starts from {args.initial or DEFAULT_INITIAL} points drawn from the "
+                  f"model's ex-post density and scored (`grammar-rae data prepare --grammar {model.grammar.name}` "
+                  "gives the protocol's start, every training molecule).", file=sys.stderr)
+    initial = args.initial or (DEFAULT_INITIAL if start == "density" else None)
     settings = BOSettings(iterations=args.iterations, batch=args.batch, attempts=args.attempts, decode=args.decode,
                           search=args.search, restarts=args.restarts, surrogate=surrogate, acquisition=args.acquisition,
-                          density_floor=args.density_floor)
+                          density_floor=args.density_floor, start=start, initial=initial)
     if args.threads:
         torch.set_num_threads(args.threads)
     folder = objective_folder(model, objective, settings)
@@ -139,6 +155,9 @@ def print_table(result: dict) -> None:
         print(f"BO proposals below the density floor (--density-floor {result['settings'].get('density_floor', 0.01)}): "
               f"{mean_sem_text(result['bo']['below_density_floor'])}")
     surrogate = result["bo"]["surrogate"]
+    calls = result["bo"].get("objective_calls")
+    if calls:
+        print(f"objective calls per seed: {calls['start']:,.0f} to score the start, {calls['proposals']:,.0f} proposals")
     print(f"surrogate (10% held out): RMSE {mean_sem_text(surrogate['rmse'])}, log-likelihood {mean_sem_text(surrogate['log_likelihood'])}")
     print(f"seeds: {', '.join(map(str, result['bo']['seeds']))}; ± is the standard error over seeds (std/√seeds)")
     for path in result.get("plots", []):

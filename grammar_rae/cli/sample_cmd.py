@@ -8,8 +8,6 @@ import os
 import sys
 from pathlib import Path
 
-import pandas as pd
-
 from grammar_rae.cli.commands import summary
 from grammar_rae.cli.options import (
     add_model_option,
@@ -19,11 +17,11 @@ from grammar_rae.cli.options import (
     positive_int,
     say_input_form,
 )
+from grammar_rae.data.reading import check_output_format, write_strings
 from grammar_rae.data.validity import canonical_many
 from grammar_rae.errors import GrammarRAEError
 from grammar_rae.evaluation.plots import sample_figures
 from grammar_rae.evaluation.protocol import REPORTS, check_reports, sample_report
-from grammar_rae.files import write_atomic
 from grammar_rae.generation.density import DENSITIES
 from grammar_rae.generation.interpolation import interpolate
 from grammar_rae.generation.sampling import fit_density, run_density, sample, samples_file
@@ -59,8 +57,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                       help="with --decode sample: decode each point K times, keep the most frequent valid string")
     samp.add_argument("--temperature", type=positive_float, default=1.0,
                       help="with --decode sample: divide the logits by T before sampling (below 1: safer, less diverse; default 1)")
-    samp.add_argument("--out", default=None, help="CSV file for the strings (default: samples/ inside the run folder, "
-                      "named by the settings; the same settings give the same file)")
+    samp.add_argument("--out", default=None, help="file for the strings, in the format its name says: .csv/.tsv (columns "
+                      "string, valid) or .smi/.smiles/.txt (a string per line with valid or invalid as its title, "
+                      "after a space, or a tab in .txt; RDKit's SmilesMolSupplier reads .smi with titleLine=False); default: samples/ inside the run folder, "
+                      "named by the settings (the same settings give the same file)")
     samp.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     samp.add_argument("--report", default="validity,uniqueness,novelty", help=f"comma list of {','.join(REPORTS)}")
     samp.add_argument("--json", action="store_true", help="print the report as one JSON object")
@@ -114,10 +114,10 @@ def run_sample(args: argparse.Namespace) -> int:
     result = sample(model, args.n, density, args.decode, args.attempts, args.seed, progress=True, temperature=args.temperature)
     out = Path(args.out) if args.out else samples_file(model, _sample_name(args, kind, model.constraints)).with_suffix(".csv")
     report = sample_report(model, result.strings, reports, args.workers, progress=True)
-    table = pd.DataFrame({"string": [s or "" for s in result.strings], "valid": report.pop("valid_rows")})
-    write_atomic(out, lambda handle: handle.write(table.to_csv(index=False).encode()))
+    valid = report.pop("valid_rows")
+    write_strings(out, result.strings, valid)
     if args.json:
-        report["strings"] = table.to_dict("records")
+        report["strings"] = [{"string": s or "", "valid": ok} for s, ok in zip(result.strings, valid)]
     report |= {"model": str(model.folder), "density": kind, "decode": args.decode, "attempts": args.attempts,
                "temperature": args.temperature, "constraints": model.constraints, "out": str(out)}
     if args.plots:
@@ -133,9 +133,10 @@ MAX_SAMPLES = 10_000_000  # a run holds every latent point and string in memory 
 
 
 def check_writable(path: Path, force: bool) -> None:
-    """Refuse an output file that cannot be written, before any work is done."""
+    """Refuse an output file that cannot be written, or whose name says no format, before any work is done."""
     if path.is_dir():
         raise GrammarRAEError(f"--out {path} is a folder: give a file name.")
+    check_output_format(path)
     if path.exists() and not force:
         raise GrammarRAEError(f"{path} exists: pass --force to overwrite it, or choose another --out.")
     parent = next((p for p in path.absolute().parents if p.exists()), None)

@@ -1,6 +1,6 @@
 """The latent Bayesian-optimisation protocol (protocol section 9) and its random-sampling baseline.
 
-Per seed: split the training codes 90/10 at random (the 10% measure the surrogate), then for each
+Per seed: split the starting points 90/10 at random (the 10% measure the surrogate), then for each
 iteration refit the sparse GP on the 90% plus everything proposed so far, choose a batch of
 points by greedy batch EI inside the bounding box of the training codes, decode each point
 (the most frequent valid string of K stochastic decodes: 500 for molecules, 25 for expressions)
@@ -8,6 +8,11 @@ and score it; an undecodable or invalid point is recorded with the objective's w
 Each seed's proposals, scores, surrogate metrics and GP state are saved after every iteration
 (``seed-S.json``, ``gp-seed-S.pt``), so an interrupted run resumes at the next iteration with
 nothing lost. The random baseline draws the same number of points from the run's ex-post density.
+
+The starting points are the protocol's, the codes of every training molecule with its score, or
+(``BOSettings.start``) a random ``initial`` of those, or ``initial`` points drawn from the ex-post
+density and decoded greedily, as ``sample`` does; the last needs no training data, so any
+objective runs offline on a shipped model. Objective calls are counted per seed, as PMO counts them.
 """
 
 from __future__ import annotations
@@ -27,13 +32,17 @@ import torch
 from grammar_rae.data.validity import valid_mask
 from grammar_rae.errors import GrammarRAEError
 from grammar_rae.files import save_json, write_atomic
-from grammar_rae.generation.sampling import decode_points, run_density
+from grammar_rae.generation.sampling import decode_points, run_density, sample
 from grammar_rae.generation.trained import TrainedModel
 from grammar_rae.objectives.registry import Objective
 from grammar_rae.optimization.acquisition import ACQUISITIONS, bounding_box, select_batch
 from grammar_rae.optimization.data_region import DataRegion
 from grammar_rae.optimization.surrogate import SparseGP, SurrogateSettings
 from grammar_rae.progress import progress_bar
+
+
+STARTS = ("training", "density")
+DEFAULT_INITIAL = 500  # density draws scored to start from (docs/optimization-start.md)
 
 
 @dataclass
@@ -50,11 +59,19 @@ class BOSettings:
     raw_samples: int | None = None
     surrogate: SurrogateSettings = field(default_factory=SurrogateSettings)
     acquisition: str = "ei"  # or a density-aware one (see optimization.acquisition)
-    density_floor: float = 0.01  # the quantile (of the training codes' and the GMM's own log-densities) bounding the data region
+    density_floor: float = 0.01  # the quantile (of the starting codes' and the GMM's own log-densities) bounding the data region
+    start: str = "training"  # where the surrogate starts: training molecules, or "density" draws (see the module docstring)
+    initial: int | None = None  # starting points: None = every training molecule (the protocol); N = N of them or N draws
 
     def __post_init__(self) -> None:
         if self.acquisition not in ACQUISITIONS:
             raise GrammarRAEError(f"Unknown acquisition '{self.acquisition}': use one of {', '.join(ACQUISITIONS)}.")
+        if self.start not in STARTS:
+            raise GrammarRAEError(f"Unknown start '{self.start}': use one of {', '.join(STARTS)}.")
+        if self.start == "density" and self.initial is None:
+            raise GrammarRAEError("A start from the density needs the number of points to draw (initial).")
+        if self.initial is not None and self.initial < 10:
+            raise GrammarRAEError(f"BO needs at least 10 starting points (one in ten measures the surrogate), not {self.initial}.")
         if not 0.0 <= self.density_floor < 1.0:
             raise GrammarRAEError(f"The density floor is a quantile between 0 and 1 (0.01: at least 99% of the training "
                                   f"codes and of the density's mass lie above it), not {self.density_floor}.")
@@ -138,17 +155,17 @@ def _targets_version(path: Path) -> str:
 class SeedRun:
     """One seed of the BO loop, resumable after every iteration."""
 
-    def __init__(self, model: TrainedModel, objective: Objective, settings: BOSettings, seed: int, targets: np.ndarray):
+    def __init__(self, model: TrainedModel, objective: Objective, settings: BOSettings, seed: int,
+                 targets: np.ndarray | None = None):
+        """``targets``: the objective on every training string (the protocol's start needs them)."""
         self.model, self.objective, self.settings, self.seed = model, objective, settings, seed
         self.folder = objective_folder(model, objective, settings)
         self.path = self.folder / f"seed-{seed}.json"
         self.gp_path = self.folder / f"gp-seed-{seed}.pt"
         self.sign = 1.0 if objective.maximize else -1.0  # the GP always maximises
-        self.targets = targets
-        rng = np.random.default_rng(seed)
-        order = rng.permutation(len(targets))
-        held = max(1, int(round(settings.holdout * len(order))))
-        self.test_rows, self.fit_rows = order[:held], order[held:]
+        if settings.initial is None and targets is None:
+            raise GrammarRAEError("A start from the training molecules needs their scores (training_targets).")
+        self.training_targets = targets
         self.state = self._load()
 
     def _load(self) -> dict:
@@ -165,9 +182,68 @@ class SeedRun:
 
     @cached_property
     def codes(self) -> np.ndarray:
-        """The training codes, encoded only when an iteration is left to run (several seeds share
-        one encoding by assigning it here)."""
-        return self.model.codes("train")
+        """The starting codes, encoded only when an iteration is left to run (several seeds of the
+        protocol's start share one encoding of the training set by assigning it here)."""
+        if self.settings.start == "density":
+            return np.array([p["z"] for p in self.design], dtype=np.float32)
+        if self.settings.initial is None:
+            return self.model.codes("train")
+        data = self.model.data
+        return self.model.encode_indices(data.sequences.indices, data.rows("train")[self._training_rows], False, None, 1000)
+
+    @cached_property
+    def targets(self) -> np.ndarray:
+        """The objective on the starting points."""
+        if self.settings.initial is None:
+            return self.training_targets
+        return np.array([p["score"] for p in self.design], dtype=np.float64)
+
+    @cached_property
+    def _training_rows(self) -> np.ndarray:
+        """The positions in the training split of a training start of ``initial`` molecules."""
+        rows = len(self.model.data.rows("train"))
+        return np.sort(np.random.default_rng([self.seed, 1]).choice(rows, min(self.settings.initial, rows), replace=False))
+
+    @cached_property
+    def design(self) -> list[dict]:
+        """The scored points of an ``initial``-point start: training molecules at random, or points
+        drawn from the ex-post GMM and decoded greedily; scored once and kept in the seed's file, so a
+        resumed seed calls the objective no more."""
+        if "design" not in self.state:
+            if self.settings.start == "density":
+                drawn = sample(self.model, self.settings.initial, "gmm", "argmax", seed=20_000 + self.seed)
+                points, strings = [[round(float(v), 6) for v in z] for z in drawn.z], drawn.strings
+            else:
+                train = self.model.data.strings("train")
+                strings = [train[i] for i in self._training_rows]
+                points = [None] * len(strings)
+            valid = valid_mask(self.model.grammar.name, strings)
+            scores = np.where(valid, self.objective(strings), self.objective.worst)
+            self.state["design"] = [{"z": z, "string": s, "valid": bool(ok), "score": float(score)}
+                                    for z, s, ok, score in zip(points, strings, valid, scores)]
+            save_json(self.path, self.state)
+        return self.state["design"]
+
+    @cached_property
+    def _split(self) -> tuple[np.ndarray, np.ndarray]:
+        order = np.random.default_rng(self.seed).permutation(len(self.targets))
+        held = max(1, int(round(self.settings.holdout * len(order))))
+        return order[:held], order[held:]
+
+    @property
+    def test_rows(self) -> np.ndarray:
+        """Starting points held out to measure the surrogate."""
+        return self._split[0]
+
+    @property
+    def fit_rows(self) -> np.ndarray:
+        """Starting points the surrogate is fitted on."""
+        return self._split[1]
+
+    @property
+    def objective_calls(self) -> dict:
+        """The objective's calls of this seed: to score the start and the proposals (PMO's count)."""
+        return {"start": len(self.targets), "proposals": sum(len(it["proposals"]) for it in self.state["iterations"])}
 
     @cached_property
     def region(self) -> DataRegion:
@@ -203,6 +279,7 @@ class SeedRun:
             log(f"seed {self.seed}, {self.region.describe()}")
             self.region.draw(1000, torch.as_tensor(bounds, dtype=torch.float64), torch.Generator().manual_seed(self.seed))
         attempts = self.settings.attempts_for(self.model.grammar.name)
+        self.state["start"] = {"kind": self.settings.start, "points": len(self.targets)}
         while not self.done:
             iteration = len(self.state["iterations"]) + 1
             started = time.perf_counter()
@@ -238,6 +315,7 @@ class SeedRun:
                     for point, s, ok, score, d in zip(z, strings, valid, scores, log_density)
                 ],
             })
+            self.state["objective_calls"] = self.objective_calls
             save_json(self.path, self.state)
             seen = [p for it in self.state["iterations"] for p in it["proposals"]]
             log(f"seed {self.seed}, iteration {iteration}: {int(valid.sum())}/{len(valid)} valid, "

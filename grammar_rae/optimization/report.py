@@ -65,10 +65,11 @@ def optimize(
     ``extra`` objectives are also reported for the top strings (e.g. raw penalized logP)."""
     settings = settings or BOSettings()
     objective.check_grammar(model.grammar.name)
-    targets = training_targets(model, objective, progress=progress)
+    protocol_start = settings.initial is None
+    targets = training_targets(model, objective, progress=progress) if protocol_start else None
     folder = objective_folder(model, objective, settings)
     seed_runs = {seed: SeedRun(model, objective, settings, seed, targets) for seed in seeds}
-    if not all(run.done for run in seed_runs.values()):
+    if protocol_start and not all(run.done for run in seed_runs.values()):
         first = next(iter(seed_runs.values()))
         first.codes = model.codes("train", progress=progress)  # encoded once for the seeds still to run,
         for run in seed_runs.values():  # and the data region found once for them all
@@ -89,8 +90,13 @@ def write_summary(folder: Path, model: str, objective: Objective, settings: dict
     bo["surrogate"] = {
         "rmse": _mean_sem([st["iterations"][0]["surrogate"]["rmse"] for st in runs.values()]),
         "log_likelihood": _mean_sem([st["iterations"][0]["surrogate"]["log_likelihood"] for st in runs.values()]),
-        "note": "first iteration of each seed; held-out 10% of the training codes; in the maximised units (sign applied)",
+        "note": "first iteration of each seed; held-out 10% of the starting points; in the maximised units (sign applied)",
     }
+    calls = [st["objective_calls"] for st in runs.values() if "objective_calls" in st]  # absent in seeds run before it was counted
+    if calls:
+        bo["objective_calls"] = {"start": _mean_sem([c["start"] for c in calls])["mean"],
+                                 "proposals": _mean_sem([c["proposals"] for c in calls])["mean"],
+                                 "note": "per seed: the starting points scored, then one call per proposal"}
     below = {s: [p["log_density"] < it["density_floor"] for it in st["iterations"] if "density_floor" in it
                  for p in it["proposals"]] for s, st in runs.items()}
     if any(below.values()):  # seeds run before the density floor was recorded are left out

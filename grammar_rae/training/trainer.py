@@ -114,6 +114,7 @@ class Trainer:
         self.steps = 0  # optimiser steps taken (for the warm-up)
         self.partial = [0.0, 0.0, 0.0, 0.0]  # sums of loss, reconstruction, exact, count so far this epoch
         self.epoch_seconds = 0.0  # time spent on this epoch before an interruption, so resumed epochs report it whole
+        self.epoch_cpu_seconds = 0.0  # the same in process CPU time (the measure of work on a shared CPU)
 
     # ----- batches --------------------------------------------------------------------------
     def _tensors(self, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, int]:
@@ -175,6 +176,7 @@ class Trainer:
         """Run the remaining epochs; returns the metrics log."""
         while self.epoch < self.config.epochs:
             started = time.perf_counter() - self.epoch_seconds
+            started_cpu = time.process_time() - self.epoch_cpu_seconds
             batches = self._my_batches(self.epoch)
             self.model.train()
             bar = progress_bar(
@@ -200,14 +202,15 @@ class Trainer:
                             refresh=False,
                         )
                         bar.update()
-                self._finish_epoch(time.perf_counter() - started)
+                self._finish_epoch(time.perf_counter() - started, time.process_time() - started_cpu)
             except KeyboardInterrupt:
                 self.epoch_seconds = time.perf_counter() - started
+                self.epoch_cpu_seconds = time.process_time() - started_cpu
                 self.save_checkpoint()  # mid-epoch, or with the epoch's batches done but not yet validated
                 raise
         return rf.read_metrics(self.folder)
 
-    def _finish_epoch(self, seconds: float) -> None:
+    def _finish_epoch(self, seconds: float, cpu_seconds: float) -> None:
         loss, rec, exact, count = all_sum(self.partial, self.world, self.device)
         val = self.evaluate(self.splits.val)
         self.scheduler.step(val.loss)
@@ -221,9 +224,11 @@ class Trainer:
             "val_accuracy": val.accuracy,
             "lr": self.optimizer.param_groups[0]["lr"],
             "seconds": round(seconds, 1),
+            "cpu_seconds": round(cpu_seconds, 1),
         }
         improved = val.loss < self.best_val
-        self.epoch, self.batch, self.partial, self.epoch_seconds = self.epoch + 1, 0, [0.0, 0.0, 0.0, 0.0], 0.0
+        self.epoch, self.batch, self.partial = self.epoch + 1, 0, [0.0, 0.0, 0.0, 0.0]
+        self.epoch_seconds = self.epoch_cpu_seconds = 0.0
         if improved:
             self.best_val = val.loss
         record["best"] = improved
@@ -253,6 +258,7 @@ class Trainer:
             "best_val": self.best_val,
             "partial": self.partial,
             "epoch_seconds": self.epoch_seconds,
+            "epoch_cpu_seconds": self.epoch_cpu_seconds,
         }
 
     def save_checkpoint(self) -> None:
@@ -271,6 +277,7 @@ class Trainer:
             self.partial = list(state["partial"])
             self.steps = state.get("steps", 0)  # absent in checkpoints written before warm-up existed
             self.epoch_seconds = float(state.get("epoch_seconds", 0.0))  # absent in older checkpoints
+            self.epoch_cpu_seconds = float(state.get("epoch_cpu_seconds", 0.0))
         except (KeyError, RuntimeError, ValueError) as exc:
             raise rf.RunError(f"The checkpoint in {self.folder} does not fit this model ({exc}).") from exc
 
