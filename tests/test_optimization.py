@@ -20,7 +20,7 @@ from grammar_rae.optimization import bo
 from grammar_rae.optimization.acquisition import bounding_box, select_batch
 from grammar_rae.optimization.bo import BOSettings, SeedRun, objective_folder, training_targets
 from grammar_rae.optimization.data_region import DataRegion
-from grammar_rae.optimization.report import optimize, seed_statistics, summarise
+from grammar_rae.optimization.report import mean_sem_text, optimize, seed_statistics, summarise
 from grammar_rae.optimization.surrogate import SparseGP, SurrogateSettings
 
 TINY_GP = SurrogateSettings(inducing=40, epochs=3, warm_epochs=1, batch_size=256, lr=0.02)
@@ -152,7 +152,8 @@ def test_summary_by_hand():
     table = summarise({1: [{"string": "x", "valid": True, "score": 2.0}, {"string": None, "valid": False, "score": 6.9}],
                        2: [{"string": "1", "valid": True, "score": 1.0}, {"string": "2", "valid": True, "score": 3.0}]}, objective)
     assert table["fraction_valid"]["mean"] == pytest.approx(0.75)
-    assert table["fraction_valid"]["sem"] == pytest.approx(0.25 / np.sqrt(2))
+    # the standard error from the sample standard deviation (ddof = 1) of 0.5 and 1.0: 0.354 / √2
+    assert table["fraction_valid"]["sem"] == pytest.approx(0.25)
     assert table["average_score"]["mean"] == pytest.approx(2.0)  # per seed: 2.0 and 2.0
     assert [t["string"] for t in table["top"]] == ["1", "x", "2"]  # lower is better
 
@@ -164,6 +165,8 @@ def test_summary_names_each_molecule_once():
     table = summarise({1: [{"string": s, "valid": True, "score": float(v)} for s, v in zip(strings, scores)]}, objective)
     assert [t["string"] for t in table["top"]] == ["CCCCCCCC", "c1ccccc1", "CCO"]
     assert table["average_score"]["mean"] == pytest.approx(np.mean(scores))  # the average still counts every proposal
+    assert table["average_score"]["sem"] is None  # one seed has no standard error, and says so
+    assert mean_sem_text(table["average_score"], 2) == f"{np.mean(scores):.2f} (one seed)"
 
 
 def test_seed_statistics_by_hand():

@@ -159,7 +159,7 @@ def print_table(result: dict) -> None:
     if calls:
         print(f"objective calls per seed: {calls['start']:,.0f} to score the start, {calls['proposals']:,.0f} proposals")
     print(f"surrogate (10% held out): RMSE {mean_sem_text(surrogate['rmse'])}, log-likelihood {mean_sem_text(surrogate['log_likelihood'])}")
-    print(f"seeds: {', '.join(map(str, result['bo']['seeds']))}; ± is the standard error over seeds (std/√seeds)")
+    print(f"seeds: {', '.join(map(str, result['bo']['seeds']))}; ± is the standard error over seeds (sample std, ddof = 1, over √seeds)")
     for path in result.get("plots", []):
         print(f"figure: {path}")
 

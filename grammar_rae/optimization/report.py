@@ -27,11 +27,12 @@ def _mean_sem(values: Sequence[float]) -> dict:
     values = np.asarray([v for v in values if np.isfinite(v)], dtype=np.float64)
     if len(values) == 0:
         return {"mean": None, "sem": None}
-    return {"mean": float(values.mean()), "sem": float(values.std() / np.sqrt(len(values)))}
+    sem = float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else None  # the sample std: one seed has no error
+    return {"mean": float(values.mean()), "sem": sem}
 
 
 def summarise(proposals_by_seed: dict[int, list[dict]], objective: Objective, top: int = 3) -> dict:
-    """Fraction valid and average valid score (mean ± std/√seeds over seeds) and the top strings.
+    """Fraction valid and average valid score (mean ± standard error over seeds, from the sample std) and the top strings.
     The top list names each molecule (canonical form) once, by the first string that proposed it:
     ``CCCCCCCC`` and ``CCCCCCC(C)`` are both octane."""
     canonical = canonical_form(objective.grammar)
@@ -325,5 +326,9 @@ def _seed_text(seeds: Sequence[int]) -> str:
 
 
 def mean_sem_text(stats: dict | None, digits: int = 3) -> str:
-    """``mean ± sem`` of a summary entry, ``n/a`` where there is none."""
-    return "n/a" if not stats or stats["mean"] is None else f"{stats['mean']:.{digits}f} ± {stats['sem']:.{digits}f}"
+    """``mean ± sem`` of a summary entry, ``n/a`` where there is none, the mean alone (marked) from one seed."""
+    if not stats or stats["mean"] is None:
+        return "n/a"
+    if stats["sem"] is None:
+        return f"{stats['mean']:.{digits}f} (one seed)"
+    return f"{stats['mean']:.{digits}f} ± {stats['sem']:.{digits}f}"

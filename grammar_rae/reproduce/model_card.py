@@ -13,7 +13,7 @@ from grammar_rae.data.sources import dataset_with_sha256
 from grammar_rae.errors import GrammarRAEError
 from grammar_rae.files import save_json, write_atomic
 from grammar_rae.generation.density import density_filename
-from grammar_rae.optimization.report import finished_runs
+from grammar_rae.optimization.report import finished_runs, mean_sem_text
 from grammar_rae.training import run_folder as rf
 
 TARGETS_GLOB = "optimization/*/targets.npy"
@@ -123,8 +123,8 @@ def _optimization_rows(folder: Path, grammar_name: str) -> list[str]:
         below = bo.get("below_density_floor") or {}
         floor = f"; below the density floor {below['mean']:.2f}" if not protocol and below.get("mean") is not None else ""
         rows.append(f"| BO of {result['objective']}{label} ({len(bo['seeds'])} seeds, {'higher' if result['maximize'] else 'lower'} is better) "
-                    f"| fraction valid {bo['fraction_valid']['mean']:.2f}, average {bo['average_score']['mean']:.2f} ± "
-                    f"{bo['average_score']['sem']:.2f}{best}{random}{floor} |")
+                    f"| fraction valid {bo['fraction_valid']['mean']:.2f}, average {mean_sem_text(bo['average_score'], 2)}"
+                    f"{best}{random}{floor} |")
     return rows
 
 

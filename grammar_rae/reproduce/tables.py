@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 
+from grammar_rae.optimization.report import mean_sem_text
 from grammar_rae.resources import shipped
 
 
@@ -16,9 +17,7 @@ def paper_results() -> dict:
 
 
 def _stat(stats: dict | None) -> str:
-    if not stats or stats.get("mean") is None:
-        return "n/a"
-    return f"{stats['mean']:.2f} ± {stats['sem']:.2f}"
+    return mean_sem_text(stats, 2)
 
 
 def _paper(pair: list | None) -> str:
@@ -93,7 +92,7 @@ def results_markdown(results: dict) -> str:
         f"seeds {seeds[0]}–{seeds[-1]})"),
         "",
         ("Bayesian optimisation (protocol §9): fraction valid and average score of the valid proposals, mean ± "
-        f"standard error over {len(seeds)} seeds (std/√seeds); the paper's ± is the std over 5 trials. "
+        f"standard error over {len(seeds)} seeds (sample std, ddof = 1, over √seeds); the paper's ± is the std over 5 trials. "
         "`random` draws the same number of points from the ex-post GMM."),
         "",
         ("| model | method | fraction valid | average score | paper: fraction valid | paper: average score | top 3 | "
