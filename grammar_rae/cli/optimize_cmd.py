@@ -47,7 +47,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                      help="find the batch of EI greedily one point at a time, as the Grammar VAE did (default), or jointly")
     opt.add_argument("--acquisition", choices=ACQUISITIONS, default=BOSettings.acquisition,
                      help="ei: plain batch EI, the papers' (default); floor-ei: EI with every point kept where the "
-                     "ex-post GMM's log-density is above --density-floor; weighted-ei: EI times the probability of being there")
+                     "ex-post GMM's log-density is above --density-floor; weighted-ei: EI × sigmoid(log p(z) − floor), a soft version of the same region (log EI minus softplus(floor − log p))")
     opt.add_argument("--density-floor", type=quantile, default=BOSettings.density_floor, metavar="Q",
                      help="the data region's edge: the lower of the Q quantiles of the log-density of the training codes and "
                      "of the density's own samples (default 0.01: at least 99%% of each lie above it); also reports how "

@@ -36,7 +36,7 @@ from grammar_rae.generation.sampling import decode_points, run_density, sample
 from grammar_rae.generation.trained import TrainedModel
 from grammar_rae.objectives.registry import Objective
 from grammar_rae.optimization.acquisition import ACQUISITIONS, bounding_box, select_batch
-from grammar_rae.optimization.data_region import DataRegion
+from grammar_rae.optimization.data_region import DataRegion, below_floor
 from grammar_rae.optimization.surrogate import SparseGP, SurrogateSettings
 from grammar_rae.progress import progress_bar
 
@@ -321,7 +321,7 @@ class SeedRun:
             log(f"seed {self.seed}, iteration {iteration}: {int(valid.sum())}/{len(valid)} valid, "
                 f"best of this batch {self._best_text(scores, valid)}, best so far "
                 f"{self._best_text(np.array([p['score'] for p in seen]), np.array([p['valid'] for p in seen]))}, "
-                f"surrogate RMSE {metrics.rmse:.3f}, {int((log_density >= self.region.floor).sum())}/{len(z)} "
+                f"surrogate RMSE {metrics.rmse:.3f}, {int((~below_floor(log_density, self.region.floor)).sum())}/{len(z)} "
                 "in the data region")
         return self.state
 

@@ -31,6 +31,13 @@ from grammar_rae.errors import GrammarRAEError
 from grammar_rae.generation.density import LatentDensity
 
 SLACK = 1e-3  # nats: the search is held this far inside the floor (see tightened_search)
+SAVED_PRECISION = 1e-4  # nats: proposals' log-densities are saved to 4 decimals, so one on the floor may read this much below
+
+
+def below_floor(log_density: np.ndarray | float, floor: float) -> np.ndarray | bool:
+    """Whether saved log-densities lie below the floor, beyond what rounding them for saving can move
+    (a proposal the search placed on the floor is inside the region)."""
+    return np.asarray(log_density) < floor - SAVED_PRECISION
 OWN_SAMPLES = 100_000  # draws of the density (seed 0) whose log-densities give its own quantile
 
 

@@ -21,6 +21,7 @@ from grammar_rae.generation.trained import TrainedModel
 from grammar_rae.objectives.registry import Objective
 from grammar_rae.optimization.bo import (BOSettings, SeedRun, objective_folder, objective_folder_name, random_baseline,
                                          training_targets)
+from grammar_rae.optimization.data_region import below_floor
 
 
 def _mean_sem(values: Sequence[float]) -> dict:
@@ -98,7 +99,7 @@ def write_summary(folder: Path, model: str, objective: Objective, settings: dict
         bo["objective_calls"] = {"start": _mean_sem([c["start"] for c in calls])["mean"],
                                  "proposals": _mean_sem([c["proposals"] for c in calls])["mean"],
                                  "note": "per seed: the starting points scored, then one call per proposal"}
-    below = {s: [p["log_density"] < it["density_floor"] for it in st["iterations"] if "density_floor" in it
+    below = {s: [bool(below_floor(p["log_density"], it["density_floor"])) for it in st["iterations"] if "density_floor" in it
                  for p in it["proposals"]] for s, st in runs.items()}
     if any(below.values()):  # seeds run before the density floor was recorded are left out
         bo["below_density_floor"] = _mean_sem([np.mean(b) for b in below.values() if b])
@@ -316,7 +317,7 @@ def _share_below(model: TrainedModel, folder: Path, floor: float | None) -> dict
     shares = []
     for path in sorted(folder.glob("seed-*.json")):
         z = np.array([p["z"] for it in json.loads(path.read_text())["iterations"] for p in it["proposals"]])
-        shares.append(float(np.mean(density.score_samples(z) < floor)) if len(z) else np.nan)
+        shares.append(float(np.mean(below_floor(density.score_samples(z), floor))) if len(z) else np.nan)
     return _mean_sem(shares)
 
 
