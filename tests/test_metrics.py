@@ -19,7 +19,6 @@ from grammar_rae.evaluation.moses import (
     brics_fragments,
     cosine_similarity,
     features,
-    fcd_available,
     frechet_distance,
     internal_diversity,
     moses_metrics,
@@ -134,30 +133,40 @@ def test_property_distances_are_wasserstein_by_hand(zinc):
 
 def test_feature_sets_save_and_load(tmp_path, zinc):
     features = FeatureSet(zinc[:40], workers=1)
-    if fcd_available():
-        features.chemnet_statistics()
+    features.chemnet_statistics()
     features.save(tmp_path / "set.npz")
     again = FeatureSet.load(tmp_path / "set.npz")
     assert np.array_equal(again.fingerprints, features.fingerprints) and again.smiles == features.smiles
     assert again.fragments == features.fragments and again.scaffolds == features.scaffolds
     assert np.array_equal(again.filters, features.filters) and np.array_equal(again.properties, features.properties)
-    if fcd_available():
-        assert np.array_equal(again.chemnet[1], features.chemnet[1])
+    assert np.array_equal(again.chemnet[1], features.chemnet[1])
 
 
 def test_moses_table_against_itself(zinc):
     reference = FeatureSet(zinc[:500], workers=1, filters=False)
     canonical = canonical_many("smiles", zinc[:500] + [None] * 100, workers=1)
-    table = moses_metrics(canonical, reference, training=set(canonical[:250]), workers=1, fcd=fcd_available())
+    table = moses_metrics(canonical, reference, training=set(canonical[:250]), workers=1)
     assert set(table) == set(MOSES_KEYS)
     assert table["valid"] == pytest.approx(500 / 600)
     assert table["snn"] == pytest.approx(1.0) and table["frag"] == pytest.approx(1.0) and table["scaf"] == pytest.approx(1.0)
     assert table["novelty"] == pytest.approx(0.5)
     assert all(table[name] == pytest.approx(0.0, abs=1e-12) for name in ("logp", "sa", "qed", "weight"))
-    if fcd_available():
-        assert table["fcd"] < 0.5  # a set against itself
-        other = FeatureSet(zinc[-300:], workers=1, filters=False)
-        assert frechet_distance(other.chemnet_statistics(), reference.chemnet_statistics()) > table["fcd"]
+    assert table["fcd"] < 0.5  # a set against itself
+    other = FeatureSet(zinc[-300:], workers=1, filters=False)
+    assert frechet_distance(other.chemnet_statistics(), reference.chemnet_statistics()) > table["fcd"]
+
+
+def test_a_figure_without_a_value_says_why(zinc):
+    reference = FeatureSet(zinc[:200], workers=1, filters=False)
+    chains = canonical_many("smiles", ["CCO", "CCCCN", "CC(C)O", "C1CC"], workers=1)  # no rings; the last is invalid
+    table = moses_metrics(chains, reference, training=None, workers=1, fcd=False)
+    assert table["scaf"] is None and table["fcd"] is None and table["novelty"] is None
+    assert table["missing"] == {"novelty": "needs the training set", "scaf": "no generated molecule has a ring scaffold",
+                                "fcd": "not asked for (--no-fcd)"}
+    one = moses_metrics(chains[:1], reference, training=set(), workers=1)
+    assert one["fcd"] is None and one["missing"]["fcd"].startswith("needs at least two valid molecules")
+    nothing = moses_metrics([None, None], reference, training=set(), workers=1)
+    assert nothing["intdiv"] is None and nothing["missing"]["intdiv"] == "no valid molecule"
 
 
 def test_a_worker_error_names_its_item_even_when_rdkit_cannot_pickle_it():

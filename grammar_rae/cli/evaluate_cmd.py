@@ -8,7 +8,6 @@ import sys
 
 from grammar_rae.cli.commands import summary
 from grammar_rae.cli.options import add_model_option, add_workers_option, load_model, positive_int
-from grammar_rae.evaluation.moses import fcd_available
 from grammar_rae.errors import GrammarRAEError
 from grammar_rae.evaluation.protocol import EVALUATION, STAGES, EvaluationSettings, evaluate, evaluation_figures
 from grammar_rae.generation.density import DENSITIES
@@ -59,8 +58,6 @@ def run(args: argparse.Namespace) -> int:
         stages=stages,
     )
     model = load_model(args)
-    if settings.fcd and not fcd_available() and model.grammar.name == "smiles":
-        print("fcd_torch is not installed: FCD is skipped (pip install fcd_torch).", file=sys.stderr)
     results = evaluate(model, settings, args.workers, progress=True, force=args.force, log=lambda m: print(m, file=sys.stderr))
     if args.plots:
         results["plots"] = [str(p) for p in evaluation_figures(model, densities, args.workers)]
@@ -86,7 +83,7 @@ def print_results(results: dict, path) -> None:
                   f"first decodes: unique {first['uniqueness']:.3f}, novel {first['novelty']:.3f}")
     sample_stages = {k.split("/", 1)[1]: v for k, v in stages.items() if k.startswith("samples/")}
     if sample_stages:
-        metrics = [k for k in next(iter(sample_stages.values())) if k not in ("properties", "seconds", "n")]
+        metrics = [k for k in next(iter(sample_stages.values())) if k not in ("properties", "seconds", "n", "missing")]
         print("samples".ljust(12) + "".join(kind.rjust(12) for kind in sample_stages))
         for metric in ["n"] + metrics:
             cells = [sample_stages[kind].get(metric) for kind in sample_stages]

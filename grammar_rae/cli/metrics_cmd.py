@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 from grammar_rae.cli.commands import summary
@@ -42,11 +41,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Compute and print the table."""
-    from grammar_rae.evaluation.moses import fcd_available
     from grammar_rae.evaluation.references import MoleculeSource, file_metrics
 
-    if not args.no_fcd and not fcd_available():
-        print("fcd_torch is not installed: FCD is skipped (pip install fcd_torch).", file=sys.stderr)
     result = file_metrics(
         MoleculeSource(args.generated, args.column),
         MoleculeSource(args.test) if args.test else None,
@@ -66,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{kind}: {info['file']}, {count:,} molecules{rejected}")
     for key, label in _ROWS:
         value = metrics.get(key)
-        print(f"{label:<12}{'n/a' if value is None else f'{value:.4f}':>10}")
+        print(f"{label:<12}{f'n/a: {metrics.get("missing", {}).get(key, "not computed")}' if value is None else f'{value:.4f}':>10}")
     return 0
 
 

@@ -176,9 +176,10 @@ def print_report(report: dict) -> None:
     for name, stats in (report.get("properties") or {}).items():
         if stats:
             print(f"  {name:<12} {stats['mean']:.3f} ± {stats['sd']:.3f}")
-    for name, value in (report.get("moses") or {}).items():
-        if name != "n":
-            print(f"  {name:<12} {'n/a (fcd_torch not installed)' if value is None else f'{value:.3f}'}")
+    moses = report.get("moses") or {}
+    for name, value in moses.items():
+        if name not in ("n", "missing"):
+            print(f"  {name:<12} {f'n/a: {moses["missing"][name]}' if value is None else f'{value:.3f}'}")
     for path in report.get("plots", []):
         print(f"  figure       {path}")
     if report.get("missing"):

@@ -24,7 +24,6 @@ The similarity matrices are computed block by block as matrix products of 0/1 fi
 
 from __future__ import annotations
 
-import importlib.util
 import warnings
 from collections import Counter
 from collections.abc import Sequence
@@ -204,11 +203,6 @@ def property_distances(generated: np.ndarray, reference: np.ndarray) -> dict[str
     return out
 
 
-def fcd_available() -> bool:
-    """Whether ``fcd_torch`` is installed."""
-    return importlib.util.find_spec("fcd_torch") is not None
-
-
 def _fcd(workers: int | None = None):
     from fcd_torch import FCD
 
@@ -233,21 +227,23 @@ def moses_metrics(
     workers: int | None = None,
     fcd: bool = True,
     progress: bool = False,
-) -> dict[str, float | None]:
+) -> dict:
     """The MOSES table for generated molecules given as canonical SMILES (None = invalid);
     novelty needs the training set's canonical SMILES (None: not computed). A figure that is
-    undefined for these sets (MOSES's NaN, e.g. Scaf without any two-ring scaffold) is None."""
+    undefined for these sets (MOSES's NaN, e.g. Scaf when no molecule has a ring) is None, and
+    ``missing`` says why for each such figure."""
     counts = set_metrics(canonical, training)
     valid = [c for c in canonical if c is not None]
-    out: dict[str, float | None] = {
+    out: dict = {
         "n": len(canonical),
         "valid": counts.validity,
         "unique@1k": unique_at(valid, 1000),
         "unique@10k": unique_at(valid, 10000),
         "novelty": counts.novelty,
     }
+    missing = {} if training is not None else {"novelty": "needs the training set"}
     if not valid:
-        return out | dict.fromkeys(MOSES_KEYS[5:])
+        return out | dict.fromkeys(MOSES_KEYS[5:]) | {"missing": missing | dict.fromkeys(MOSES_KEYS[5:], "no valid molecule")}
     generated = FeatureSet(valid, workers, progress="molecular features" if progress else False)
     out |= {
         "intdiv": internal_diversity(generated.fingerprints, 1),
@@ -259,6 +255,16 @@ def moses_metrics(
         "fcd": None,
         **property_distances(generated.properties, reference.properties),
     }
-    if fcd and fcd_available() and len(valid) > 1 and len(reference.smiles) > 1:
+    for key, mine, theirs, what in (("frag", generated.fragments, reference.fragments, "BRICS fragment"),
+                                    ("scaf", generated.scaffolds, reference.scaffolds, "ring scaffold")):
+        if not mine or not theirs:
+            missing[key] = f"no {'generated' if not mine else 'reference'} molecule has a {what}"
+    if not fcd:
+        missing["fcd"] = "not asked for (--no-fcd)"
+    elif len(valid) < 2 or len(reference.smiles) < 2:
+        missing["fcd"] = "needs at least two valid molecules in each set (a covariance)"
+    else:
         out["fcd"] = frechet_distance(generated.chemnet_statistics(workers), reference.chemnet_statistics(workers))
-    return {k: None if isinstance(v, float) and not np.isfinite(v) else v for k, v in out.items()}
+    out = {k: None if isinstance(v, float) and not np.isfinite(v) else v for k, v in out.items()}
+    missing |= {k: "undefined for these sets (NaN in MOSES)" for k, v in out.items() if v is None and k not in missing}
+    return out | ({"missing": missing} if missing else {})

@@ -23,7 +23,7 @@ from grammar_rae.data.sources import file_sha256, local_dataset, resolve_data
 from grammar_rae.resources import cache_dir
 from grammar_rae.data.validity import canonical_many
 from grammar_rae.errors import DataError
-from grammar_rae.evaluation.moses import FeatureSet, fcd_available, moses_metrics
+from grammar_rae.evaluation.moses import FeatureSet, moses_metrics
 from grammar_rae.files import save_lines
 
 CACHE_VERSION = 1  # raise when a feature's definition changes, so older cache files are not read
@@ -102,7 +102,7 @@ def test_statistics(source: MoleculeSource, workers: int | None = None, fcd: boo
         return FeatureSet(valid, workers, "test set: features" if progress else False, filters=False)
 
     features = _cached(folder / f"{key}.npz", FeatureSet.load, build, lambda value, path: value.save(path))
-    if fcd and fcd_available() and features.chemnet is None and len(features.smiles) > 1:
+    if fcd and features.chemnet is None and len(features.smiles) > 1:
         features.chemnet_statistics(workers)
         features.save(folder / f"{key}.npz")
     return features, [int(line) for line in rejects.read_text().split()] if rejects.exists() else []
