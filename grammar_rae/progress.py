@@ -21,21 +21,31 @@ LOG_INTERVAL = 10.0  # seconds between progress lines when the output is not a t
 class _Lines:
     """A text stream for tqdm that turns each in-place redraw into one line of its own, at most
     every ``LOG_INTERVAL`` seconds however often the bar is refreshed (``set_postfix`` redraws at
-    once), apart from the first and the finished one (the closing redraw of a finished bar, the
-    same count again, is not repeated)."""
+    once), apart from the first and the last: the bar's state when it closes is always written,
+    finished or not (a redraw that repeats the count last written is not)."""
 
     def __init__(self, stream: TextIO):
-        self.stream, self.last, self.written = stream, None, -float("inf")
+        self.stream, self.last, self.written, self.pending = stream, None, -float("inf"), None
 
     def write(self, text: str) -> int:
         line = text.replace("\r", "").rstrip()
         count = _count(line)
         now = time.monotonic()
         due = self.last is None or "100%" in count or now - self.written >= LOG_INTERVAL
-        if line and count != self.last and due:
-            self.stream.write(line + "\n")
-            self.last, self.written = count, now
+        if line and count != self.last:
+            if due:
+                self.stream.write(line + "\n")
+                self.last, self.written, self.pending = count, now, None
+            else:
+                self.pending = line
         return len(text)
+
+    def finish(self) -> None:
+        """Write the last state held back by the interval (the bar has closed)."""
+        if self.pending is not None and _count(self.pending) != self.last:
+            self.stream.write(self.pending + "\n")
+            self.last, self.pending = _count(self.pending), None
+        self.stream.flush()
 
     def flush(self) -> None:
         self.stream.flush()
@@ -56,11 +66,27 @@ def is_terminal(stream: TextIO | None = None) -> bool:
     return bool(getattr(stream, "isatty", lambda: False)())
 
 
+class _LoggedBar(tqdm):
+    """A tqdm bar writing to :class:`_Lines`, whose last state is written when it closes."""
+
+    def __init__(self, *args, lines: _Lines, **kwargs):
+        self.lines = lines
+        super().__init__(*args, file=lines, **kwargs)
+
+    def close(self) -> None:
+        if not self.disable:
+            self.refresh()  # the state now, which the interval may have kept from the stream
+            super().close()
+            self.lines.finish()
+        else:
+            super().close()
+
+
 def progress_bar(total: int | None = None, desc: str | None = None, enabled: bool = True, **options) -> tqdm:
     """A tqdm bar on standard error: redrawn on a terminal, a line at most every ``LOG_INTERVAL``
-    seconds elsewhere; ``enabled=False`` shows nothing. ``options`` go to tqdm."""
+    seconds elsewhere (and always its last state); ``enabled=False`` shows nothing. ``options`` go to tqdm."""
     if enabled and not is_terminal():
-        options = {**options, "file": _Lines(sys.stderr), "mininterval": LOG_INTERVAL, "dynamic_ncols": False,
-                   "ncols": 100, "ascii": True}
+        options = {**options, "mininterval": LOG_INTERVAL, "dynamic_ncols": False, "ncols": 100, "ascii": True}
+        return _LoggedBar(total=total, desc=desc, lines=_Lines(sys.stderr), **options)
     return tqdm(total=total, desc=desc, disable=not enabled, **options)
 

@@ -55,3 +55,12 @@ def test_a_redraw_whose_rate_changes_width_is_not_a_new_line():
     stream.write("\rstep: 100%|##########| 3/3 [00:00<00:00, 9.5it/s]")
     stream.write("\rstep: 100%|#########| 3/3 [00:00<00:00, 12345.6it/s]")  # the closing redraw, a wider rate
     assert stream.stream.getvalue().splitlines() == ["step: 100%|##########| 3/3 [00:00<00:00, 9.5it/s]"]
+
+
+def test_a_bar_that_stops_short_still_writes_its_last_count(capsys):
+    """Seven of ten items, then the work stops within the interval: the last line says 7/10."""
+    with progress_bar(total=10, desc="work") as bar:
+        for _ in range(7):
+            bar.update()
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 2 and "0/10" in lines[0] and "7/10" in lines[-1] and lines[-1].startswith("work:  70%")
