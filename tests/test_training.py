@@ -22,6 +22,7 @@ from grammar_rae.models import MODELS
 from grammar_rae.training import Trainer, train
 from grammar_rae.training import run_folder as rf
 from grammar_rae.training import trainer as trainer_module
+from grammar_rae.training.api import RunData
 from grammar_rae.training.distributed import World, shard
 from grammar_rae.training.trainer import TrainingError, weights_digest
 
@@ -270,9 +271,12 @@ def test_ddp_with_two_cpu_processes_equals_one_process_on_the_same_global_batche
     _PairedTrainer.seen = []
     assert main([*_DDP_ARGS, "--data", str(zinc_slice), "--out", str(tmp_path / "paired")]) == 0
     assert len(_PairedTrainer.seen) == 2 and all(len(pairs) >= 3 for pairs in _PairedTrainer.seen)
-    for pairs in _PairedTrainer.seen:  # the two ranks' shards of an epoch are disjoint, and no row is taken twice
+    train = set(RunData.of(tmp_path / "paired").splits.train.tolist())  # the epoch's rows, from the run's config alone
+    for pairs in _PairedTrainer.seen:  # the two ranks' shards of an epoch are disjoint, and no row is taken twice,
         rows = np.concatenate([np.concatenate(pair) for pair in pairs])
         assert len(np.unique(rows)) == len(rows)
+        # and together they cover the epoch: every training row but at most one batch (a last round one rank lacks)
+        assert set(rows.tolist()) <= train and len(train) - len(rows) <= 32  # --batch-size 32
     ddp_weights = rf.load_tensors(out / rf.CHECKPOINT)["model"]
     paired_weights = rf.load_tensors(tmp_path / "paired" / rf.CHECKPOINT)["model"]
     assert ddp_weights.keys() == paired_weights.keys()
