@@ -3,11 +3,12 @@
 a fresh process, against ``python -c pass`` in the same run.
 
 The grammar cache is warmed by one call first (a first-ever load reads the grammar with nltk,
-about 1.7 s once). Times are the best of ``--repeats`` runs; ``sample`` runs once per repeat in
-a scratch folder with a private cache. The last line is ``parse CCO``'s time over
-``python -c pass``'s.
+about 1.7 s once). Every command runs on one core (``--cpu``, default the last one: the script
+pins itself, and its commands inherit the pin). Times are the best of ``--repeats`` runs;
+``sample`` runs once, in a scratch folder with a private cache. The last line is ``parse CCO``'s
+time over ``python -c pass``'s.
 
-    python benchmarks/startup.py [--repeats 5] [--no-sample]
+    python benchmarks/startup.py [--repeats 5] [--no-sample] [--cpu N]
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--no-sample", action="store_true", help="leave out the sample command (about 10 s a run)")
+    parser.add_argument("--cpu", type=int, default=max(os.sched_getaffinity(0)), help="the core to run on (default: the last)")
     args = parser.parse_args()
+    os.sched_setaffinity(0, {args.cpu})  # one core, for this process and every command it starts
     if not Path(COMMAND[0]).exists():
         COMMAND[:] = [shutil.which("grammar-rae") or sys.exit("grammar-rae is not installed in this environment.")]
     with tempfile.TemporaryDirectory() as scratch:
@@ -49,6 +52,7 @@ def main() -> None:
             cases["grammar-rae sample --n 1000 --report validity"] = [
                 *COMMAND, "sample", "--n", "1000", "--report", "validity", "--out", out, "--force"]
         times = {name: best_time(lambda argv=argv: run(argv), args.repeats if "sample" not in name else 1) for name, argv in cases.items()}
+    print(f"on core {args.cpu} of {os.cpu_count()}")
     for name, seconds in times.items():
         print(f"{name:<48} {seconds:7.3f} s")
     print(f"parse CCO / python -c pass: {times['grammar-rae parse CCO'] / times['python -c pass']:.1f}x")
