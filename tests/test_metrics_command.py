@@ -63,6 +63,11 @@ def test_metrics_cli(sets, capsys):
     out = capsys.readouterr().out
     assert "40 of 43 lines are valid molecules (invalid lines: 32, 33, 34)" in out
     assert "Novelty" in out and "0.7500" in out and "1 invalid lines left out" in out
+    assert "n/a: not asked for (--no-fcd)" in out  # a figure without a value says why
+    chains = generated.parent / "chains.smi"
+    chains.write_text("CCO\nCCCCN\nCC(C)O\n")
+    assert main(["metrics", str(chains), "--test", str(test), "--train", str(train), "--no-fcd", "--n-jobs", "1"]) == 0
+    assert "n/a: no generated molecule has a ring scaffold" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("make_args, message", [

@@ -195,8 +195,8 @@ def test_optimize_works_offline_from_the_density(no_data, no_network, tmp_path, 
     monkeypatch.chdir(tmp_path)
     assert main(["optimize", "--objective", "qed", "--seeds", "1", "--iterations", "1", "--batch", "5"]) == 0
     captured = capsys.readouterr()
-    assert "The training set is not at hand: BO starts from 500 points drawn from the model's ex-post density" in captured.err
-    assert "objective calls per seed: 500 to score the start, 5 proposals" in captured.out
+    assert "BO starts from 100 points drawn from the model's ex-post density and scored" in captured.err
+    assert "objective calls per seed: 100 to score the start, 5 proposals" in captured.out
     bo_row = next(line for line in captured.out.splitlines() if line.startswith("bo "))
     assert float(bo_row.split()[1]) >= 0.6  # fraction valid of the 5 proposals
 

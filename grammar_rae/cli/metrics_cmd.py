@@ -60,9 +60,10 @@ def run(args: argparse.Namespace) -> int:
         count = info.get("molecules", info.get("distinct_molecules"))
         rejected = f"; {len(info['rejected_lines']):,} invalid lines left out" if info["rejected_lines"] else ""
         print(f"{kind}: {info['file']}, {count:,} molecules{rejected}")
+    why = metrics.get("missing", {})
     for key, label in _ROWS:
         value = metrics.get(key)
-        print(f"{label:<12}{f'n/a: {metrics.get("missing", {}).get(key, "not computed")}' if value is None else f'{value:.4f}':>10}")
+        print(f"{label:<12}" + (f"  n/a: {why.get(key, 'not computed')}" if value is None else f"{value:>10.4f}"))
     return 0
 
 

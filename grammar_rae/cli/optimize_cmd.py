@@ -52,11 +52,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                      help="the data region's edge: the lower of the Q quantiles of the log-density of the training codes and "
                      "of the density's own samples (default 0.01: at least 99%% of each lie above it); also reports how "
                      "many proposals of any acquisition fall below it")
-    opt.add_argument("--start", choices=("auto", *STARTS), default="auto",
-                     help="what the surrogate starts from: training (the protocol: every training molecule, scored once "
-                     "and cached; needs the training set), density (--initial points drawn from the model's ex-post "
-                     "density, decoded and scored: works offline with any objective), or auto (default): training when "
-                     "the training set is at hand, else density")
+    opt.add_argument("--start", choices=STARTS, default="density",
+                     help="what the surrogate starts from: density (default) draws --initial points from the model's "
+                     "ex-post density, decodes them greedily and scores them (offline, any objective, calls counted); "
+                     "training is the protocol's start, every training molecule scored once and cached (needs the "
+                     "training set; what reproduce uses)")
     opt.add_argument("--initial", type=positive_int, default=None, metavar="N",
                      help=f"starting points to score: density draws (default {DEFAULT_INITIAL}), or with --start training "
                      "a random N of the training molecules instead of all of them")
@@ -110,13 +110,10 @@ def run_optimize(args: argparse.Namespace) -> int:
         warm_epochs=args.gp_warm_epochs or defaults.warm_epochs,
     )
     start = args.start
-    if start == "auto":
-        start = "training" if model.data_at_hand else "density"
-        if start == "density":
-            print(f"The training set is not at hand: BO starts from {args.initial or DEFAULT_INITIAL} points drawn from the "
-                  f"model's ex-post density and scored (`grammar-rae data prepare --grammar {model.grammar.name}` "
-                  "gives the protocol's start, every training molecule).", file=sys.stderr)
     initial = args.initial or (DEFAULT_INITIAL if start == "density" else None)
+    if start == "density":
+        print(f"BO starts from {initial} points drawn from the model's ex-post density and scored (--start training: "
+              "the protocol's start from every training molecule).", file=sys.stderr)
     settings = BOSettings(iterations=args.iterations, batch=args.batch, attempts=args.attempts, decode=args.decode,
                           search=args.search, restarts=args.restarts, surrogate=surrogate, acquisition=args.acquisition,
                           density_floor=args.density_floor, start=start, initial=initial)

@@ -177,9 +177,10 @@ def print_report(report: dict) -> None:
         if stats:
             print(f"  {name:<12} {stats['mean']:.3f} ± {stats['sd']:.3f}")
     moses = report.get("moses") or {}
+    why = moses.get("missing", {})
     for name, value in moses.items():
         if name not in ("n", "missing"):
-            print(f"  {name:<12} {f'n/a: {moses["missing"][name]}' if value is None else f'{value:.3f}'}")
+            print(f"  {name:<12} " + (f"n/a: {why.get(name, 'not computed')}" if value is None else f"{value:.3f}"))
     for path in report.get("plots", []):
         print(f"  figure       {path}")
     if report.get("missing"):
