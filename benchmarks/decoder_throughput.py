@@ -64,8 +64,8 @@ def training_rate(preset: str, batches: list[np.ndarray], sequences, grammar: Gr
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     data_argument(parser)
-    parser.add_argument("--repeat", default="pretrained:zinc-grae", help="a SMILES run with the repeat decoder")
-    parser.add_argument("--autoregressive", required=True, help="a SMILES run with the autoregressive decoder")
+    parser.add_argument("--repeat", default="pretrained:zinc-grae-paper-decoder", help="a SMILES run with the repeat decoder")
+    parser.add_argument("--autoregressive", default="pretrained:zinc-grae", help="a SMILES run with the autoregressive decoder")
     parser.add_argument("--n", type=int, default=1000, help="samples per model")
     parser.add_argument("--batches", type=int, default=6, help="training batches per preset (the first is not timed)")
     args = parser.parse_args()
