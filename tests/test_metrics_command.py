@@ -32,10 +32,10 @@ def test_metrics_of_a_file(sets):
     assert result["test"]["molecules"] == 200 and result["test"]["rejected_lines"] == [201]
     assert result["train"]["distinct_molecules"] == 300
     metrics = result["metrics"]
-    assert set(metrics) == set(MOSES_KEYS)
+    assert set(metrics) == {*MOSES_KEYS, "missing"}
     assert metrics["valid"] == pytest.approx(40 / 43)
     assert metrics["novelty"] == pytest.approx(30 / 40)  # the last 10 are training molecules
-    assert metrics["fcd"] is None
+    assert metrics["fcd"] is None and metrics["missing"] == {"fcd": "not asked for (--no-fcd)"}
 
 
 def test_reference_sets_are_cached(sets, monkeypatch):

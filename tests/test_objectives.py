@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import gzip
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from grammar_rae.cli.main import main
 from grammar_rae.objectives.molecules import property_table, zinc_statistics
-from grammar_rae.objectives.registry import OBJECTIVE_NAMES, ObjectiveError, get_objective, zinc_standardisation
+from grammar_rae.objectives.registry import OBJECTIVE_NAMES, PMO_TASKS, ObjectiveError, get_objective, zinc_standardisation
 
 
 def test_penalized_logp_is_the_standardised_composite(zinc):
@@ -108,3 +110,36 @@ def test_shipped_statistics_recomputed_from_zinc250k(zinc):
         assert again[name]["std"] == pytest.approx(shipped[name]["std"], rel=1e-9)
     for name in ("logp_min", "composite_min", "raw_min"):
         assert again[name] == pytest.approx(shipped[name], rel=1e-9)
+
+
+REFERENCE = Path(__file__).parent / "reference" / "pmo_guacamol_scores.json.gz"
+
+
+def test_pmo_tasks_equal_guacamols_own_scoring_functions(zinc):
+    """The 19 PMO tasks defined as data equal guacamol 0.5.5's scoring functions on 1,000 ZINC250k
+    molecules (reference values committed, made by tests/reference/make_pmo_reference.py)."""
+    with gzip.open(REFERENCE, "rt") as handle:
+        reference = json.load(handle)
+    molecules = [zinc[line - 1] for line in reference["zinc250k_lines"]]
+    assert sorted(reference["scores"]) == list(PMO_TASKS) and len(PMO_TASKS) == 19 and "qed" in OBJECTIVE_NAMES
+    for name in PMO_TASKS:
+        objective = get_objective(name)
+        assert objective.maximize and objective.grammar == "smiles" and objective.worst == 0.0
+        scores = objective(molecules)
+        assert np.abs(scores - np.array(reference["scores"][name])).max() < 1e-6, name
+        assert scores.max() > 0 or name == "valsartan_smarts"  # no ZINC molecule holds valsartan's SMARTS
+
+
+def test_pmo_tasks_read_any_spelling_and_score_what_is_no_molecule_zero(capsys):
+    celecoxib = "Cc1ccc(-c2cc(C(F)(F)F)nn2-c2ccc(S(N)(=O)=O)cc2)cc1"  # RDKit's canonical form of the target
+    objective = get_objective("celecoxib_rediscovery")
+    kekule = "CC1=CC=C(C=C1)C1=CC(=NN1C1=CC=C(C=C1)S(N)(=O)=O)C(F)(F)F"  # the target as GuacaMol writes it
+    assert objective([celecoxib, kekule, "C1CC", "", None, "c1cccc1"]).tolist() == [1.0, 1.0, 0.0, 0.0, 0.0, 0.0]
+    # a molecule of the right formula scores 1 on the formula term; its isomer score is that term alone
+    assert get_objective("isomers_c7h8n2o2")(["Nc1ccc([N+](=O)[O-])cc1C", "Cc1ccc(N)c([N+](=O)[O-])c1"]).tolist() == [1.0, 1.0]
+    assert main(["score", "--objective", "zaleplon_mpo", "C1CC", "CC(=O)N(CC)c1cccc(-c2ccnc3c(C#N)cnn23)c1"]) == 0
+    lines = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
+    # zaleplon itself: similarity 1, but the task asks for another formula (C19H17N3O2), so less than 1
+    assert lines[0][1:] == ["0.0000", "invalid"] and lines[1][2] == "valid" and 0.4 < float(lines[1][1]) < 0.5
+    assert main(["score", "--objective", "zaleplon", "CCO"]) == 1
+    assert "Unknown objective 'zaleplon'" in capsys.readouterr().err

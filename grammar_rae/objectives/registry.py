@@ -8,6 +8,7 @@ input: an invalid string gets the objective's documented worst value.
 | ``logp`` | SMILES | higher | the lowest logP over ZINC250k |
 | ``qed`` | SMILES | higher | 0 |
 | ``expr-fit`` | expressions | lower | log(1 + 1000) |
+| the PMO tasks (``albuterol_similarity`` … ``zaleplon_mpo``, see ``objectives.pmo``) | SMILES | higher | 0 |
 
 ``penalized-logp`` is z(logP) + z(−SA) + z(−cycle) standardised with the means and population
 standard deviations over all 249,456 ZINC250k molecules, shipped in
@@ -29,6 +30,7 @@ import numpy as np
 from grammar_rae.errors import GrammarRAEError
 from grammar_rae.objectives.expressions import WORST_EXPR_FIT, expr_fit
 from grammar_rae.objectives.molecules import property_table, standardised_composite
+from grammar_rae.objectives.pmo import TASKS_FILE, task_function, task_names, task_specs
 from grammar_rae.resources import shipped
 
 STATISTICS_FILE = "zinc250k_penalized_logp.json"
@@ -107,7 +109,17 @@ def qed(smiles: Sequence[str | None]) -> np.ndarray:
     return _columns(smiles)[1]
 
 
+@lru_cache(maxsize=1)
+def pmo_version() -> str:
+    """A short digest of the shipped PMO task definitions."""
+    return hashlib.sha256((shipped("grammar_rae.datafiles") / TASKS_FILE).read_bytes()).hexdigest()[:12]
+
+
 def _builtin(name: str) -> Objective:
+    if name in PMO_TASKS:
+        terms = len(task_specs()[name]["terms"])
+        return Objective(name, task_function(name), 0.0, True, "smiles",
+                         f"PMO / GuacaMol task {name} ({terms} term{'s' if terms > 1 else ''}, in [0, 1])", pmo_version())
     if name == "expr-fit":
         return Objective(name, expr_fit, WORST_EXPR_FIT, False, "expr",
                          "log(1 + mean(min((f(x) - f*(x))^2, 1000))), f* = 1/3 + x + sin(x*x)")
@@ -124,7 +136,8 @@ def _builtin(name: str) -> Objective:
     }[name]
 
 
-OBJECTIVE_NAMES = ("penalized-logp", "penalized-logp-raw", "logp", "qed", "expr-fit")
+PMO_TASKS = tuple(task_names())  # with qed, the 20 RDKit-only tasks of the PMO benchmark
+OBJECTIVE_NAMES = ("penalized-logp", "penalized-logp-raw", "logp", "qed", "expr-fit", *PMO_TASKS)
 
 
 # objectives reported beside another for its top strings (the raw penalized logP most papers quote)
