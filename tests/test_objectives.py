@@ -11,6 +11,7 @@ import pytest
 
 from grammar_rae.cli.main import main
 from grammar_rae.objectives.molecules import property_table, zinc_statistics
+from grammar_rae.objectives.oracle import Oracle, top_auc
 from grammar_rae.objectives.registry import OBJECTIVE_NAMES, PMO_TASKS, ObjectiveError, get_objective, zinc_standardisation
 
 
@@ -143,3 +144,30 @@ def test_pmo_tasks_read_any_spelling_and_score_what_is_no_molecule_zero(capsys):
     assert lines[0][1:] == ["0.0000", "invalid"] and lines[1][2] == "valid" and 0.4 < float(lines[1][1]) < 0.5
     assert main(["score", "--objective", "zaleplon", "CCO"]) == 1
     assert "Unknown objective 'zaleplon'" in capsys.readouterr().err
+
+
+def test_the_oracle_counts_calls_as_pmo_does():
+    """A call is the first evaluation of a distinct valid molecule: repeats in any spelling and strings
+    that are no molecule are free; past the budget new molecules are not scored."""
+    oracle = Oracle(get_objective("qed"), budget=3)
+    first = oracle(["CCO", "OCC", "C1CC", "", "c1ccccc1"])  # ethanol twice (two spellings), two non-molecules
+    assert oracle.calls == 2 and list(oracle.scores) == ["CCO", "c1ccccc1"]
+    assert first[0] == first[1] > 0 and first[2] == first[3] == 0.0
+    again = oracle(["C1=CC=CC=C1", "CCN", "CCCl", "CCO"])  # benzene (Kekulé) and ethanol free; one call left
+    assert oracle.calls == 3 and oracle.spent and np.isnan(again[2]) and again[3] == first[0]
+    assert again[0] == first[4] and list(oracle.scores) == ["CCO", "c1ccccc1", "CCN"]
+    resumed = Oracle(get_objective("qed"), budget=3)
+    resumed.restore(list(oracle.scores.items()))
+    assert resumed.calls == 3 and resumed(["OCC"])[0] == first[0]
+
+
+def test_top_auc_by_hand():
+    # every 2 calls, top 1, budget 4; scores 0.1, 0.5, 0.3 and the run stopped after 3 calls:
+    # read at 2 calls: best 0.5, area 2·(0.5 + 0)/2 = 0.5; at the last call (3): best 0.5, area (3 − 2)·(0.5 + 0.5)/2 = 0.5;
+    # carried to the budget: (4 − 3)·0.5 = 0.5; AUC = 1.5 / 4
+    assert top_auc([0.1, 0.5, 0.3], budget=4, top=1, every=2) == pytest.approx(0.375)
+    assert top_auc([0.1, 0.5, 0.3], budget=4, top=1, every=2, finished=False) == pytest.approx(1.0 / 4)
+    # a constant 0.7: the curve rises from 0 to 0.7 over the first 100 calls, then stays: (35 + 70) / 200;
+    # calls past the budget do not count
+    assert top_auc([0.7] * 200, budget=200, top=10, every=100) == pytest.approx(105 / 200)
+    assert top_auc([0.7] * 250, budget=200, top=10, every=100) == pytest.approx(105 / 200)
