@@ -19,6 +19,7 @@ COMMANDS = {  # command -> (module in grammar_rae.cli, one-line help), in the or
     "metrics": ("metrics_cmd", "the MOSES metrics of a file of generated SMILES"),
     "optimize": ("optimize_cmd", "latent Bayesian optimisation of an objective"),
     "score": ("optimize_cmd", "score strings with an objective"),
+    "benchmark": ("benchmark_cmd", "benchmark suites of optimisers (pmo: 20 tasks under a budget of oracle calls)"),
     "reproduce": ("reproduce_cmd", "reproduce the papers' tables (resumable)"),
     "export": ("export_cmd", "pack a trained run (weights, GMM, model card) for sharing"),
 }

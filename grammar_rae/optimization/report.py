@@ -24,7 +24,7 @@ from grammar_rae.optimization.bo import (BOSettings, SeedRun, objective_folder, 
 from grammar_rae.optimization.data_region import below_floor
 
 
-def _mean_sem(values: Sequence[float]) -> dict:
+def mean_sem(values: Sequence[float]) -> dict:
     values = np.asarray([v for v in values if np.isfinite(v)], dtype=np.float64)
     if len(values) == 0:
         return {"mean": None, "sem": None}
@@ -47,8 +47,8 @@ def summarise(proposals_by_seed: dict[int, list[dict]], objective: Objective, to
     ranked = sorted(best.values(), key=lambda kv: kv[1], reverse=objective.maximize)[:top]
     return {
         "seeds": sorted(proposals_by_seed),
-        "fraction_valid": _mean_sem(fractions),
-        "average_score": _mean_sem(averages),
+        "fraction_valid": mean_sem(fractions),
+        "average_score": mean_sem(averages),
         "top": [{"string": s, "score": v} for s, v in ranked],
     }
 
@@ -90,19 +90,19 @@ def write_summary(folder: Path, model: str, objective: Objective, settings: dict
     ``optimization.json`` and ``proposals.csv`` in ``folder``; returns the summary."""
     bo = summarise({s: [p for it in st["iterations"] for p in it["proposals"]] for s, st in runs.items()}, objective)
     bo["surrogate"] = {
-        "rmse": _mean_sem([st["iterations"][0]["surrogate"]["rmse"] for st in runs.values()]),
-        "log_likelihood": _mean_sem([st["iterations"][0]["surrogate"]["log_likelihood"] for st in runs.values()]),
+        "rmse": mean_sem([st["iterations"][0]["surrogate"]["rmse"] for st in runs.values()]),
+        "log_likelihood": mean_sem([st["iterations"][0]["surrogate"]["log_likelihood"] for st in runs.values()]),
         "note": "first iteration of each seed; held-out 10% of the starting points; in the maximised units (sign applied)",
     }
     calls = [st["objective_calls"] for st in runs.values() if "objective_calls" in st]  # absent in seeds run before it was counted
     if calls:
-        bo["objective_calls"] = {"start": _mean_sem([c["start"] for c in calls])["mean"],
-                                 "proposals": _mean_sem([c["proposals"] for c in calls])["mean"],
+        bo["objective_calls"] = {"start": mean_sem([c["start"] for c in calls])["mean"],
+                                 "proposals": mean_sem([c["proposals"] for c in calls])["mean"],
                                  "note": "per seed: the starting points scored, then one call per proposal"}
     below = {s: [bool(below_floor(p["log_density"], it["density_floor"])) for it in st["iterations"] if "density_floor" in it
                  for p in it["proposals"]] for s, st in runs.items()}
     if any(below.values()):  # seeds run before the density floor was recorded are left out
-        bo["below_density_floor"] = _mean_sem([np.mean(b) for b in below.values() if b])
+        bo["below_density_floor"] = mean_sem([np.mean(b) for b in below.values() if b])
     result = {"model": model, "objective": objective.name, "maximize": objective.maximize, "settings": settings, "bo": bo}
     rows = [{"method": "bo", "seed": s, "iteration": it["iteration"], **{k: p[k] for k in ("string", "valid", "score")}}
             for s, st in runs.items() for it in st["iterations"] for p in it["proposals"]]
@@ -248,7 +248,7 @@ def _comparison_row(label: str, frame: pd.DataFrame, shared: Sequence[int], obje
     by_iteration = stats["by_iteration"]
     return " | ".join([
         f"| {label}", _seed_text(stats["seeds"]), mean_sem_text(stats["fraction_valid"], 2), mean_sem_text(stats["average_score"]),
-        mean_sem_text(_mean_sem([stats["averages"].get(seed, np.nan) for seed in shared])),
+        mean_sem_text(mean_sem([stats["averages"].get(seed, np.nan) for seed in shared])),
         mean_sem_text(stats["best"]), mean_sem_text(stats["top"]), "n/a" if stats["best_overall"] is None else f"{stats['best_overall']:.3f}",
         below,
         ", ".join(f"{v:.2f}" for v in by_iteration["fraction_valid"]) or "–",
@@ -284,11 +284,11 @@ def seed_statistics(frame: pd.DataFrame, objective: Objective, top: int = 3) -> 
     finite = [v for v in best.values() if np.isfinite(v)]
     return {
         "seeds": sorted(fractions),
-        "fraction_valid": _mean_sem(list(fractions.values())),
-        "average_score": _mean_sem(list(averages.values())),
+        "fraction_valid": mean_sem(list(fractions.values())),
+        "average_score": mean_sem(list(averages.values())),
         "averages": averages,
-        "best": _mean_sem(list(best.values())),
-        "top": _mean_sem(list(tops.values())),
+        "best": mean_sem(list(best.values())),
+        "top": mean_sem(list(tops.values())),
         "best_overall": better(finite) if finite else None,
         "by_iteration": by_iteration,
     }
@@ -318,7 +318,7 @@ def _share_below(model: TrainedModel, folder: Path, floor: float | None) -> dict
     for path in sorted(folder.glob("seed-*.json")):
         z = np.array([p["z"] for it in json.loads(path.read_text())["iterations"] for p in it["proposals"]])
         shares.append(float(np.mean(below_floor(density.score_samples(z), floor))) if len(z) else np.nan)
-    return _mean_sem(shares)
+    return mean_sem(shares)
 
 
 def _seed_text(seeds: Sequence[int]) -> str:

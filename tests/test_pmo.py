@@ -1,0 +1,74 @@
+"""The PMO benchmark: oracle calls counted as PMO counts them, AUC, files, exact resume, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from grammar_rae.cli.main import main
+from grammar_rae.data.validity import canonical_many
+from grammar_rae.generation.trained import TrainedModel
+from grammar_rae.objectives.oracle import top_auc
+from grammar_rae.objectives.registry import get_objective
+from grammar_rae.optimization.pmo import PMOSettings, TaskRun
+
+SMALL = PMOSettings(budget=220, batch=40, initial=60, candidates=600)
+
+
+@pytest.fixture(scope="module")
+def zinc_model():
+    return TrainedModel.load("pretrained:zinc-grae", device="cpu")
+
+
+def test_a_task_run_counts_calls_and_resumes_exactly(zinc_model, tmp_path, monkeypatch):
+    straight = TaskRun(zinc_model, "median1", 1, SMALL, tmp_path / "straight").run()
+    calls = pd.read_csv(tmp_path / "straight" / "bo" / "median1" / "seed-1.csv", keep_default_na=False)
+    assert straight["calls"] == len(calls) == 220 and straight["finished"] == "budget"
+    assert calls["call"].tolist() == list(range(1, 221)) and calls["smiles"].is_unique  # repeats are free
+    assert canonical_many("smiles", calls["smiles"].tolist()) == calls["smiles"].tolist()  # canonical, all valid
+    assert np.allclose(calls["score"], get_objective("median1")(calls["smiles"].tolist()))
+    assert straight["auc_top10"] == pytest.approx(top_auc(calls["score"].tolist(), 220, 10, 100))
+    assert calls["iteration"].iloc[0] == 1 and (calls["iteration"] == 1).sum() <= 60  # the start counts
+
+    original = TrainedModel.decode
+    decodes = {"n": 0}
+
+    def interrupted(self, *args, **kwargs):
+        decodes["n"] += 1
+        if decodes["n"] == 3:  # during the third iteration
+            raise KeyboardInterrupt
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(TrainedModel, "decode", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        TaskRun(zinc_model, "median1", 1, SMALL, tmp_path / "cut").run()
+    monkeypatch.setattr(TrainedModel, "decode", original)
+    cut = pd.read_csv(tmp_path / "cut" / "bo" / "median1" / "seed-1.csv", keep_default_na=False)
+    assert cut["iteration"].max() == 2  # the interrupted iteration left nothing behind
+    resumed = TaskRun(zinc_model, "median1", 1, SMALL, tmp_path / "cut").run()
+    again = pd.read_csv(tmp_path / "cut" / "bo" / "median1" / "seed-1.csv", keep_default_na=False)
+    assert again.equals(calls) and resumed["auc_top10"] == straight["auc_top10"]
+
+
+def test_benchmark_cli_table_json_and_refusals(tmp_path, capsys):
+    args = ["benchmark", "pmo", "--model", "pretrained:zinc-grae", "--tasks", "qed", "--budget", "150", "--seeds", "1-2",
+            "--batch", "50", "--initial", "50", "--out", str(tmp_path), "--json"]
+    assert main(args) == 0
+    result = json.loads(capsys.readouterr().out.splitlines()[-1])
+    row = result["tasks"]["qed"]
+    assert len(row["seeds"]) == 2 and row["auc_top10"] == pytest.approx(np.mean(row["seeds"])) and result["sum"] == row["auc_top10"]
+    assert 0.5 < row["auc_top10"] < 1.0 and row["calls"] == [150, 150]
+    assert main(args) == 1
+    assert "pass --resume" in capsys.readouterr().err
+    assert main([*args, "--resume"]) == 0  # finished runs: nothing left to do, the same table
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["tasks"]["qed"]["seeds"] == row["seeds"]
+    assert main([*args[:-1], "--resume", "--batch", "20"]) == 1
+    assert "was made with other settings" in capsys.readouterr().err
+    for bad, message in ((["--tasks", "qed,logp"], "Unknown PMO task logp"),
+                         (["--model", "pretrained:expr-grae"], "PMO's tasks score molecules")):
+        assert main(["benchmark", "pmo", *bad, "--budget", "10", "--out", str(tmp_path / "other")]) == 1
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "other").exists()
