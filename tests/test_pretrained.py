@@ -174,13 +174,13 @@ def test_sample_works_offline_and_says_what_needs_the_data_set(no_data, no_netwo
     can and says in one line how to get novelty; ``--json`` gives null with the reason."""
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.chdir(tmp_path)
-    assert main(["sample", "--n", "50"]) == 0
+    assert main(["sample"]) == 0  # the plainest form, with its default number of samples
     out = capsys.readouterr().out
     assert "validity" in out and "uniqueness" in out
     assert "novelty: needs the training set, which is not on this machine: `grammar-rae data prepare --grammar smiles`" in out
-    assert main(["sample", "--n", "50", "--json"]) == 0
+    assert main(["sample", "--n", "300", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["validity"] > 0.9 and report["novelty"] is None and "data prepare" in report["missing"]["novelty"]
+    assert report["n"] == 300 and report["validity"] > 0.9 and report["novelty"] is None and "data prepare" in report["missing"]["novelty"]
     (tmp_path / "gen.smi").write_text("CCO\nc1ccccc1\n")
     assert main(["metrics", str(tmp_path / "gen.smi")]) == 1
     err = capsys.readouterr().err
