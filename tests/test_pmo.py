@@ -25,7 +25,7 @@ def zinc_model():
 
 def test_a_task_run_counts_calls_and_resumes_exactly(zinc_model, tmp_path, monkeypatch):
     straight = TaskRun(zinc_model, "median1", 1, SMALL, tmp_path / "straight").run()
-    calls = pd.read_csv(tmp_path / "straight" / "bo" / "median1" / "seed-1.csv", keep_default_na=False)
+    calls = pd.read_csv(tmp_path / "straight" / "bo" / "median1" / "seed-1.csv.gz", keep_default_na=False)
     assert straight["calls"] == len(calls) == 220 and straight["finished"] == "budget"
     assert calls["call"].tolist() == list(range(1, 221)) and calls["smiles"].is_unique  # repeats are free
     assert canonical_many("smiles", calls["smiles"].tolist()) == calls["smiles"].tolist()  # canonical, all valid
@@ -46,10 +46,10 @@ def test_a_task_run_counts_calls_and_resumes_exactly(zinc_model, tmp_path, monke
     with pytest.raises(KeyboardInterrupt):
         TaskRun(zinc_model, "median1", 1, SMALL, tmp_path / "cut").run()
     monkeypatch.setattr(TrainedModel, "decode", original)
-    cut = pd.read_csv(tmp_path / "cut" / "bo" / "median1" / "seed-1.csv", keep_default_na=False)
+    cut = pd.read_csv(tmp_path / "cut" / "bo" / "median1" / "seed-1.csv.gz", keep_default_na=False)
     assert cut["iteration"].max() == 2  # the interrupted iteration left nothing behind
     resumed = TaskRun(zinc_model, "median1", 1, SMALL, tmp_path / "cut").run()
-    again = pd.read_csv(tmp_path / "cut" / "bo" / "median1" / "seed-1.csv", keep_default_na=False)
+    again = pd.read_csv(tmp_path / "cut" / "bo" / "median1" / "seed-1.csv.gz", keep_default_na=False)
     assert again.equals(calls) and resumed["auc_top10"] == straight["auc_top10"]
 
 

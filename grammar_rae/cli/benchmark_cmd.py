@@ -20,7 +20,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     pmo = suites.add_parser(
         "pmo", help="PMO (Gao et al. 2022): 20 tasks, AUC of the top-10 curve against oracle calls",
         description="Each task and seed optimised under a budget of oracle calls, counted as PMO counts them (the "
-        "first evaluation of a distinct valid molecule; the starting points count too). Writes calls.csv per task "
+        "first evaluation of a distinct valid molecule; the starting points count too). Writes the calls (seed-S.csv.gz) per task "
         "and seed after every iteration; --resume continues.")
     add_model_option(pmo)
     defaults = PMOSettings()
