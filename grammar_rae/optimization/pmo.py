@@ -13,8 +13,8 @@ the training set's scores. Two methods share the loop:
 
 A task and seed stop when the budget is spent or when ``patience`` iterations in a row bring no new
 molecule. After every iteration ``seed-S.csv.gz`` (call, iteration, smiles, score: PMO's calls.csv,
-compressed, as 10,000 calls take 0.6 MB) is rewritten atomically, with the surrogate's state (``gp-seed-S.pt``); ``--resume`` restores the oracle, the
-iteration and the surrogate, and since every draw is seeded by seed and iteration, a resumed run
+compressed, as 10,000 calls take 0.6 MB) is rewritten atomically, with the surrogate's state
+(``gp-seed-S.pt``); ``--resume`` restores the oracle, the iteration and the surrogate, and since every draw is seeded by seed and iteration, a resumed run
 makes the same calls as an uninterrupted one.
 """
 
@@ -170,10 +170,11 @@ class TaskRun:
 
     def summary(self) -> dict:
         """AUC top-k, best and top-k mean, and calls of this task and seed."""
-        scores = list(self.oracle.scores.values())
+        scores, top = list(self.oracle.scores.values()), self.settings.top
         return {"task": self.task, "seed": self.seed, "calls": len(scores),
-                f"auc_top{self.settings.top}": top_auc(scores, self.settings.budget, self.settings.top, self.settings.log_every),
-                "best": max(scores, default=0.0), f"top{self.settings.top}_mean": float(np.mean(sorted(scores)[-self.settings.top:])) if scores else 0.0,
+                f"auc_top{top}": top_auc(scores, self.settings.budget, top, self.settings.log_every),
+                "best": max(scores, default=0.0),
+                f"top{top}_mean": float(np.mean(sorted(scores)[-top:])) if scores else 0.0,
                 "finished": "budget" if self.oracle.spent else "no new molecules" if self.done else "interrupted"}
 
 
