@@ -14,8 +14,8 @@ the training set's scores. Two methods share the loop:
 A task and seed stop when the budget is spent or when ``patience`` iterations in a row bring no new
 molecule. After every iteration ``seed-S.csv.gz`` (call, iteration, smiles, score: PMO's calls.csv,
 compressed, as 10,000 calls take 0.6 MB) is rewritten atomically, with the surrogate's state
-(``gp-seed-S.pt``); ``--resume`` restores the oracle, the iteration and the surrogate, and since every draw is seeded by seed and iteration, a resumed run
-makes the same calls as an uninterrupted one.
+(``gp-seed-S.pt``); ``--resume`` restores the oracle, the iteration and the surrogate, and since
+every draw is seeded by seed and iteration, a resumed run makes the same calls as an uninterrupted one.
 """
 
 from __future__ import annotations
