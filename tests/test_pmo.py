@@ -13,7 +13,7 @@ from grammar_rae.data.validity import canonical_many
 from grammar_rae.generation.trained import TrainedModel
 from grammar_rae.objectives.oracle import top_auc
 from grammar_rae.objectives.registry import get_objective
-from grammar_rae.optimization.pmo import PMOSettings, TaskRun
+from grammar_rae.optimization.pmo import PMOSettings, TaskRun, top_curve
 
 SMALL = PMOSettings(budget=220, batch=40, initial=60, candidates=600)
 
@@ -31,6 +31,9 @@ def test_a_task_run_counts_calls_and_resumes_exactly(zinc_model, tmp_path, monke
     assert canonical_many("smiles", calls["smiles"].tolist()) == calls["smiles"].tolist()  # canonical, all valid
     assert np.allclose(calls["score"], get_objective("median1")(calls["smiles"].tolist()))
     assert straight["auc_top10"] == pytest.approx(top_auc(calls["score"].tolist(), 220, 10, 100))
+    curve = top_curve(calls["score"].tolist(), 10)  # the mean of the best 10 so far, after each call
+    assert curve[0] == calls["score"][0] and curve[-1] == pytest.approx(np.sort(calls["score"])[-10:].mean())
+    assert np.all(np.diff(curve[9:]) >= 0)
     assert calls["iteration"].iloc[0] == 1 and (calls["iteration"] == 1).sum() <= 60  # the start counts
 
     original = TrainedModel.decode
@@ -63,8 +66,10 @@ def test_benchmark_cli_table_json_and_refusals(tmp_path, capsys):
     assert 0.5 < row["auc_top10"] < 1.0 and row["calls"] == [150, 150]
     assert main(args) == 1
     assert "pass --resume" in capsys.readouterr().err
-    assert main([*args, "--resume"]) == 0  # finished runs: nothing left to do, the same table
-    assert json.loads(capsys.readouterr().out.splitlines()[-1])["tasks"]["qed"]["seeds"] == row["seeds"]
+    assert main([*args, "--resume", "--plots"]) == 0  # finished runs: nothing left to do, the same table
+    captured = capsys.readouterr()
+    assert json.loads(captured.out.splitlines()[-1])["tasks"]["qed"]["seeds"] == row["seeds"]
+    assert f"figure: {tmp_path / 'top10-curves.png'}" in captured.err and (tmp_path / "top10-curves.png").stat().st_size > 0
     assert main([*args[:-1], "--resume", "--batch", "20"]) == 1
     assert "was made with other settings" in capsys.readouterr().err
     for bad, message in ((["--tasks", "qed,logp"], "Unknown PMO task logp"),

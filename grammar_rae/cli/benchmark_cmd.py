@@ -35,6 +35,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                      help=f"density draws scored first (default {defaults.initial}; they count as calls)")
     pmo.add_argument("--out", type=Path, default=Path("results") / "pmo", help="folder for the runs (default results/pmo)")
     pmo.add_argument("--resume", action="store_true", help="continue task-seeds that have results")
+    pmo.add_argument("--plots", action="store_true", help="top-10 curves against calls, a panel per task (top10-curves.png in --out)")
     pmo.add_argument("--json", action="store_true", help='one line: {"tasks": {task: {"auc_top10", "seeds", ...}}, "sum"}')
     pmo.set_defaults(run=run_pmo)
 
@@ -42,7 +43,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run_pmo(args: argparse.Namespace) -> int:
     """Run (or resume) the tasks and print the table."""
     from grammar_rae.cli.optimize_cmd import parse_seeds
-    from grammar_rae.optimization.pmo import PMOSettings, check_tasks, run_benchmark
+    from grammar_rae.optimization.pmo import PMOSettings, check_tasks, run_benchmark, top_curves_figure
 
     tasks, seeds = check_tasks(args.tasks), parse_seeds(args.seeds)
     settings = PMOSettings(budget=args.budget, method=args.method, batch=args.batch, initial=args.initial)
@@ -54,6 +55,8 @@ def run_pmo(args: argparse.Namespace) -> int:
     print(f"PMO with {model.folder}: {len(tasks)} task(s) × seeds {args.seeds}, {args.budget:,} calls each, "
           f"method {args.method}.", file=sys.stderr)
     result = run_benchmark(model, tasks, seeds, settings, args.out, args.resume, log=lambda m: print(m, file=sys.stderr))
+    if args.plots:
+        print(f"figure: {top_curves_figure(tasks, seeds, args.out, settings.top)}", file=sys.stderr)
     if args.json:
         print(json.dumps({"tasks": result["tasks"], "sum": result["sum"]}))
         return 0

@@ -168,3 +168,24 @@ def comparison_curves(series: dict[str, dict[str, dict[int, Sequence[float]]]], 
                 shown += curves
     _finish_curves(axes, shown, maximize, label, f"Bayesian optimisation of {label}, by {by}")
     return _save(figure, path)
+
+
+def top_k_curves(curves: dict[str, dict[str, list[np.ndarray]]], top: int, path: str | Path) -> Path:
+    """One panel per task: the mean of the best ``top`` scores after each oracle call, averaged over
+    seeds, for each method (``curves[task][method]`` holds one curve per seed); BO solid, random dashed."""
+    columns = min(4, len(curves))
+    rows = -(-len(curves) // columns)
+    figure, grid = plt.subplots(rows, columns, figsize=(3.3 * columns, 2.5 * rows), squeeze=False)
+    for axes, (task, methods) in zip(grid.flat, curves.items()):
+        for (method, runs), colour in zip(sorted(methods.items()), ("C0", "C3")):
+            if runs:
+                _mean_curve(axes, runs, "-" if method == "bo" else "--", colour, method)
+        axes.set_title(task, fontsize=9)
+        axes.tick_params(labelsize=7)
+    for axes in list(grid.flat)[len(curves):]:
+        axes.axis("off")
+    grid.flat[0].legend(fontsize=6)
+    figure.supxlabel("oracle calls")
+    figure.supylabel(f"mean of the top {top} so far")
+    figure.tight_layout()
+    return _save(figure, path)

@@ -21,6 +21,7 @@ every draw is seeded by seed and iteration, a resumed run makes the same calls a
 from __future__ import annotations
 
 import gzip
+import heapq
 import json
 import time
 from collections.abc import Callable
@@ -33,6 +34,7 @@ import torch
 from scipy.stats import norm
 
 from grammar_rae.errors import GrammarRAEError
+from grammar_rae.evaluation.plots import top_k_curves
 from grammar_rae.files import save_json, write_atomic
 from grammar_rae.generation.sampling import run_density
 from grammar_rae.generation.trained import TrainedModel
@@ -196,6 +198,26 @@ def run_benchmark(model: TrainedModel, tasks: list[str], seeds: list[int], setti
                     raise GrammarRAEError(f"{run.path} was made with other settings: use the same ones to resume it.")
             run.run(log)
     return summarise(model, tasks, seeds, settings, folder)
+
+
+def top_curve(scores: list[float], top: int) -> np.ndarray:
+    """The mean of the best ``top`` scores after each call (of those made so far, when fewer)."""
+    best: list[float] = []
+    curve = np.empty(len(scores))
+    for i, score in enumerate(scores):
+        heapq.heappush(best, score)
+        if len(best) > top:
+            heapq.heappop(best)
+        curve[i] = sum(best) / len(best)
+    return curve
+
+
+def top_curves_figure(tasks: list[str], seeds: list[int], folder: Path, top: int = 10) -> Path:
+    """``<folder>/top{top}-curves.png``: each task's mean top-k curve against calls, for every method run."""
+    curves = {task: {method: [top_curve(pd.read_csv(path)["score"].tolist(), top) for seed in seeds
+                              if (path := Path(folder) / method / task / f"seed-{seed}.csv.gz").exists()]
+                     for method in METHODS} for task in tasks}
+    return top_k_curves(curves, top, Path(folder) / f"top{top}-curves.png")
 
 
 def summarise(model: TrainedModel, tasks: list[str], seeds: list[int], settings: PMOSettings, folder: Path) -> dict:
