@@ -55,8 +55,6 @@ DESCRIPTORS: dict[str, Callable[[Chem.Mol], float]] = {
     "logp": Descriptors.MolLogP,
     "tpsa": Descriptors.TPSA,
     "bertz": Descriptors.BertzCT,
-    "mol_weight": Descriptors.MolWt,
-    "qed": Descriptors.qed,
     "num_rings": rdMolDescriptors.CalcNumRings,
     "num_aromatic_rings": rdMolDescriptors.CalcNumAromaticRings,
     "num_atoms": _with_hydrogens(lambda mol: mol.GetNumAtoms()),
@@ -102,11 +100,12 @@ def _isomer_term(formula: str) -> Callable[[Chem.Mol], float]:
     """Geometric mean of a Gaussian (σ 1) on each element's count and one (σ 2) on the total atom count."""
     parts = _formula(formula)
     total = sum(count for _, count in parts)
-    terms = [(_descriptor(f"count_{element}"), count, 1.0) for element, count in parts]
-    terms.append((DESCRIPTORS["num_atoms"], total, 2.0))
+    terms = [(_descriptor(f"count_{element}"), _modifier({"kind": "gaussian", "mu": count, "sigma": 1.0}))
+             for element, count in parts]
+    terms.append((DESCRIPTORS["num_atoms"], _modifier({"kind": "gaussian", "mu": total, "sigma": 2.0})))
 
     def score(mol: Chem.Mol) -> float:
-        values = [math.exp(-0.5 * ((d(mol) - mu) / sigma) ** 2) for d, mu, sigma in terms]
+        values = [modify(descriptor(mol)) for descriptor, modify in terms]
         return float(np.prod(values) ** (1.0 / len(values)))
 
     return score
@@ -144,15 +143,13 @@ def _molecule(smiles: str | None) -> Chem.Mol | None:
     if not smiles:
         return None
     RDLogger.DisableLog("rdApp.*")
+    mol = Chem.MolFromSmiles(smiles)
     try:
-        mol = Chem.MolFromSmiles(smiles)
         if mol is not None:
             Chem.SanitizeMol(mol)
-        return mol
     except ValueError:
         return None
-    finally:
-        RDLogger.EnableLog("rdApp.*")
+    return mol
 
 
 def task_function(name: str) -> Callable[[Sequence[str | None]], np.ndarray]:

@@ -279,7 +279,6 @@ class SeedRun:
             log(f"seed {self.seed}, {self.region.describe()}")
             self.region.draw(1000, torch.as_tensor(bounds, dtype=torch.float64), torch.Generator().manual_seed(self.seed))
         attempts = self.settings.attempts_for(self.model.grammar.name)
-        self.state["start"] = {"kind": self.settings.start, "points": len(self.targets)}
         while not self.done:
             iteration = len(self.state["iterations"]) + 1
             started = time.perf_counter()

@@ -95,7 +95,6 @@ class TaskRun:
             self.iterations = calls["iteration"].astype(int).tolist()
             state = json.loads(self.record.read_text())
             self.iteration, self.stale = state["iterations"], state["stale"]
-            self.codes = self._encode(list(self.oracle.scores))
 
     @property
     def done(self) -> bool:
@@ -107,6 +106,10 @@ class TaskRun:
 
     def run(self, log: Callable[[str], object] = lambda _: None) -> dict:
         """Run to the budget (or the patience); returns the summary."""
+        if self.done:
+            return self.summary()
+        if len(self.codes) < self.oracle.calls:  # resumed: the codes of the molecules called before
+            self.codes = self._encode(list(self.oracle.scores))
         density, _ = run_density(self.model, "gmm")
         gp = self._saved_gp()
         started = time.process_time()
@@ -132,19 +135,22 @@ class TaskRun:
                 f"{np.mean(sorted(scores)[-self.settings.top:]):.3f}")
         return self.summary()
 
+    def _training_data(self) -> tuple[np.ndarray, np.ndarray]:
+        """Codes and scores of the molecules called so far (a molecule whose canonical SMILES the
+        grammar cannot read has no code and is left out)."""
+        known = np.isfinite(self.codes).all(axis=1)
+        return self.codes[known], np.array(list(self.oracle.scores.values()))[known]
+
     def _saved_gp(self) -> SparseGP | None:
         if not self.gp_path.exists():
             return None
         state = torch.load(self.gp_path, weights_only=True)
         settings = SurrogateSettings(inducing=int(state.pop("inducing")))
-        return SparseGP(self.codes.shape[1], settings, self.seed).load_state_dict(
-            state, self.codes, np.array(list(self.oracle.scores.values())))
+        return SparseGP(self.codes.shape[1], settings, self.seed).load_state_dict(state, *self._training_data())
 
     def _fit(self, gp: SparseGP | None) -> SparseGP:
-        """The surrogate refitted on every molecule called so far (warm once it has its 500 inducing
-        points; a molecule whose canonical SMILES the grammar cannot read has no code and is left out)."""
-        known = np.isfinite(self.codes).all(axis=1)
-        x, y = self.codes[known], np.array(list(self.oracle.scores.values()))[known]
+        """The surrogate refitted on every molecule called so far (warm once it has its 500 inducing points)."""
+        x, y = self._training_data()
         settings = SurrogateSettings(inducing=min(500, len(y)))
         if gp is None or gp.settings.inducing != settings.inducing:
             return SparseGP(x.shape[1], settings, self.seed).fit(x, y)

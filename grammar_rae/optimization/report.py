@@ -96,8 +96,8 @@ def write_summary(folder: Path, model: str, objective: Objective, settings: dict
     }
     calls = [st["objective_calls"] for st in runs.values() if "objective_calls" in st]  # absent in seeds run before it was counted
     if calls:
-        bo["objective_calls"] = {"start": mean_sem([c["start"] for c in calls])["mean"],
-                                 "proposals": mean_sem([c["proposals"] for c in calls])["mean"],
+        bo["objective_calls"] = {"start": float(np.mean([c["start"] for c in calls])),
+                                 "proposals": float(np.mean([c["proposals"] for c in calls])),
                                  "note": "per seed: the starting points scored, then one call per proposal"}
     below = {s: [bool(below_floor(p["log_density"], it["density_floor"])) for it in st["iterations"] if "density_floor" in it
                  for p in it["proposals"]] for s, st in runs.items()}
