@@ -60,6 +60,8 @@ def test_parse_with_a_grammar_file(capsys, tmp_path):
         (["parse"], "Nothing to parse"),
         (["optimize", "--objective", "expr-fit", "--seeds", "0"], "seeds are numbered from 1"),
         (["optimize", "--objective", "expr-fit", "--seeds", "3-1"], "names no seed"),
+        (["optimize", "--objective", "expr-fit", "--initial", "5"], "BO needs at least 10 starting points"),
+        (["benchmark", "pmo", "--tasks", "qed,logp"], "Unknown PMO task logp"),
         (["parse", "--file", "/no/such/file.smi"], "Cannot read /no/such/file.smi"),
         (["data", "prepare", "--data", "/no/such.smi"], "No such file or data set"),
         (["data", "prepare", "--grammar", "expr", "--kekule"], "The Kekulé form exists for molecules only, not for the expr grammar."),
@@ -87,6 +89,9 @@ def test_user_errors_are_one_sentence(capsys, tmp_path, argv, message):
         (["optimize", "--objective", "expr-fit", "--density-floor", "1.5"], "1.5 must be a quantile in [0, 1)"),
         (["optimize", "--objective", "expr-fit", "--density-floor", "-0.1"], "-0.1 must be a quantile in [0, 1)"),
         (["optimize", "--objective", "expr-fit", "--threads", "0"], "0 must be at least 1"),
+        (["optimize", "--objective", "expr-fit", "--start", "file"], "invalid choice: 'file'"),
+        (["benchmark", "pmo", "--budget", "0"], "0 must be at least 1"),
+        (["benchmark", "pmo", "--method", "ga"], "invalid choice: 'ga'"),
     ],
 )
 def test_bad_options_are_refused_before_any_work(capsys, argv, message):

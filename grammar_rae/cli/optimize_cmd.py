@@ -101,22 +101,21 @@ def run_optimize(args: argparse.Namespace) -> int:
     """Run the BO protocol and print the table."""
     seeds = parse_seeds(args.seeds)
     objective = get_objective(args.objective, maximize=not args.minimize)
-    model = load_model(args, objective.grammar)
-    objective.check_grammar(model.grammar.name)
     defaults = SurrogateSettings()
     surrogate = SurrogateSettings(
         inducing=args.inducing or defaults.inducing,
         epochs=args.gp_epochs or defaults.epochs,
         warm_epochs=args.gp_warm_epochs or defaults.warm_epochs,
     )
-    start = args.start
-    initial = args.initial or (DEFAULT_INITIAL if start == "density" else None)
-    if start == "density":
-        print(f"BO starts from {initial} points drawn from the model's ex-post density and scored (--start training: "
-              "the protocol's start from every training molecule).", file=sys.stderr)
+    initial = args.initial or (DEFAULT_INITIAL if args.start == "density" else None)
     settings = BOSettings(iterations=args.iterations, batch=args.batch, attempts=args.attempts, decode=args.decode,
                           search=args.search, restarts=args.restarts, surrogate=surrogate, acquisition=args.acquisition,
-                          density_floor=args.density_floor, start=start, initial=initial)
+                          density_floor=args.density_floor, start=args.start, initial=initial)  # checked before the model loads
+    model = load_model(args, objective.grammar)
+    objective.check_grammar(model.grammar.name)
+    if args.start == "density":
+        print(f"BO starts from {initial} points drawn from the model's ex-post density and scored (--start training: "
+              "the protocol's start from every training molecule).", file=sys.stderr)
     if args.threads:
         torch.set_num_threads(args.threads)
     folder = objective_folder(model, objective, settings)
