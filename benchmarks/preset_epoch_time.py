@@ -30,8 +30,8 @@ from grammar_rae.training.trainer import TrainConfig, Trainer
 DATA_FILES = {"smiles": "zinc250k.smi", "expr": "expr100k.txt"}
 
 
-def epoch_minutes(grammar: Grammar, preset: str, data_dir, batches: int) -> float:
-    """CPU minutes of one epoch of ``preset`` on the grammar's data set, from timed batches."""
+def trainer_and_plan(grammar: Grammar, preset: str, data_dir) -> tuple[Trainer, list[np.ndarray]]:
+    """A fresh trainer of ``preset``'s GrammarRAE on the grammar's data set, and its first epoch's batches."""
     settings = preset_settings(preset, grammar.name)
     dataset = prepare_dataset(grammar, data_dir / DATA_FILES[grammar.name], kekule=settings.get("kekule", False))
     torch.manual_seed(0)
@@ -40,7 +40,12 @@ def epoch_minutes(grammar: Grammar, preset: str, data_dir, batches: int) -> floa
     train_config = TrainConfig.from_dict({k: v for k, v in settings.items() if k in TRAIN_SETTINGS})
     splits = split_rows(sequences, train_config)
     trainer = Trainer(None, build_model(config, grammar.rule_masks), train_config, sequences, splits, torch.device("cpu"))
-    plan = trainer._my_batches(0)
+    return trainer, trainer._my_batches(0)
+
+
+def epoch_minutes(grammar: Grammar, preset: str, data_dir, batches: int) -> float:
+    """CPU minutes of one epoch of ``preset`` on the grammar's data set, from timed batches."""
+    trainer, plan = trainer_and_plan(grammar, preset, data_dir)
     picked = np.random.default_rng(0).choice(len(plan), size=batches + 1, replace=False)
     trainer._step(plan[picked[0]])  # warm-up
     started = time.process_time()

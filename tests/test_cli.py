@@ -84,6 +84,8 @@ def test_user_errors_are_one_sentence(capsys, tmp_path, argv, message):
         (["sample", "--temperature", "0"], "0 must be a positive finite number"),
         (["sample", "--temperature", "nan"], "nan must be a positive finite number"),
         (["train", "--decoder", "lstm"], "invalid choice: 'lstm'"),
+        (["train", "--threads", "0"], "0 must be at least 1"),
+        (["sample", "--threads", "-1"], "-1 must be at least 1"),
         (["decode", "--beam", "0"], "0 must be at least 1"),
         (["optimize", "--objective", "expr-fit", "--acquisition", "pi"], "invalid choice: 'pi'"),
         (["optimize", "--objective", "expr-fit", "--density-floor", "1.5"], "1.5 must be a quantile in [0, 1)"),

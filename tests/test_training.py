@@ -212,8 +212,14 @@ def test_checkpoints_refuse_arbitrary_pickles(tmp_path):
 
 def test_cli_train_encode_decode(capsys, expr_slice, tmp_path):
     out = tmp_path / "run"
-    code = main(["train", "--grammar", "expr", "--data", str(expr_slice), "--out", str(out), "--preset", "cpu",
-                 "--hidden", "32", "--layers", "1", "--latent-dim", "8", "--epochs", "1", "--batch-size", "64"])
+    threads = torch.get_num_threads()
+    try:
+        code = main(["train", "--grammar", "expr", "--data", str(expr_slice), "--out", str(out), "--preset", "cpu",
+                     "--hidden", "32", "--layers", "1", "--latent-dim", "8", "--epochs", "1", "--batch-size", "64",
+                     "--threads", "1"])
+        assert torch.get_num_threads() == 1  # --threads reached torch
+    finally:
+        torch.set_num_threads(threads)
     printed = capsys.readouterr().out
     assert code == 0 and "best epoch: 1" in printed and "test reconstruction (argmax decode, exact match):" in printed
     assert main(["encode", "--model", str(out), "x + 1", "x +"]) == 1

@@ -7,8 +7,6 @@ import json
 import math
 import sys
 
-import torch
-
 from grammar_rae.cli.commands import summary
 from grammar_rae.cli.options import add_model_option, load_model, positive_int, quantile
 from grammar_rae.data.reading import read_strings
@@ -31,7 +29,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "(protocol: 5 iterations × 50 points, seeds 1-10), with a random-sampling baseline. "
         "Every seed's results are saved after each iteration; --resume continues.",
     )
-    add_model_option(opt)
+    add_model_option(opt, threads_help="torch threads (recorded with every iteration: the same seed, settings and thread "
+                     "count give the same proposals; default: torch's choice; 1 for each of several jobs sharing the cores)")
     opt.add_argument("--objective", required=True, help=f"{', '.join(objective_names())}, or module:function")
     opt.add_argument("--minimize", action="store_true", help="for a module:function objective: lower is better")
     opt.add_argument("--iterations", type=positive_int, default=5)
@@ -60,9 +59,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     opt.add_argument("--initial", type=positive_int, default=None, metavar="N",
                      help=f"starting points to score: density draws (default {DEFAULT_INITIAL}), or with --start training "
                      "a random N of the training molecules instead of all of them")
-    opt.add_argument("--threads", type=positive_int, default=None,
-                     help="torch threads (recorded with every iteration: the same seed, settings and thread count give "
-                     "the same proposals; default: torch's choice)")
     opt.add_argument("--no-baseline", action="store_true", help="skip the random-sampling baseline")
     opt.add_argument("--resume", action="store_true", help="continue seeds that already have results")
     opt.add_argument("--rescore", action="store_true",
@@ -116,8 +112,6 @@ def run_optimize(args: argparse.Namespace) -> int:
     if args.start == "density":
         print(f"BO starts from {initial} points drawn from the model's ex-post density and scored (--start training: "
               "the protocol's start from every training molecule).", file=sys.stderr)
-    if args.threads:
-        torch.set_num_threads(args.threads)
     folder = objective_folder(model, objective, settings)
     extra = [get_objective(name) for name in companion_objectives(objective.name)]
     started = sorted(folder.glob("seed-*.json")) if folder.is_dir() else []

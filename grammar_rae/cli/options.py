@@ -24,6 +24,23 @@ def add_grammar_option(parser: argparse.ArgumentParser, default: str | None = "s
     )
 
 
+THREADS_HELP = ("torch threads (default: torch's choice, one per core); give 1 to each of several jobs sharing the cores: "
+                "jobs whose threads outnumber the cores wait on each other and run many times slower, see docs/training.md")
+
+
+def add_threads_option(parser: argparse.ArgumentParser, help_text: str = THREADS_HELP) -> None:
+    """``--threads N``: how many threads torch computes with."""
+    parser.add_argument("--threads", type=positive_int, default=None, help=help_text)
+
+
+def apply_threads(args: argparse.Namespace) -> None:
+    """Set torch's thread count from ``--threads`` (left alone without it)."""
+    if getattr(args, "threads", None):
+        import torch
+
+        torch.set_num_threads(args.threads)
+
+
 def add_workers_option(parser: argparse.ArgumentParser) -> None:
     """``--workers N``."""
     parser.add_argument("--workers", type=positive_int, default=None, help="processes to use (default: all cores)")
@@ -83,13 +100,14 @@ def positive_float(text: str) -> float:
     return value
 
 
-def add_model_option(parser: argparse.ArgumentParser, decodes: bool = True) -> None:
-    """``--model RUN`` (default: the most recent run in runs/, else a shipped model), ``--device``
-    and, for commands that decode, ``--constraints``."""
+def add_model_option(parser: argparse.ArgumentParser, decodes: bool = True, threads_help: str = THREADS_HELP) -> None:
+    """``--model RUN`` (default: the most recent run in runs/, else a shipped model), ``--device``,
+    ``--threads`` and, for commands that decode, ``--constraints``."""
     parser.add_argument("--model", default=None, metavar="RUN",
                         help="run folder of a trained model or pretrained:NAME (default: the most recent run in runs/; "
                         "without one, the shipped pretrained model)")
     parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
+    add_threads_option(parser, threads_help)
     if not decodes:
         return
     parser.add_argument("--constraints", choices=CONSTRAINT_SETTINGS, default="auto",
@@ -99,10 +117,11 @@ def add_model_option(parser: argparse.ArgumentParser, decodes: bool = True) -> N
 
 def load_model(args: argparse.Namespace, grammar: str | None = None) -> "TrainedModel":
     """The model ``--model`` names (default: the latest run of ``grammar``, else the shipped
-    model for it), saying which one is used."""
+    model for it), saying which one is used; torch's threads are set from ``--threads`` first."""
     from grammar_rae.generation.pretrained import is_shipped
     from grammar_rae.generation.trained import TrainedModel, find_run
 
+    apply_threads(args)
     folder = find_run(args.model, grammar=grammar)
     if args.model is None and is_shipped(folder):
         print(f"No trained run in runs/: using the shipped pretrained:{folder.name} (--model to choose another).",

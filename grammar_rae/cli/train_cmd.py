@@ -9,7 +9,9 @@ import textwrap
 from grammar_rae.cli.commands import summary
 from grammar_rae.cli.options import (
     add_grammar_option,
+    add_threads_option,
     add_workers_option,
+    apply_threads,
     non_negative_float,
     non_negative_int,
     positive_float,
@@ -86,6 +88,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     for flag, (_, kind, text) in _OVERRIDES.items():
         parser.add_argument(flag, type=kind, default=None, help=text)
     add_workers_option(parser)
+    add_threads_option(parser)
     parser.set_defaults(run=run)
 
 
@@ -105,6 +108,7 @@ def presets_help() -> str:
 def run(args: argparse.Namespace) -> int:
     """Train, then report the best epoch and the test reconstruction accuracy."""
     overrides = {setting: getattr(args, flag[2:].replace("-", "_")) for flag, (setting, _, _) in _OVERRIDES.items()}
+    apply_threads(args)
     result = train(
         args.grammar, args.model, data=args.data, out=args.out, preset=args.preset, resume=args.resume,
         device=args.device, progress=True, workers=args.workers, reg=args.reg, decoder=args.decoder, encoder=args.encoder,
