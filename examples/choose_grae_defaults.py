@@ -20,10 +20,9 @@ from pathlib import Path
 
 from sklearn.mixture import GaussianMixture
 
-from grammar_rae.evaluation.reconstruction import reconstruction_accuracy
-from grammar_rae.generation.trained import TrainedModel
-from grammar_rae.training import train
-from grammar_rae.training.api import split_strings
+from grammar_rae import TrainedModel, train
+from grammar_rae.evaluation import reconstruction_accuracy
+from grammar_rae.training import split_strings
 
 BETAS = [0.0, 1e-3, 1e-2, 1e-1, 1.0]
 LAMBDA_FIXED = 1e-6

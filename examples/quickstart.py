@@ -11,14 +11,11 @@ says so and stops there. BO files go to the shipped model's work folder in the u
 """
 
 from grammar_rae import TrainedModel
-from grammar_rae.data.validity import canonical_smiles, valid_mask
+from grammar_rae.data import canonical_smiles, valid_mask
 from grammar_rae.errors import DataError
-from grammar_rae.generation.interpolation import interpolate
-from grammar_rae.generation.sampling import sample
-from grammar_rae.objectives.registry import get_objective
-from grammar_rae.optimization.bo import BOSettings
-from grammar_rae.optimization.report import optimize
-from grammar_rae.optimization.surrogate import SurrogateSettings
+from grammar_rae.generation import interpolate, sample
+from grammar_rae.objectives import get_objective
+from grammar_rae.optimization import BOSettings, SurrogateSettings, optimize
 
 
 def main() -> dict:

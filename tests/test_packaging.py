@@ -40,3 +40,22 @@ def test_wheel_ships_grammars_and_data(tmp_path):
     location, n_smiles, n_expr, datasets, expr_grae = __import__("json").loads(out.stdout)
     assert location.startswith(str(site)) and expr_grae.startswith(str(site))  # the installed copy, not the source tree
     assert (n_smiles, n_expr, datasets) == (76, 12, ["expr100k", "zinc250k"])
+
+
+SUBPACKAGES = ["grammar", "data", "models", "training", "generation", "evaluation", "objectives", "optimization"]
+
+
+def test_each_subpackage_says_what_it_offers():
+    """Every subpackage below the CLI lists its public names in ``__all__``, and each of them imports
+    from the package itself (what the README's quick start relies on)."""
+    import importlib
+
+    for name in SUBPACKAGES:
+        package = importlib.import_module(f"grammar_rae.{name}")
+        assert package.__all__, name
+        missing = [attribute for attribute in package.__all__ if not hasattr(package, attribute)]
+        assert not missing, (name, missing)
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    quick_start = readme[readme.index("## From Python"):readme.index("## Grammars")]
+    deep = [line for line in quick_start.splitlines() if line.startswith("from grammar_rae.") and line.count(".") > 1]
+    assert not deep, deep

@@ -2,5 +2,6 @@
 
 from grammar_rae.data.prepare import PreparedDataset, prepare_dataset
 from grammar_rae.data.sources import registry, resolve_data
+from grammar_rae.data.validity import canonical_smiles, valid_mask
 
-__all__ = ["PreparedDataset", "prepare_dataset", "registry", "resolve_data"]
+__all__ = ["PreparedDataset", "canonical_smiles", "prepare_dataset", "registry", "resolve_data", "valid_mask"]
