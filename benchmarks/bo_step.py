@@ -45,12 +45,18 @@ class ExactGP:
         x_t = torch.as_tensor(x, dtype=torch.float64)
         y_t = torch.as_tensor((y - self.y_mean) / self.y_std, dtype=torch.float64).unsqueeze(-1)
         self.model = SingleTaskGP(x_t, y_t, covar_module=ScaleKernel(RBFKernel(ard_num_dims=x.shape[1])))
-        fit_gpytorch_mll(ExactMarginalLogLikelihood(self.model.likelihood, self.model),
-                         optimizer_kwargs={"options": {"maxiter": steps}}, warning_handler=lambda _: True)
+        fit_gpytorch_mll(
+            ExactMarginalLogLikelihood(self.model.likelihood, self.model),
+            optimizer_kwargs={"options": {"maxiter": steps}},
+            warning_handler=lambda _: True,
+        )
 
     @torch.no_grad()
     def rmse(self, x: np.ndarray, y: np.ndarray) -> float:
-        means = [self.model.posterior(torch.as_tensor(x[i : i + 2000], dtype=torch.float64)).mean.squeeze(-1) for i in range(0, len(x), 2000)]
+        means = [
+            self.model.posterior(torch.as_tensor(x[i : i + 2000], dtype=torch.float64)).mean.squeeze(-1)
+            for i in range(0, len(x), 2000)
+        ]
         mean = torch.cat(means).numpy() * self.y_std + self.y_mean
         return float(np.sqrt(np.mean((mean - y) ** 2)))
 
@@ -71,8 +77,11 @@ def main() -> None:
     order = np.random.default_rng(0).permutation(len(x))
     test, fit = order[: len(x) // 10], order[len(x) // 10 :]
     bounds = bounding_box(x)
-    print(f"training codes: {len(fit):,} fitted, {len(test):,} held out; latent dim {x.shape[1]}; "
-          f"objective {objective.name} (std {y.std():.3f})", flush=True)
+    print(
+        f"training codes: {len(fit):,} fitted, {len(test):,} held out; latent dim {x.shape[1]}; "
+        f"objective {objective.name} (std {y.std():.3f})",
+        flush=True,
+    )
 
     started = time.perf_counter()
     sparse = SparseGP(x.shape[1], SurrogateSettings(), seed=0).fit(x[fit], y[fit])
@@ -80,8 +89,11 @@ def main() -> None:
     select_batch(sparse, bounds, args.batch, float(y[fit].max()), seed=0)
     sparse_seconds, sparse_fit = time.perf_counter() - started, fitted - started
     sparse_rmse = sparse.metrics(x[test], y[test]).rmse
-    print(f"sparse GP, 500 inducing, all points: fit {sparse_fit:.0f} s, fit + batch of {args.batch} {sparse_seconds:.0f} s, "
-          f"test RMSE {sparse_rmse:.3f}", flush=True)
+    print(
+        f"sparse GP, 500 inducing, all points: fit {sparse_fit:.0f} s, fit + batch of {args.batch} {sparse_seconds:.0f} s, "
+        f"test RMSE {sparse_rmse:.3f}",
+        flush=True,
+    )
 
     started = time.perf_counter()
     subset = fit[: args.subset]
@@ -92,11 +104,17 @@ def main() -> None:
         select_batch(exact, bounds, args.batch, float(y[subset].max()), seed=0)
         exact_seconds, exact_fit = time.perf_counter() - started, fitted - started
         exact_rmse = exact.rmse(x[test], y[test])
-    print(f"exact GP, {args.subset:,} points, {args.exact_steps} L-BFGS steps: fit {exact_fit:.0f} s, fit + batch of {args.batch} {exact_seconds:.0f} s, "
-          f"test RMSE {exact_rmse:.3f}", flush=True)
+    print(
+        f"exact GP, {args.subset:,} points, {args.exact_steps} L-BFGS steps: fit {exact_fit:.0f} s, "
+        f"fit + batch of {args.batch} {exact_seconds:.0f} s, "
+        f"test RMSE {exact_rmse:.3f}",
+        flush=True,
+    )
 
-    print(f"sparse (all {len(fit):,} points) / exact ({args.subset:,} points) time: {sparse_seconds / exact_seconds:.2f}x; "
-          f"test RMSE {sparse_rmse:.3f} vs {exact_rmse:.3f}")
+    print(
+        f"sparse (all {len(fit):,} points) / exact ({args.subset:,} points) time: {sparse_seconds / exact_seconds:.2f}x; "
+        f"test RMSE {sparse_rmse:.3f} vs {exact_rmse:.3f}"
+    )
 
 
 if __name__ == "__main__":

@@ -66,16 +66,23 @@ def main() -> None:
         constraints = None if parts is None else make_constraints(model.grammar, args.n, steps, parts)
         generator = torch.Generator().manual_seed(args.seed)
         with torch.no_grad():
-            result = masked_decode(model.network.stepper(z), args.n, model.tables, steps, args.decode, generator,
-                                   constraints=constraints)
+            result = masked_decode(
+                model.network.stepper(z), args.n, model.tables, steps, args.decode, generator, constraints=constraints
+            )
         rules = result.rules.numpy()
         strings = [model.codec.decode(r) if ok else None for r, ok in zip(rules, result.valid.tolist())]
         counts = Counter(outcome(s) for s in strings)
         validity[name] = (counts["valid"] + counts["radical"]) / args.n
-        print(name.ljust(18) + "".join(f"{counts[c] / args.n:13.3f}" for c in CLASSES)
-              + f"  {int((result.fallbacks > 0).sum()):13d}", flush=True)
-    print(f"validity with rings + valences: {validity['rings + valences']:.3f} against {validity['none']:.3f} without "
-          f"constraints ({validity['rings + valences'] / max(validity['none'], 1e-9):.1f}x)")
+        print(
+            name.ljust(18)
+            + "".join(f"{counts[c] / args.n:13.3f}" for c in CLASSES)
+            + f"  {int((result.fallbacks > 0).sum()):13d}",
+            flush=True,
+        )
+    print(
+        f"validity with rings + valences: {validity['rings + valences']:.3f} against {validity['none']:.3f} without "
+        f"constraints ({validity['rings + valences'] / max(validity['none'], 1e-9):.1f}x)"
+    )
 
 
 if __name__ == "__main__":

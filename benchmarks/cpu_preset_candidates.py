@@ -48,8 +48,14 @@ AUTOREGRESSIVE = {
     "AR GRU 384x1, embedding 64": ({**_AR, "gru_hidden": 384, "gru_layers": 1, "embedding_dim": 64}, {}),
     "AR GRU 512x1, embedding 64": ({**_AR, "gru_hidden": 512, "gru_layers": 1, "embedding_dim": 64}, {}),
     "AR GRU 256x2, embedding 48": ({**_AR, "gru_hidden": 256, "gru_layers": 2, "embedding_dim": 48}, {}),
-    "AR GRU 256x1, embedding 48, lr 2e-3": ({**_AR, "gru_hidden": 256, "gru_layers": 1, "embedding_dim": 48}, {"lr": 2e-3}),
-    "AR GRU 384x1, embedding 64, bf16 autocast": ({**_AR, "gru_hidden": 384, "gru_layers": 1, "embedding_dim": 64}, {"precision": "bf16"}),
+    "AR GRU 256x1, embedding 48, lr 2e-3": (
+        {**_AR, "gru_hidden": 256, "gru_layers": 1, "embedding_dim": 48},
+        {"lr": 2e-3},
+    ),
+    "AR GRU 384x1, embedding 64, bf16 autocast": (
+        {**_AR, "gru_hidden": 384, "gru_layers": 1, "embedding_dim": 64},
+        {"precision": "bf16"},
+    ),
 }
 
 
@@ -67,7 +73,9 @@ def train_for(trainer: Trainer, seconds: float) -> tuple[int, float]:
     return seen, seen / (time.perf_counter() - started)
 
 
-def measure(grammar, sequences, model: dict, batch: int, seconds: float, settings: dict) -> tuple[float, float, float, int]:
+def measure(
+    grammar, sequences, model: dict, batch: int, seconds: float, settings: dict
+) -> tuple[float, float, float, int]:
     """Train one candidate (``model``: ModelConfig overrides) for ``seconds``; returns
     (validation loss, accuracy, molecules/s, molecules seen)."""
     torch.manual_seed(0)
@@ -76,7 +84,9 @@ def measure(grammar, sequences, model: dict, batch: int, seconds: float, setting
     config = ModelConfig.from_preset("grae", "smiles", grammar.n_rules, grammar.max_length, "paper", **model)
     train_config = TrainConfig(epochs=1, batch_size=batch, patience=1, **settings)
     splits = split_rows(sequences, train_config)
-    trainer = Trainer(None, build_model(config, grammar.rule_masks), train_config, sequences, splits, torch.device("cpu"))
+    trainer = Trainer(
+        None, build_model(config, grammar.rule_masks), train_config, sequences, splits, torch.device("cpu")
+    )
     if compiled:
         trainer.net = torch.compile(trainer.net, dynamic=True)
     seen, rate = train_for(trainer, seconds)
@@ -88,7 +98,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     data_argument(parser)
     parser.add_argument("--minutes", type=float, default=6.0, help="training time per candidate")
-    parser.add_argument("--only", choices=("architectures", "settings", "autoregressive"), default=None, help="run one group")
+    parser.add_argument(
+        "--only", choices=("architectures", "settings", "autoregressive"), default=None, help="run one group"
+    )
     args = parser.parse_args()
     grammar = Grammar.load("smiles")
     dataset = prepare_dataset(grammar, args.data_dir / "zinc250k.smi")
@@ -99,33 +111,54 @@ def main() -> None:
         for name, (model, settings) in AUTOREGRESSIVE.items():
             loss, accuracy, rate, seen = measure(grammar, sequences, model, 256, seconds, settings)
             results[name] = (loss, rate)
-            print(f"{name}: {rate:6.0f} molecules/s, {seen:,} molecules in {args.minutes:g} min, "
-                  f"validation loss {loss:.4f}, teacher-forced accuracy {accuracy:.3f}", flush=True)
+            print(
+                f"{name}: {rate:6.0f} molecules/s, {seen:,} molecules in {args.minutes:g} min, "
+                f"validation loss {loss:.4f}, teacher-forced accuracy {accuracy:.3f}",
+                flush=True,
+            )
         first = next(iter(AUTOREGRESSIVE))
         name, (loss, rate) = min(results.items(), key=lambda item: item[1][0])
-        print(f"best at equal time: {name} (validation loss {loss:.4f}); validation loss {loss / results[first][0]:.3f}x "
-              f"the {first} candidate's")
+        print(
+            f"best at equal time: {name} (validation loss {loss:.4f}); validation loss {loss / results[first][0]:.3f}x "
+            f"the {first} candidate's"
+        )
         return
     for hidden, layers, batch in ARCHITECTURES if args.only != "settings" else ARCHITECTURES[1:2]:
         paper = (hidden, layers, batch) == ARCHITECTURES[0]
-        loss, accuracy, rate, seen = measure(grammar, sequences, {"gru_hidden": hidden, "gru_layers": layers}, batch, 60 if paper else seconds, {})
+        loss, accuracy, rate, seen = measure(
+            grammar, sequences, {"gru_hidden": hidden, "gru_layers": layers}, batch, 60 if paper else seconds, {}
+        )
         if paper:
-            print(f"GRU {hidden}x{layers}, batch {batch}: {rate:6.0f} molecules/s (paper architecture, throughput only)", flush=True)
+            print(
+                f"GRU {hidden}x{layers}, batch {batch}: {rate:6.0f} molecules/s (paper architecture, throughput only)",
+                flush=True,
+            )
             paper_rate = rate
             continue
         results[f"GRU {hidden}x{layers}, batch {batch}"] = (loss, rate)
-        print(f"GRU {hidden}x{layers}, batch {batch}: {rate:6.0f} molecules/s, {seen:,} molecules in {args.minutes:g} min, "
-              f"validation loss {loss:.4f}, teacher-forced accuracy {accuracy:.3f}", flush=True)
+        print(
+            f"GRU {hidden}x{layers}, batch {batch}: {rate:6.0f} molecules/s, {seen:,} molecules in {args.minutes:g} min, "
+            f"validation loss {loss:.4f}, teacher-forced accuracy {accuracy:.3f}",
+            flush=True,
+        )
     if args.only != "architectures":
         baseline = results["GRU 256x1, batch 256"]
         for name, settings in SETTINGS.items():
-            loss, accuracy, rate, seen = measure(grammar, sequences, {"gru_hidden": 256, "gru_layers": 1}, 256, seconds, settings)
+            loss, accuracy, rate, seen = measure(
+                grammar, sequences, {"gru_hidden": 256, "gru_layers": 1}, 256, seconds, settings
+            )
             results[f"GRU 256x1, batch 256, {name}"] = (loss, rate)
-            print(f"GRU 256x1, batch 256, {name}: {rate:6.0f} molecules/s ({rate / baseline[1]:.2f}x), {seen:,} molecules, "
-                  f"validation loss {loss:.4f}, teacher-forced accuracy {accuracy:.3f}", flush=True)
+            print(
+                f"GRU 256x1, batch 256, {name}: {rate:6.0f} molecules/s ({rate / baseline[1]:.2f}x), {seen:,} molecules, "
+                f"validation loss {loss:.4f}, teacher-forced accuracy {accuracy:.3f}",
+                flush=True,
+            )
     name, (loss, rate) = min(results.items(), key=lambda item: item[1][0])
-    against = f"{rate / paper_rate:.1f}x the paper architecture's throughput" if args.only != "settings" else \
-        f"validation loss {loss / results['GRU 256x1, batch 256'][0]:.3f}x the plain GRU 256 candidate's"
+    against = (
+        f"{rate / paper_rate:.1f}x the paper architecture's throughput"
+        if args.only != "settings"
+        else f"validation loss {loss / results['GRU 256x1, batch 256'][0]:.3f}x the plain GRU 256 candidate's"
+    )
     print(f"best at equal time: {name} (validation loss {loss:.4f}); {against}")
 
 

@@ -34,7 +34,9 @@ def main() -> None:
         return masked_decode(PrecomputedSteps(logits), args.batch, tables, args.steps, noise=noise)
 
     def reference_decode():
-        return reference_masked_decode(lambda b: PrecomputedSteps(logits[b : b + 1]), args.batch, grammar, args.steps, noise=noise)
+        return reference_masked_decode(
+            lambda b: PrecomputedSteps(logits[b : b + 1]), args.batch, grammar, args.steps, noise=noise
+        )
 
     assert torch.equal(batched_decode().rules, reference_decode().rules), "the decoders disagree"
     batched_seconds = best_time(batched_decode, repeats=5)

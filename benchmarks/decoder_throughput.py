@@ -64,8 +64,12 @@ def training_rate(preset: str, batches: list[np.ndarray], sequences, grammar: Gr
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     data_argument(parser)
-    parser.add_argument("--repeat", default="pretrained:zinc-grae-paper-decoder", help="a SMILES run with the repeat decoder")
-    parser.add_argument("--autoregressive", default="pretrained:zinc-grae", help="a SMILES run with the autoregressive decoder")
+    parser.add_argument(
+        "--repeat", default="pretrained:zinc-grae-paper-decoder", help="a SMILES run with the repeat decoder"
+    )
+    parser.add_argument(
+        "--autoregressive", default="pretrained:zinc-grae", help="a SMILES run with the autoregressive decoder"
+    )
     parser.add_argument("--n", type=int, default=1000, help="samples per model")
     parser.add_argument("--batches", type=int, default=6, help="training batches per preset (the first is not timed)")
     args = parser.parse_args()
@@ -76,7 +80,9 @@ def main() -> None:
         print(f"sampling, {name} decoder ({folder}): {rates[name]:8.1f} molecules/s", flush=True)
     grammar = Grammar.load("smiles")
     sequences = grammar_sequences(prepare_dataset(grammar, args.data_dir / "zinc250k.smi"))
-    batches = epoch_batches(np.arange(5000, len(sequences.lengths)), sequences.lengths, 256, seed=0, epoch=0)[: args.batches]
+    batches = epoch_batches(np.arange(5000, len(sequences.lengths)), sequences.lengths, 256, seed=0, epoch=0)[
+        : args.batches
+    ]
     for preset, name in (("cpu", "repeat, cpu preset"), ("cpu-ar", "autoregressive, cpu-ar preset")):
         print(f"training, {name}: {training_rate(preset, batches, sequences, grammar):8.1f} molecules/s", flush=True)
     print(f"sampling throughput, autoregressive vs repeat decoder: {rates['autoregressive'] / rates['repeat']:.2f}x")

@@ -110,9 +110,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     data_argument(parser)
     parser.add_argument("--candidate", choices=sorted(CANDIDATES), required=False)
-    parser.add_argument("--table", action="store_true", help="print the measured checkpoints in --out as a Markdown table")
+    parser.add_argument(
+        "--table", action="store_true", help="print the measured checkpoints in --out as a Markdown table"
+    )
     parser.add_argument("--checkpoints", default="9,18,36", help="CPU-minutes at which to measure")
-    parser.add_argument("--watch", type=Path, help="a training run folder to measure every --every epochs until it ends")
+    parser.add_argument(
+        "--watch", type=Path, help="a training run folder to measure every --every epochs until it ends"
+    )
     parser.add_argument("--run", help="a finished run folder or pretrained:NAME to measure once, at its best weights")
     parser.add_argument("--every", type=int, default=3, help="epochs between measurements of --watch")
     parser.add_argument("--out", type=Path, required=True, help="JSON-lines file the checkpoints are appended to")
@@ -137,9 +141,11 @@ def main() -> None:
     last = {r["candidate"]: r for r in done if r["cpu_minutes"] == checkpoints[-1]}
     if BASELINE in last:
         mine, base = last[args.candidate], last[BASELINE]
-        print(f"{args.candidate} at {checkpoints[-1]:g} CPU-min: greedy round trip {mine['round_trip']:.3f} against "
-              f"{BASELINE}'s {base['round_trip']:.3f}; code information (NLL shuffled − own) "
-              f"{(mine['nll_shuffled'] - mine['nll_own']) / max(base['nll_shuffled'] - base['nll_own'], 1e-9):.2f}x the baseline's")
+        print(
+            f"{args.candidate} at {checkpoints[-1]:g} CPU-min: greedy round trip {mine['round_trip']:.3f} against "
+            f"{BASELINE}'s {base['round_trip']:.3f}; code information (NLL shuffled − own) "
+            f"{(mine['nll_shuffled'] - mine['nll_own']) / max(base['nll_shuffled'] - base['nll_own'], 1e-9):.2f}x the baseline's"
+        )
 
 
 def run(args: argparse.Namespace, checkpoints: list[float]) -> None:
@@ -150,10 +156,14 @@ def run(args: argparse.Namespace, checkpoints: list[float]) -> None:
     strings = dataset.strings
     settings = preset_settings("cpu-ar", "smiles")
     torch.manual_seed(0)
-    config = ModelConfig.from_preset("grae", "smiles", grammar.n_rules, grammar.max_length, "cpu-ar", **CANDIDATES[args.candidate])
+    config = ModelConfig.from_preset(
+        "grae", "smiles", grammar.n_rules, grammar.max_length, "cpu-ar", **CANDIDATES[args.candidate]
+    )
     train_config = TrainConfig(epochs=1, batch_size=settings["batch_size"], patience=1, precision=settings["precision"])
     splits = split_rows(sequences, train_config)
-    trainer = Trainer(None, build_model(config, grammar.rule_masks), train_config, sequences, splits, torch.device("cpu"))
+    trainer = Trainer(
+        None, build_model(config, grammar.rule_masks), train_config, sequences, splits, torch.device("cpu")
+    )
     test = canonical_many("smiles", [strings[i] for i in splits.test])
     reference = FeatureSet([s for s in test if s is not None])
     trainer.model.train()
@@ -161,7 +171,7 @@ def run(args: argparse.Namespace, checkpoints: list[float]) -> None:
     for target in checkpoints:
         while cpu < target * 60:
             batches = trainer._my_batches(epoch)
-            for rows in batches[trainer.batch:]:
+            for rows in batches[trainer.batch :]:
                 tick = time.process_time()
                 trainer._step(rows)
                 cpu += time.process_time() - tick
@@ -171,8 +181,14 @@ def run(args: argparse.Namespace, checkpoints: list[float]) -> None:
                     break
             else:
                 epoch, trainer.batch = epoch + 1, 0
-        record = {"candidate": args.candidate, "settings": CANDIDATES[args.candidate], "cpu_minutes": target,
-                  "molecules_seen": seen, "molecules_per_cpu_second": seen / cpu, **measure(trainer, grammar, strings, reference)}
+        record = {
+            "candidate": args.candidate,
+            "settings": CANDIDATES[args.candidate],
+            "cpu_minutes": target,
+            "molecules_seen": seen,
+            "molecules_per_cpu_second": seen / cpu,
+            **measure(trainer, grammar, strings, reference),
+        }
         with args.out.open("a") as handle:
             handle.write(json.dumps(record) + "\n")
         print(json.dumps(record), flush=True)
@@ -192,16 +208,25 @@ def _run_record(model: TrainedModel, name: str, epoch: int) -> dict:
     """Measure a run's network (already loaded into ``model``) after ``epoch`` epochs."""
     data = model.data
     saved = rf.read_config(model.folder)
-    trainer = Trainer(None, model.network, TrainConfig.from_dict(saved["train"]), data.sequences, data.splits, model.device)
+    trainer = Trainer(
+        None, model.network, TrainConfig.from_dict(saved["train"]), data.sequences, data.splits, model.device
+    )
     test = canonical_many("smiles", [data.dataset.strings[i] for i in data.splits.test])
     reference = FeatureSet([s for s in test if s is not None])
     epochs = rf.read_metrics(model.folder)[:epoch]
     cpu = sum(e.get("cpu_seconds", e["seconds"]) for e in epochs)  # runs from before the CPU log: wall time
     seen = epoch * len(data.splits.train)
-    return {"candidate": name, "settings": {k: v for k, v in saved["model"].items() if k in ("latent_dim", "word_dropout", "encoder")},
-            "patience": saved["train"]["patience"], "epoch": epoch, "cpu_minutes": round(cpu / 60, 1), "molecules_seen": seen,
-            "molecules_per_cpu_second": seen / cpu, "val_accuracy": epochs[-1]["val_accuracy"],
-            **measure(trainer, model.grammar, data.dataset.strings, reference)}
+    return {
+        "candidate": name,
+        "settings": {k: v for k, v in saved["model"].items() if k in ("latent_dim", "word_dropout", "encoder")},
+        "patience": saved["train"]["patience"],
+        "epoch": epoch,
+        "cpu_minutes": round(cpu / 60, 1),
+        "molecules_seen": seen,
+        "molecules_per_cpu_second": seen / cpu,
+        "val_accuracy": epochs[-1]["val_accuracy"],
+        **measure(trainer, model.grammar, data.dataset.strings, reference),
+    }
 
 
 def measure_run(spec: str, out: Path) -> None:
@@ -234,15 +259,24 @@ def watch(folder: Path, every: int, out: Path) -> None:
 
 def table(records: list[dict]) -> str:
     """The checkpoints as a Markdown table, by candidate and CPU-minutes."""
-    lines = ["| candidate | epoch | CPU-min | molecules seen | val. loss | NLL own / shuffled code (gap) | greedy round trip | "
-             "argmax: valid, FCD, Filters, SA W1 | sampled: valid, FCD, Filters, SA W1 |", "| --- " * 9 + "|"]
+    lines = [
+        "| candidate | epoch | CPU-min | molecules seen | val. loss | NLL own / shuffled code (gap) | greedy round trip | "
+        "argmax: valid, FCD, Filters, SA W1 | sampled: valid, FCD, Filters, SA W1 |",
+        "| --- " * 9 + "|",
+    ]
     number = lambda value, digits: "–" if value is None else f"{value:.{digits}f}"  # noqa: E731
     for r in sorted(records, key=lambda r: (r["candidate"] != BASELINE, r["candidate"], r["cpu_minutes"])):
-        decoded = [", ".join([number(r[m]["valid"], 3), number(r[m]["fcd"], 1), number(r[m]["filters"], 2), number(r[m]["sa"], 2)])
-                   for m in ("argmax", "sample")]
-        lines.append(f"| {r['candidate']} | {r.get('epoch', '–')} | {r['cpu_minutes']:g} | {r['molecules_seen']:,} | {r['val_loss']:.3f} | "
-                     f"{r['nll_own']:.1f} / {r['nll_shuffled']:.1f} ({r['nll_shuffled'] - r['nll_own']:.1f}) | "
-                     f"{r['round_trip']:.3f} | {decoded[0]} | {decoded[1]} |")
+        decoded = [
+            ", ".join(
+                [number(r[m]["valid"], 3), number(r[m]["fcd"], 1), number(r[m]["filters"], 2), number(r[m]["sa"], 2)]
+            )
+            for m in ("argmax", "sample")
+        ]
+        lines.append(
+            f"| {r['candidate']} | {r.get('epoch', '–')} | {r['cpu_minutes']:g} | {r['molecules_seen']:,} | {r['val_loss']:.3f} | "
+            f"{r['nll_own']:.1f} / {r['nll_shuffled']:.1f} ({r['nll_shuffled'] - r['nll_own']:.1f}) | "
+            f"{r['round_trip']:.3f} | {decoded[0]} | {decoded[1]} |"
+        )
     return "\n".join(lines)
 
 

@@ -37,7 +37,11 @@ def seed_figures(state: dict, maximize: bool) -> tuple[float, float, float]:
 def mean_se(values: list[float]) -> str:
     """Mean ± standard error (sample std, ddof = 1)."""
     values = np.asarray(values)
-    return f"{values.mean():.2f} ± {values.std(ddof=1) / np.sqrt(len(values)):.2f}" if len(values) > 1 else f"{values.mean():.2f}"
+    return (
+        f"{values.mean():.2f} ± {values.std(ddof=1) / np.sqrt(len(values)):.2f}"
+        if len(values) > 1
+        else f"{values.mean():.2f}"
+    )
 
 
 def main() -> None:
@@ -45,30 +49,43 @@ def main() -> None:
     parser.add_argument("--model", default="pretrained:zinc-grae")
     parser.add_argument("--objectives", default="penalized-logp,qed")
     parser.add_argument("--seeds", default="1-3")
-    parser.add_argument("--starts", default="density:500,training:500", help="comma list of density:N, training:N, training:all")
+    parser.add_argument(
+        "--starts", default="density:500,training:500", help="comma list of density:N, training:N, training:all"
+    )
     parser.add_argument("--iterations", type=int, default=5)
     parser.add_argument("--batch", type=int, default=10)
-    parser.add_argument("--attempts", type=int, default=50, help="decodes per proposed point (the protocol's 500 is 10x slower)")
+    parser.add_argument(
+        "--attempts", type=int, default=50, help="decodes per proposed point (the protocol's 500 is 10x slower)"
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     model = TrainedModel.load(args.model, device="cpu")
     seeds = parse_seeds(args.seeds)
-    starts = [(kind, None if n == "all" else int(n)) for kind, n in (item.split(":") for item in args.starts.split(","))]
-    print("| objective | start | calls per seed | best | top 3 | average proposal |\n| --- | --- | --- | --- | --- | --- |")
+    starts = [
+        (kind, None if n == "all" else int(n)) for kind, n in (item.split(":") for item in args.starts.split(","))
+    ]
+    print(
+        "| objective | start | calls per seed | best | top 3 | average proposal |\n| --- | --- | --- | --- | --- | --- |"
+    )
     ratios = []
     for name in args.objectives.split(","):
         objective = get_objective(name)
         best = {}
         for start, initial in starts:
-            settings = BOSettings(iterations=args.iterations, batch=args.batch, attempts=args.attempts, start=start, initial=initial)
+            settings = BOSettings(
+                iterations=args.iterations, batch=args.batch, attempts=args.attempts, start=start, initial=initial
+            )
             optimize(model, objective, seeds, settings, baseline=False, log=lambda _: None)
             folder = objective_folder(model, objective, settings)
             states = [json.loads((folder / f"seed-{seed}.json").read_text()) for seed in seeds]
             figures = np.array([seed_figures(state, objective.maximize) for state in states])
             calls = states[0]["objective_calls"]
             label = "protocol (every training molecule)" if initial is None else f"{start}, {initial}"
-            print(f"| {name} | {label} | {calls['start'] + calls['proposals']:,} | {mean_se(figures[:, 0])} | "
-                  f"{mean_se(figures[:, 1])} | {mean_se(figures[:, 2])} |", flush=True)
+            print(
+                f"| {name} | {label} | {calls['start'] + calls['proposals']:,} | {mean_se(figures[:, 0])} | "
+                f"{mean_se(figures[:, 1])} | {mean_se(figures[:, 2])} |",
+                flush=True,
+            )
             best[(start, initial)] = figures[:, 0].mean()
         ratios.append(f"{name} {best[starts[0]] / best[starts[1]]:.2f}")
     print(f"mean best of the start {args.starts.split(',')[0]} over {args.starts.split(',')[1]}: {', '.join(ratios)}")

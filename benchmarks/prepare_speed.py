@@ -50,7 +50,9 @@ def main() -> None:
     full_rate = len(molecules) / full_seconds
     print(f"cores:                          {default_workers()}")
     print(f"parse all of ZINC250k:          {parse_seconds:6.1f} s ({len(molecules) / parse_seconds:,.0f} molecules/s)")
-    print(f"prepare all of ZINC250k:        {full_seconds:6.1f} s ({full_rate:,.0f} molecules/s); kept {kept:,}, rejected {rejected}")
+    print(
+        f"prepare all of ZINC250k:        {full_seconds:6.1f} s ({full_rate:,.0f} molecules/s); kept {kept:,}, rejected {rejected}"
+    )
     print(f"prepare on one core (25k slice):         {one_core_rate:,.0f} molecules/s")
     print(f"all-cores vs one-core preparation throughput: {full_rate / one_core_rate:.2f}x")
 

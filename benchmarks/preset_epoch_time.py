@@ -39,7 +39,9 @@ def trainer_and_plan(grammar: Grammar, preset: str, data_dir) -> tuple[Trainer, 
     sequences = sequences_for(config, dataset)
     train_config = TrainConfig.from_dict({k: v for k, v in settings.items() if k in TRAIN_SETTINGS})
     splits = split_rows(sequences, train_config)
-    trainer = Trainer(None, build_model(config, grammar.rule_masks), train_config, sequences, splits, torch.device("cpu"))
+    trainer = Trainer(
+        None, build_model(config, grammar.rule_masks), train_config, sequences, splits, torch.device("cpu")
+    )
     return trainer, trainer._my_batches(0)
 
 
@@ -68,8 +70,10 @@ def main() -> None:
             minutes[preset, name] = epoch_minutes(grammar, preset, args.data_dir, args.batches)
             print(f"{preset:8s} {name:6s} {minutes[preset, name]:8.1f} min per epoch", flush=True)
     shipped = shipped_recipe("smiles")[0]
-    print(f"paper preset, molecules: {minutes['paper', 'smiles']:.0f} min per epoch, "
-          f"{minutes['paper', 'smiles'] / minutes[shipped, 'smiles']:.1f}x the shipped {shipped} recipe's")
+    print(
+        f"paper preset, molecules: {minutes['paper', 'smiles']:.0f} min per epoch, "
+        f"{minutes['paper', 'smiles'] / minutes[shipped, 'smiles']:.1f}x the shipped {shipped} recipe's"
+    )
 
 
 if __name__ == "__main__":

@@ -28,7 +28,9 @@ from grammar_rae.generation.sampling import run_density
 from grammar_rae.generation.trained import TrainedModel
 
 
-def nearest_reencoded(model: TrainedModel, z: np.ndarray, candidates: int, temperature: float, seed: int) -> list[str | None]:
+def nearest_reencoded(
+    model: TrainedModel, z: np.ndarray, candidates: int, temperature: float, seed: int
+) -> list[str | None]:
     """For each point, ``candidates`` sampled decodes and the greedy one; the valid decode whose
     code lies nearest the point (None if none is valid)."""
     generator = torch.Generator().manual_seed(seed)
@@ -56,7 +58,9 @@ def main() -> None:
     parser.add_argument("--model", default="pretrained:zinc-grae")
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--candidates", type=int, default=4, help="sampled candidates per point for the re-encoding check")
+    parser.add_argument(
+        "--candidates", type=int, default=4, help="sampled candidates per point for the re-encoding check"
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     model = TrainedModel.load(args.model, "cpu")
@@ -69,10 +73,13 @@ def main() -> None:
         "argmax": lambda: model.decode(z, "argmax"),
         "beam 5": lambda: model.decode(z, "beam", beam=5),
         f"{args.candidates} at T = 0.5 + argmax, nearest re-encoding": lambda: nearest_reencoded(
-            model, z, args.candidates, 0.5, args.seed),
+            model, z, args.candidates, 0.5, args.seed
+        ),
     }
     print(f"{args.n:,} GMM points of {model.folder} (seed {args.seed}) against its test split")
-    print("| decoding | valid | radical-free valid | unique | FCD | Filters | logP W1 | SA W1 | QED W1 | IntDiv | s per 1,000 |")
+    print(
+        "| decoding | valid | radical-free valid | unique | FCD | Filters | logP W1 | SA W1 | QED W1 | IntDiv | s per 1,000 |"
+    )
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     fcd = {}
     for name, decode in modes.items():
@@ -83,11 +90,16 @@ def main() -> None:
         table = moses_metrics(canonical, reference, None)
         valid = [c for c in canonical if c is not None]
         fcd[name] = table["fcd"]
-        print(f"| {name} | {table['valid']:.3f} | {radical_free(strings):.3f} | {len(set(valid)) / max(len(valid), 1):.3f} | "
-              f"{table['fcd']:.2f} | {table['filters']:.3f} | {table['logp']:.2f} | {table['sa']:.2f} | {table['qed']:.3f} | "
-              f"{table['intdiv']:.3f} | {seconds:.1f} |", flush=True)
+        print(
+            f"| {name} | {table['valid']:.3f} | {radical_free(strings):.3f} | {len(set(valid)) / max(len(valid), 1):.3f} | "
+            f"{table['fcd']:.2f} | {table['filters']:.3f} | {table['logp']:.2f} | {table['sa']:.2f} | {table['qed']:.3f} | "
+            f"{table['intdiv']:.3f} | {seconds:.1f} |",
+            flush=True,
+        )
     best = min(fcd, key=fcd.get)
-    print(f"lowest FCD: {best} ({fcd[best]:.2f}), {fcd[best] / fcd['sample, T = 1']:.2f}x sampling at T = 1's ({fcd['sample, T = 1']:.2f})")
+    print(
+        f"lowest FCD: {best} ({fcd[best]:.2f}), {fcd[best] / fcd['sample, T = 1']:.2f}x sampling at T = 1's ({fcd['sample, T = 1']:.2f})"
+    )
 
 
 if __name__ == "__main__":

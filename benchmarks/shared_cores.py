@@ -56,8 +56,12 @@ def main() -> None:
     data_argument(parser)
     parser.add_argument("--batches", type=int, default=5, help="training steps timed per thread count")
     default = torch.get_num_threads()
-    parser.add_argument("--busy-threads", type=int, default=default,
-                        help="threads of each busy process (default: torch's default, as jobs started without --threads)")
+    parser.add_argument(
+        "--busy-threads",
+        type=int,
+        default=default,
+        help="threads of each busy process (default: torch's default, as jobs started without --threads)",
+    )
     args = parser.parse_args()
     grammar = Grammar.load("smiles")
     stop = multiprocessing.Event()
@@ -71,8 +75,12 @@ def main() -> None:
         for worker in workers:
             worker.join()
     for threads, seconds in times.items():
-        print(f"{threads} thread{'s' if threads > 1 else ''}: {seconds:.2f} s per step beside {len(workers)} busy processes")
-    print(f"torch's default ({default} threads) beside busy cores: {times[default] / times[1]:.1f}x the time per step of one thread")
+        print(
+            f"{threads} thread{'s' if threads > 1 else ''}: {seconds:.2f} s per step beside {len(workers)} busy processes"
+        )
+    print(
+        f"torch's default ({default} threads) beside busy cores: {times[default] / times[1]:.1f}x the time per step of one thread"
+    )
 
 
 if __name__ == "__main__":

@@ -30,7 +30,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--no-sample", action="store_true", help="leave out the sample command (about 10 s a run)")
-    parser.add_argument("--cpu", type=int, default=max(os.sched_getaffinity(0)), help="the core to run on (default: the last)")
+    parser.add_argument(
+        "--cpu", type=int, default=max(os.sched_getaffinity(0)), help="the core to run on (default: the last)"
+    )
     args = parser.parse_args()
     os.sched_setaffinity(0, {args.cpu})  # one core, for this process and every command it starts
     if not Path(COMMAND[0]).exists():
@@ -50,8 +52,20 @@ def main() -> None:
         if not args.no_sample:
             out = str(Path(scratch) / "samples.csv")
             cases["grammar-rae sample --n 1000 --report validity"] = [
-                *COMMAND, "sample", "--n", "1000", "--report", "validity", "--out", out, "--force"]
-        times = {name: best_time(lambda argv=argv: run(argv), args.repeats if "sample" not in name else 1) for name, argv in cases.items()}
+                *COMMAND,
+                "sample",
+                "--n",
+                "1000",
+                "--report",
+                "validity",
+                "--out",
+                out,
+                "--force",
+            ]
+        times = {
+            name: best_time(lambda argv=argv: run(argv), args.repeats if "sample" not in name else 1)
+            for name, argv in cases.items()
+        }
     print(f"on core {args.cpu} of {os.cpu_count()}")
     for name, seconds in times.items():
         print(f"{name:<48} {seconds:7.3f} s")

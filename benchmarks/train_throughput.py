@@ -85,7 +85,9 @@ def main() -> None:
     slow, _ = run(padded, False)
     peak = matmul_gflops()
     mean_steps = np.mean([lengths[b].max() for b in bucketed])
-    print(f"paper GRAE (3 x GRU 501), batch {args.batch}, {args.batches} batches each, {torch.get_num_threads()} threads")
+    print(
+        f"paper GRAE (3 x GRU 501), batch {args.batch}, {args.batches} batches each, {torch.get_num_threads()} threads"
+    )
     print(f"padded to 277 steps:        {slow:8.1f} molecules/s")
     print(f"bucketed + truncated:       {fast:8.1f} molecules/s (mean {mean_steps:.0f} steps)")
     print(f"achieved {achieved:.1f} GFLOP/s vs matmul {peak:.1f} GFLOP/s ({achieved / peak:.0%} of the machine's rate)")

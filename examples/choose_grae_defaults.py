@@ -48,7 +48,17 @@ def run(beta: float, lam: float, epochs: int, runs: Path, results: dict, out: Pa
     if key in results:
         return
     folder = runs / key
-    train("expr", "grae", out=folder, resume=(folder / "checkpoint.pt").exists(), epochs=epochs, beta=beta, lam=lam, reg="l2", progress=False)
+    train(
+        "expr",
+        "grae",
+        out=folder,
+        resume=(folder / "checkpoint.pt").exists(),
+        epochs=epochs,
+        beta=beta,
+        lam=lam,
+        reg="l2",
+        progress=False,
+    )
     results[key] = {"beta": beta, "lam": lam, **score(folder)}
     print(key, results[key], flush=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
@@ -74,8 +84,10 @@ def main() -> None:
         run(best_beta, lam, args.epochs, args.runs, results, args.out)
     lam_keys = [f"beta={best_beta:g},lam={lam:g}" for lam in [*LAMBDAS, LAMBDA_FIXED]]
     chosen = results[choose(results, lam_keys)]
-    print(f"chosen: beta={chosen['beta']:g}, lam={chosen['lam']:g} "
-          f"(reconstruction {chosen['reconstruction']:.3f}, GMM validity {chosen['gmm_validity']:.3f})")
+    print(
+        f"chosen: beta={chosen['beta']:g}, lam={chosen['lam']:g} "
+        f"(reconstruction {chosen['reconstruction']:.3f}, GMM validity {chosen['gmm_validity']:.3f})"
+    )
 
 
 if __name__ == "__main__":

@@ -25,7 +25,9 @@ def main() -> dict:
     # 1. Sample from the ex-post GMM; validity is RDKit's verdict on each string.
     drawn = sample(molecules, 200, density="gmm", seed=0)
     valid = valid_mask("smiles", drawn.strings)
-    print(f"sampled 200 molecules, {int(valid.sum())} valid, e.g. {[s for s, ok in zip(drawn.strings, valid) if ok][:3]}")
+    print(
+        f"sampled 200 molecules, {int(valid.sum())} valid, e.g. {[s for s, ok in zip(drawn.strings, valid) if ok][:3]}"
+    )
 
     # 2. Encode molecules to latent codes and decode them back (beam search, 5 hypotheses).
     inputs = ["CCOC(=O)c1ccccc1", "CC(C)Cc1ccc(C(C)C(=O)O)cc1", "CN1CCC[C@H]1c1cccnc1"]
@@ -49,8 +51,9 @@ def main() -> dict:
 
     # 5. A small latent BO of the expression model on the expression-fit objective (lower is better).
     expressions = TrainedModel.load("pretrained:expr-grae")
-    small = BOSettings(iterations=2, batch=5, attempts=5, restarts=2,
-                       surrogate=SurrogateSettings(inducing=50, epochs=2, warm_epochs=1))
+    small = BOSettings(
+        iterations=2, batch=5, attempts=5, restarts=2, surrogate=SurrogateSettings(inducing=50, epochs=2, warm_epochs=1)
+    )
     try:
         result = optimize(expressions, get_objective("expr-fit"), seeds=[1], settings=small, baseline=False)
     except DataError as missing:

@@ -8,8 +8,13 @@ stays light.
 __all__ = ["Grammar", "Parser", "Tokenizer", "TrainedModel", "train"]
 __version__ = "0.1.0"
 
-_HOMES = {"Grammar": "grammar_rae.grammar", "Parser": "grammar_rae.grammar", "Tokenizer": "grammar_rae.grammar",
-          "train": "grammar_rae.training", "TrainedModel": "grammar_rae.generation.trained"}
+_HOMES = {
+    "Grammar": "grammar_rae.grammar",
+    "Parser": "grammar_rae.grammar",
+    "Tokenizer": "grammar_rae.grammar",
+    "train": "grammar_rae.training",
+    "TrainedModel": "grammar_rae.generation.trained",
+}
 
 
 def __getattr__(name: str):

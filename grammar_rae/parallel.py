@@ -43,7 +43,9 @@ def _apply_chunk(job: tuple[Callable, Sequence]) -> list:
         try:
             out.append(function(item))
         except Exception as exc:  # noqa: BLE001 - any error, re-raised with the item it happened on
-            name = getattr(function, "__name__", None) or getattr(getattr(function, "func", None), "__name__", repr(function))
+            name = getattr(function, "__name__", None) or getattr(
+                getattr(function, "func", None), "__name__", repr(function)
+            )
             raise ItemError(f"{name} failed on {item!r}: {type(exc).__name__}: {exc}") from None
     return out
 
@@ -65,7 +67,9 @@ def parallel_map(
     jobs = [(function, items[i : i + chunk_size]) for i in range(0, len(items), chunk_size)]
     serial = workers == 1 or len(jobs) <= 1
     context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
-    bar = progress_bar(total=len(items), desc=progress if isinstance(progress, str) else None, enabled=bool(progress), smoothing=0.1)
+    bar = progress_bar(
+        total=len(items), desc=progress if isinstance(progress, str) else None, enabled=bool(progress), smoothing=0.1
+    )
     out: list[R] = []
     with bar, contextlib.nullcontext() if serial else context.Pool(min(workers, len(jobs)), quiet_worker) as pool:
         for done in map(_apply_chunk, jobs) if serial else pool.imap(_apply_chunk, jobs):

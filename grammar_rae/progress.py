@@ -89,4 +89,3 @@ def progress_bar(total: int | None = None, desc: str | None = None, enabled: boo
         options = {**options, "mininterval": LOG_INTERVAL, "dynamic_ncols": False, "ncols": 100, "ascii": True}
         return _LoggedBar(total=total, desc=desc, lines=_Lines(sys.stderr), **options)
     return tqdm(total=total, desc=desc, disable=not enabled, **options)
-

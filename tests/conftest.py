@@ -15,7 +15,9 @@ DATA = Path(os.environ.get("GRAMMAR_RAE_TEST_DATA", Path(__file__).resolve().par
 def _data_file(name: str) -> Path:
     path = DATA / name
     if not path.is_file():
-        pytest.fail(f"Test data {path} is missing: put the shared data beside the repository or set GRAMMAR_RAE_TEST_DATA.")
+        pytest.fail(
+            f"Test data {path} is missing: put the shared data beside the repository or set GRAMMAR_RAE_TEST_DATA."
+        )
     return path
 
 
@@ -87,7 +89,9 @@ def isolated_cache(tmp_path, monkeypatch) -> Path:
     return tmp_path / "cache"
 
 
-SMALL_MODEL = dict(preset="cpu", gru_hidden=48, gru_layers=1, latent_dim=8, batch_size=64, progress=False, log=lambda *_: None)
+SMALL_MODEL = dict(
+    preset="cpu", gru_hidden=48, gru_layers=1, latent_dim=8, batch_size=64, progress=False, log=lambda *_: None
+)
 
 
 def small_run(out: Path, grammar: str, model: str, data: Path, **settings) -> Path:
@@ -101,4 +105,6 @@ def small_run(out: Path, grammar: str, model: str, data: Path, **settings) -> Pa
 @pytest.fixture(scope="module")
 def expr_run(tmp_path_factory, expr_slice) -> Path:
     """A GrammarRAE trained for 20 small epochs on the expression slice (a fresh one per test module)."""
-    return small_run(tmp_path_factory.mktemp("runs") / "expr-grae", "expr", "grae", expr_slice, epochs=20, batch_size=32, lr=3e-3)
+    return small_run(
+        tmp_path_factory.mktemp("runs") / "expr-grae", "expr", "grae", expr_slice, epochs=20, batch_size=32, lr=3e-3
+    )

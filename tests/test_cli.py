@@ -64,8 +64,14 @@ def test_parse_with_a_grammar_file(capsys, tmp_path):
         (["benchmark", "pmo", "--tasks", "qed,logp"], "Unknown PMO task logp"),
         (["parse", "--file", "/no/such/file.smi"], "Cannot read /no/such/file.smi"),
         (["data", "prepare", "--data", "/no/such.smi"], "No such file or data set"),
-        (["data", "prepare", "--grammar", "expr", "--kekule"], "The Kekulé form exists for molecules only, not for the expr grammar."),
-        (["train", "--grammar", "expr", "--kekule", "--out", "/tmp/never-made"], "The Kekulé form exists for molecules only"),
+        (
+            ["data", "prepare", "--grammar", "expr", "--kekule"],
+            "The Kekulé form exists for molecules only, not for the expr grammar.",
+        ),
+        (
+            ["train", "--grammar", "expr", "--kekule", "--out", "/tmp/never-made"],
+            "The Kekulé form exists for molecules only",
+        ),
         (["score", "--objective", "expr-fit", "--grammar", "{bad_cfg}", "x"], "Grammar file lacks the header line(s)"),
     ],
 )
@@ -161,18 +167,40 @@ def _nan_vector(tmp_path):
         (lambda d: ["sample", "--n", "5", "--out", str(d)], 1, "is a folder: give a file name"),
         (lambda d: ["sample", "--n", "5", "--out", str(d), "--force"], 1, "is a folder: give a file name"),
         (lambda d: ["sample", "--n", "5", "--out", str(d / "f.txt" / "x.csv")], 1, "is not a writable folder"),
-        (lambda d: ["sample", "--n", "5", "--out", "/proc/no/such/x.csv"], 1, "Cannot write /proc/no/such/x.csv: its folder cannot be made"),
+        (
+            lambda d: ["sample", "--n", "5", "--out", "/proc/no/such/x.csv"],
+            1,
+            "Cannot write /proc/no/such/x.csv: its folder cannot be made",
+        ),
         (lambda d: ["sample", "--n", "5", "--model", str(d / "f.txt")], 1, "is a file, not a run folder"),
         (lambda d: ["sample", "--n", "5", "--model", _bad_run(d)], 1, "it lacks grammar_hash"),
-        (lambda d: ["train", "--lr", "-1", "--grammar", "expr", "--out", str(d / "never")], 2, "-1 must be a positive finite number"),
-        (lambda d: ["train", "--beta", "nan", "--grammar", "expr", "--out", str(d / "never")], 2, "must be a finite number of at least 0"),
+        (
+            lambda d: ["train", "--lr", "-1", "--grammar", "expr", "--out", str(d / "never")],
+            2,
+            "-1 must be a positive finite number",
+        ),
+        (
+            lambda d: ["train", "--beta", "nan", "--grammar", "expr", "--out", str(d / "never")],
+            2,
+            "must be a finite number of at least 0",
+        ),
         (lambda d: ["decode", "--file", str(d / "no-such.jsonl"), "--model", "pretrained:expr-grae"], 1, "Cannot read"),
         (lambda d: ["decode", "--file", _nan_vector(d), "--model", "pretrained:expr-grae"], 1, "holds NaN or infinity"),
-        (lambda d: ["export", "--model", str(d / "no-such"), "--name", "x", "--out", str(d)], 1, "holds no grammar-rae run"),
-        (lambda d: ["export", "--model", "pretrained:expr-grae", "--name", "../never", "--out", str(d / "models")], 1,
-         "A model name is a plain name of letters, digits"),
-        (lambda d: ["export", "--model", "pretrained:expr-grae", "--name", "/tmp/never", "--out", str(d / "models")], 1,
-         "not '/tmp/never'"),
+        (
+            lambda d: ["export", "--model", str(d / "no-such"), "--name", "x", "--out", str(d)],
+            1,
+            "holds no grammar-rae run",
+        ),
+        (
+            lambda d: ["export", "--model", "pretrained:expr-grae", "--name", "../never", "--out", str(d / "models")],
+            1,
+            "A model name is a plain name of letters, digits",
+        ),
+        (
+            lambda d: ["export", "--model", "pretrained:expr-grae", "--name", "/tmp/never", "--out", str(d / "models")],
+            1,
+            "not '/tmp/never'",
+        ),
     ],
 )
 def test_bad_inputs_fail_in_one_sentence_before_work(tmp_path, capsys, make_argv, code, message):

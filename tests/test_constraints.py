@@ -82,8 +82,14 @@ def test_what_the_constraints_let_through_is_a_molecule(smiles_grammar):
     noise = torch.empty((400, grammar.max_length, tables.width)).exponential_(generator=generator).log().neg()
     outcomes = {}
     for constrained in (False, True):
-        result = masked_decode(PrecomputedSteps(logits), 400, tables, grammar.max_length, noise=noise,
-                               constraints=make_constraints(grammar, 400) if constrained else None)
+        result = masked_decode(
+            PrecomputedSteps(logits),
+            400,
+            tables,
+            grammar.max_length,
+            noise=noise,
+            constraints=make_constraints(grammar, 400) if constrained else None,
+        )
         strings = [codec.decode(r) if ok else None for r, ok in zip(result.rules.numpy(), result.valid.tolist())]
         outcomes[constrained] = [(_rdkit_outcome(s), f) for s, f in zip(strings, result.fallbacks.tolist())]
     plain = [o for o, _ in outcomes[False] if o != "incomplete"]
@@ -141,9 +147,13 @@ def test_constraints_keep_the_true_rule_of_molecules_in_random_atom_orders(smile
 def test_a_bracket_aromatic_atom_has_the_neighbour_limit_of_an_unbracketed_one(smiles_grammar):
     """``[c]1(C)(C)ccccc1`` (a carbon with four aromatic-ring neighbours, which cannot be kekulised)
     is refused where it asks for a fourth neighbour, as its unbracketed spelling is."""
-    failures = _masked_true_rules(smiles_grammar, ["[c]1(C)(C)ccccc1", "c1(C)(C)ccccc1", "[cH]1ccccc1C", "[n+]1(C)ccccc1"])
+    failures = _masked_true_rules(
+        smiles_grammar, ["[c]1(C)(C)ccccc1", "c1(C)(C)ccccc1", "[cH]1ccccc1C", "[n+]1(C)ccccc1"]
+    )
     assert sorted((molecule, rule) for molecule, _, rule in failures) == [
-        ("[c]1(C)(C)ccccc1", "BB -> BB branch"), ("c1(C)(C)ccccc1", "BB -> BB branch")]
+        ("[c]1(C)(C)ccccc1", "BB -> BB branch"),
+        ("c1(C)(C)ccccc1", "BB -> BB branch"),
+    ]
 
 
 def _radicals(smiles: str) -> int:
@@ -165,10 +175,19 @@ def test_no_radical_passes_the_constraints(smiles_grammar, aromatic):
     logits[:, :, kind("bracket_atom")] += 1
     if not aromatic:
         logits[:, :, kind("aromatic_organic")] = -1e9
-    result = masked_decode(PrecomputedSteps(logits), rows, tables, grammar.max_length, generator=torch.Generator().manual_seed(4),
-                           constraints=make_constraints(grammar, rows))
-    steered = [codec.decode(r) for r, ok, f in zip(result.rules.numpy(), result.valid.tolist(), result.fallbacks.tolist())
-               if ok and f == 0]
+    result = masked_decode(
+        PrecomputedSteps(logits),
+        rows,
+        tables,
+        grammar.max_length,
+        generator=torch.Generator().manual_seed(4),
+        constraints=make_constraints(grammar, rows),
+    )
+    steered = [
+        codec.decode(r)
+        for r, ok, f in zip(result.rules.numpy(), result.valid.tolist(), result.fallbacks.tolist())
+        if ok and f == 0
+    ]
     outcomes = [_rdkit_outcome(s) for s in steered]
     assert len(steered) > 50 and sum("[" in s for s in steered) > 0.4 * len(steered)
     assert sum(_radicals(s) for s, o in zip(steered, outcomes) if o == "valid") == 0

@@ -9,8 +9,8 @@ import shutil
 
 import numpy as np
 import pytest
-
 from conftest import small_run
+
 from grammar_rae.cli.main import main
 from grammar_rae.data import prepare_dataset, resolve_data, sources
 from grammar_rae.data.reading import read_strings
@@ -31,7 +31,7 @@ def zinc_slice_with_bad_lines(tmp_path, zinc):
     """300 real molecules with five bad lines mixed in; returns (path, {line: kind})."""
     lines = list(zinc[:300])
     expected = {}
-    for offset, (text, kind) in enumerate(BAD_LINES.items()):
+    for offset, text in enumerate(BAD_LINES):
         position = 37 * (offset + 1)
         lines.insert(position, text)
     for number, text in enumerate(lines, start=1):
@@ -121,8 +121,14 @@ def test_the_same_bytes_under_another_name_are_reported_under_that_name(tmp_path
     assert prepare_dataset(expr_grammar, first, cache_dir=tmp_path / "cache").meta["source"] == str(first.resolve())
     again = prepare_dataset(expr_grammar, second, cache_dir=tmp_path / "cache")
     assert again.meta["source"] == str(second.resolve()) and again.meta["prepared_from"] == str(first.resolve())
-    assert main(["data", "prepare", "--grammar", "expr", "--data", str(second), "--cache-dir", str(tmp_path / "cache")]) == 0
-    assert f"data:     {second.resolve()} (same bytes as {first.resolve()}, prepared earlier: reused)" in capsys.readouterr().out
+    assert (
+        main(["data", "prepare", "--grammar", "expr", "--data", str(second), "--cache-dir", str(tmp_path / "cache")])
+        == 0
+    )
+    assert (
+        f"data:     {second.resolve()} (same bytes as {first.resolve()}, prepared earlier: reused)"
+        in capsys.readouterr().out
+    )
 
 
 def test_corrupt_cache_is_reported(tmp_path, expr_grammar, expressions):
@@ -172,7 +178,9 @@ def test_registry_matches_the_shared_files(zinc_path, expr_path):
     assert json.loads(json.dumps(info))  # plain data
 
 
-def test_a_run_finds_its_data_in_the_prepared_cache_once_the_file_is_gone(isolated_cache, tmp_path, expressions, monkeypatch, capsys):
+def test_a_run_finds_its_data_in_the_prepared_cache_once_the_file_is_gone(
+    isolated_cache, tmp_path, expressions, monkeypatch, capsys
+):
     """After one prepare, commands on a run need neither the raw file nor $GRAMMAR_RAE_DATA_DIR
     (nor a download): the prepared arrays are found by the file's sha256."""
 
@@ -183,9 +191,16 @@ def test_a_run_finds_its_data_in_the_prepared_cache_once_the_file_is_gone(isolat
     capsys.readouterr()
     monkeypatch.delenv("GRAMMAR_RAE_DATA_DIR")
     monkeypatch.setattr(sources, "download", lambda *_: pytest.fail("nothing may be downloaded"))
-    assert main(["sample", "--model", str(run), "--n", "20", "--decode", "sample", "--report", "validity,novelty", "--json"]) == 0
+    assert (
+        main(
+            ["sample", "--model", str(run), "--n", "20", "--decode", "sample", "--report", "validity,novelty", "--json"]
+        )
+        == 0
+    )
     report = json.loads(capsys.readouterr().out)
-    assert report["n"] == 20 and report["valid"] > 0 and isinstance(report["novelty"], float)  # novelty needs the training set
+    assert (
+        report["n"] == 20 and report["valid"] > 0 and isinstance(report["novelty"], float)
+    )  # novelty needs the training set
 
 
 def test_a_generated_set_is_made_again_from_its_recipe(isolated_cache, tmp_path, expr_grammar):
@@ -194,8 +209,14 @@ def test_a_generated_set_is_made_again_from_its_recipe(isolated_cache, tmp_path,
 
     out = tmp_path / "generated.txt"
     recipe = sources.generate_dataset("expr", 300, 9, 4, out)
-    assert recipe == {"generator": "generate-expressions", "grammar": "expr", "grammar_hash": expr_grammar.hash,
-                      "n": 300, "max_productions": 9, "seed": 4}
+    assert recipe == {
+        "generator": "generate-expressions",
+        "grammar": "expr",
+        "grammar_hash": expr_grammar.hash,
+        "n": 300,
+        "max_productions": 9,
+        "seed": 4,
+    }
     original = out.read_text()
     record = data_record(prepare_dataset(expr_grammar, out))
     assert record["recipe"] == recipe and record["sha256"] == hashlib.sha256(original.encode()).hexdigest()

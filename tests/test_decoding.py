@@ -23,7 +23,9 @@ def decode_logits(logits, tables, **options):
 
 def reference_logits(logits, grammar, **options):
     """The per-sample reference loop on fixed logits."""
-    return reference_masked_decode(lambda b: PrecomputedSteps(logits[b : b + 1]), logits.shape[0], grammar, logits.shape[1], **options)
+    return reference_masked_decode(
+        lambda b: PrecomputedSteps(logits[b : b + 1]), logits.shape[0], grammar, logits.shape[1], **options
+    )
 
 
 def _rules_respect_the_grammar(grammar, rules: torch.Tensor, valid: torch.Tensor) -> None:
@@ -118,8 +120,17 @@ def _autoregressive(grammar, seed=0, scale=3.0):
     from grammar_rae.models import ModelConfig, build_model
 
     torch.manual_seed(seed)
-    config = ModelConfig.from_preset("grae", grammar.name, grammar.n_rules, grammar.max_length, "cpu",
-                                     decoder="autoregressive", gru_hidden=32, embedding_dim=8, latent_dim=6)
+    config = ModelConfig.from_preset(
+        "grae",
+        grammar.name,
+        grammar.n_rules,
+        grammar.max_length,
+        "cpu",
+        decoder="autoregressive",
+        gru_hidden=32,
+        embedding_dim=8,
+        latent_dim=6,
+    )
     network = build_model(config, grammar.rule_masks).double().eval()
     with torch.no_grad():
         network.decoder.output.weight.mul_(scale)
@@ -141,11 +152,26 @@ def test_autoregressive_batched_equals_reference_loop(grammar_name, mode, constr
     steps = grammar.max_length
     noise = gumbel_noise(tables.noise_shape(len(z), steps), generator)
     with torch.no_grad():
-        batched = masked_decode(network.stepper(z), len(z), tables, steps, mode, noise=noise, temperature=0.7,
-                                constraints=make_constraints(grammar, len(z)) if constrained else None)
-        reference = reference_masked_decode(lambda b: network.stepper(z[b : b + 1]), len(z), grammar, steps, mode,
-                                            noise=noise, temperature=0.7,
-                                            constraints_for=(lambda b: make_constraints(grammar, 1)) if constrained else None)
+        batched = masked_decode(
+            network.stepper(z),
+            len(z),
+            tables,
+            steps,
+            mode,
+            noise=noise,
+            temperature=0.7,
+            constraints=make_constraints(grammar, len(z)) if constrained else None,
+        )
+        reference = reference_masked_decode(
+            lambda b: network.stepper(z[b : b + 1]),
+            len(z),
+            grammar,
+            steps,
+            mode,
+            noise=noise,
+            temperature=0.7,
+            constraints_for=(lambda b: make_constraints(grammar, 1)) if constrained else None,
+        )
     assert torch.equal(batched.rules, reference.rules)
     assert torch.equal(batched.valid, reference.valid) and torch.equal(batched.fallbacks, reference.fallbacks)
     _rules_respect_the_grammar(grammar, batched.rules, batched.valid)
@@ -180,7 +206,9 @@ def test_beam_of_one_is_greedy_and_a_wider_beam_scores_higher_on_average(smiles_
     assert torch.equal(one.rules, greedy.rules)
     # a wider beam can prune the greedy path, so it is better on average, not for every sample
     assert wide.scores.mean() > one.scores.mean() and (wide.scores > one.scores + 1e-6).sum() > 4
-    assert torch.allclose(rescored[wide.valid], wide.scores[wide.valid].double(), atol=1e-3)  # scores are real log-probabilities
+    assert torch.allclose(
+        rescored[wide.valid], wide.scores[wide.valid].double(), atol=1e-3
+    )  # scores are real log-probabilities
     _rules_respect_the_grammar(smiles_grammar, wide.rules, wide.valid)
 
 

@@ -51,7 +51,14 @@ def test_round_trip_gives_the_same_samples(kind, two_clusters, tmp_path):
 
 def test_pickled_or_broken_files_are_refused(tmp_path):
     evil = tmp_path / "evil.npz"
-    np.savez(evil, kind=np.array("gmm"), seed=np.array(0), weights=np.array([{"a": 1}], dtype=object), means=np.zeros((1, 2)), covariances=np.eye(2)[None])
+    np.savez(
+        evil,
+        kind=np.array("gmm"),
+        seed=np.array(0),
+        weights=np.array([{"a": 1}], dtype=object),
+        means=np.zeros((1, 2)),
+        covariances=np.eye(2)[None],
+    )
     with pytest.raises(DensityError, match="not a grammar-rae density file"):
         LatentDensity.load(evil)
     with pytest.raises(DensityError, match="does not exist"):

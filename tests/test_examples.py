@@ -7,9 +7,8 @@ import runpy
 from pathlib import Path
 
 import numpy as np
-import pytest
-
 from conftest import DATA
+
 from grammar_rae.errors import DataError
 from grammar_rae.objectives.registry import get_objective
 
@@ -34,7 +33,9 @@ def test_quickstart_with_the_data_prepared(tmp_path, monkeypatch, capsys):
     assert not figures["errors"] and len(figures["decoded"]) == 3 and all(figures["decoded"])
     assert [round(t, 2) for t, _ in figures["path"]] == [0.0, 0.25, 0.5, 0.75, 1.0]
     plogp = get_objective("penalized-logp")
-    assert np.all(figures["scores"][:3] > plogp.worst) and figures["scores"][3] == plogp.worst  # C1CC leaves a ring open
+    assert (
+        np.all(figures["scores"][:3] > plogp.worst) and figures["scores"][3] == plogp.worst
+    )  # C1CC leaves a ring open
     bo = figures["bo"]["bo"]
     assert bo["seeds"] == [1] and 0 < len(bo["top"]) <= 10
     assert (tmp_path / "cache" / "pretrained" / "expr-grae" / "optimization").is_dir()  # BO writes to the user cache

@@ -52,5 +52,8 @@ def test_cli_writes_the_file_and_never_overwrites_it(tmp_path, capsys, expr_gram
     assert "Wrote 300 distinct expr strings" in capsys.readouterr().out
     assert main(["data", "generate-expressions", "--n", "300", "--out", str(out)]) == 1
     assert "already exists" in capsys.readouterr().err
-    assert main(["data", "generate-expressions", "--n", "50", "--max-productions", "2", "--out", str(tmp_path / "b.txt")]) == 1
+    assert (
+        main(["data", "generate-expressions", "--n", "50", "--max-productions", "2", "--out", str(tmp_path / "b.txt")])
+        == 1
+    )
     assert "only 4 strings" in capsys.readouterr().err

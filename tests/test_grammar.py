@@ -83,7 +83,10 @@ def test_bad_grammars_give_clear_errors(tmp_path):
     "smiles, tokens",
     [
         ("ClCBr", ["Cl", "C", "Br"]),
-        ("C[C@@H](Cl)c1ccccc1", ["C", "[", "C", "@@", "H", "]", "(", "Cl", ")", "c", "1", "c", "c", "c", "c", "c", "1"]),
+        (
+            "C[C@@H](Cl)c1ccccc1",
+            ["C", "[", "C", "@@", "H", "]", "(", "Cl", ")", "c", "1", "c", "c", "c", "c", "c", "1"],
+        ),
         ("[NH3+]", ["[", "N", "H", "3", "+", "]"]),
         ("C/C=C\\C", ["C", "/", "C", "=", "C", "\\", "C"]),
     ],
@@ -120,7 +123,9 @@ def test_productions_are_nltks_and_the_cache_keeps_them(name, isolated_cache):
     first = Grammar.load(name)  # read by nltk, then cached
     assert [str(p) for p in first.productions] == [str(p) for p in theirs]
     assert [p.lhs().symbol() for p in first.productions] == [p.lhs().symbol() for p in theirs]
-    assert [[isinstance(s, str) for s in p.rhs()] for p in first.productions] == [[isinstance(s, str) for s in p.rhs()] for p in theirs]
+    assert [[isinstance(s, str) for s in p.rhs()] for p in first.productions] == [
+        [isinstance(s, str) for s in p.rhs()] for p in theirs
+    ]
     cached = list((isolated_cache / "grammars").glob("*.json"))
     assert len(cached) == 1
     again = Grammar.load(name)  # from the cache
@@ -136,17 +141,22 @@ def test_grammar_hash_is_that_of_the_committed_runs():
 
 def test_a_cached_grammar_loads_without_nltk(isolated_cache):
     Grammar.load("smiles")  # fill the cache
-    code = ("import sys; from grammar_rae.cli.main import main; main(['parse', 'CCO']); "
-            "print(sorted(m for m in ('nltk', 'torch', 'pandas') if m in sys.modules))")
+    code = (
+        "import sys; from grammar_rae.cli.main import main; main(['parse', 'CCO']); "
+        "print(sorted(m for m in ('nltk', 'torch', 'pandas') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.splitlines() == ["CCO\t0 73 73 72 62 2 5 62 2 5 62 2 7", "[]"]
 
 
-@pytest.mark.parametrize("header, message", [
-    ("# @max_length: -4", "@max_length must be a whole number of at least 1, not -4"),
-    ("# @max_length: 0", "not 0"),
-    ('# @separator: 3', "@separator must be a JSON string"),
-])
+@pytest.mark.parametrize(
+    "header, message",
+    [
+        ("# @max_length: -4", "@max_length must be a whole number of at least 1, not -4"),
+        ("# @max_length: 0", "not 0"),
+        ("# @separator: 3", "@separator must be a JSON string"),
+    ],
+)
 def test_bad_header_values_are_refused(header, message):
     text = Grammar.load("expr").source_text
     key = header.split(":")[0]

@@ -11,9 +11,8 @@ from rdkit.Chem import rdFingerprintGenerator
 
 from grammar_rae.data.expressions import evaluator
 from grammar_rae.data.validity import canonical_many, is_valid
-from grammar_rae.parallel import ItemError, parallel_map
-from grammar_rae.evaluation.metrics import property_summary, set_metrics, unique_at
 from grammar_rae.evaluation.filters import failed_filters, filter_patterns
+from grammar_rae.evaluation.metrics import property_summary, set_metrics, unique_at
 from grammar_rae.evaluation.moses import (
     MOSES_KEYS,
     FeatureSet,
@@ -28,10 +27,19 @@ from grammar_rae.evaluation.moses import (
 )
 from grammar_rae.objectives.expressions import WORST_EXPR_FIT, expr_fit
 from grammar_rae.objectives.molecules import largest_cycle_penalty, properties
+from grammar_rae.parallel import ItemError, parallel_map
 
 
 def test_validity_uniqueness_novelty_by_hand():
-    generated = ["CCO", "OCC", "CCO", "c1ccccc1", None, "C1CC", "C(C)(C)(C)(C)C"]  # OCC is CCO; the last two are invalid
+    generated = [
+        "CCO",
+        "OCC",
+        "CCO",
+        "c1ccccc1",
+        None,
+        "C1CC",
+        "C(C)(C)(C)(C)C",
+    ]  # OCC is CCO; the last two are invalid
     canonical = canonical_many("smiles", generated, workers=1)
     assert canonical[0] == canonical[1] == canonical[2] == "CCO" and canonical[4:] == [None, None, None]
     metrics = set_metrics(canonical, training={"CCO"})
@@ -45,7 +53,10 @@ def test_validity_uniqueness_novelty_by_hand():
 def test_a_smiles_whose_canonical_form_rdkit_cannot_read_is_not_valid():
     # sampled by the cpu-ar GVAE: RDKit builds it, writes Clc1ns2oc1=C2, and cannot read that back
     sampled = "s\\5(n\\c\\2(Cl))/O\\C2=C5"
-    assert Chem.MolFromSmiles(sampled) is not None and Chem.MolFromSmiles(Chem.MolToSmiles(Chem.MolFromSmiles(sampled))) is None
+    assert (
+        Chem.MolFromSmiles(sampled) is not None
+        and Chem.MolFromSmiles(Chem.MolToSmiles(Chem.MolFromSmiles(sampled))) is None
+    )
     assert not is_valid("smiles", sampled) and canonical_many("smiles", [sampled, "OCC"], workers=1) == [None, "CCO"]
 
 
@@ -100,13 +111,19 @@ def test_fingerprint_metrics_by_hand(zinc):
     tanimoto = np.array([DataStructs.BulkTanimotoSimilarity(fp, bits) for fp in bits])
     for p, value in ((1, 0.86617), (2, 0.85158)):
         expected = 1 - np.mean(np.mean(tanimoto**p, axis=1) ** (1 / p))
-        assert internal_diversity(drugs.fingerprints, p) == pytest.approx(expected, abs=1e-6) == pytest.approx(value, abs=1e-5)
+        assert (
+            internal_diversity(drugs.fingerprints, p)
+            == pytest.approx(expected, abs=1e-6)
+            == pytest.approx(value, abs=1e-5)
+        )
     assert cosine_similarity(Counter("aab"), Counter("aab")) == pytest.approx(1.0)
     assert cosine_similarity(Counter("a"), Counter("b")) == 0.0
 
 
 def test_filters():
-    charged, big_ring, iodine, plain = FeatureSet(["CC[NH3+]", "C1CCCCCCC1", "CI", "CCOC(=O)c1ccccc1"], workers=1).filters
+    charged, big_ring, iodine, plain = FeatureSet(
+        ["CC[NH3+]", "C1CCCCCCC1", "CI", "CCOC(=O)c1ccccc1"], workers=1
+    ).filters
     assert (charged, big_ring, iodine, plain) == (False, False, False, True)
     patterns = filter_patterns()
     assert len(patterns) == 22 + 480 and all(p is not None for _, p in patterns)
@@ -119,7 +136,13 @@ def test_filters():
 
 def test_brics_fragments_count_every_piece():
     # cut at every BRICS bond at once; repeated pieces count each time, as MOSES counts them
-    assert brics_fragments(Chem.MolFromSmiles("CCOCCOCC")) == ["[3*]O[3*]", "[3*]O[3*]", "[4*]CC", "[4*]CC", "[4*]CC[4*]"]
+    assert brics_fragments(Chem.MolFromSmiles("CCOCCOCC")) == [
+        "[3*]O[3*]",
+        "[3*]O[3*]",
+        "[4*]CC",
+        "[4*]CC",
+        "[4*]CC[4*]",
+    ]
     diether, ester = FeatureSet(["CCOCCOCC"], workers=1), FeatureSet(["CCOC(=O)c1ccccc1"], workers=1)
     assert diether.fragments == Counter({"[3*]O[3*]": 2, "[4*]CC": 2, "[4*]CC[4*]": 1})
     assert ester.fragments == Counter({"[1*]C([6*])=O": 1, "[16*]c1ccccc1": 1, "[3*]O[3*]": 1, "[4*]CC": 1})
@@ -155,7 +178,11 @@ def test_moses_table_against_itself(zinc):
     table = moses_metrics(canonical, reference, training=set(canonical[:250]), workers=1)
     assert set(table) == set(MOSES_KEYS)
     assert table["valid"] == pytest.approx(500 / 600)
-    assert table["snn"] == pytest.approx(1.0) and table["frag"] == pytest.approx(1.0) and table["scaf"] == pytest.approx(1.0)
+    assert (
+        table["snn"] == pytest.approx(1.0)
+        and table["frag"] == pytest.approx(1.0)
+        and table["scaf"] == pytest.approx(1.0)
+    )
     assert table["novelty"] == pytest.approx(0.5)
     assert all(table[name] == pytest.approx(0.0, abs=1e-12) for name in ("logp", "sa", "qed", "weight"))
     assert table["fcd"] < 0.5  # a set against itself
@@ -168,8 +195,11 @@ def test_a_figure_without_a_value_says_why(zinc):
     chains = canonical_many("smiles", ["CCO", "CCCCN", "CC(C)O", "C1CC"], workers=1)  # no rings; the last is invalid
     table = moses_metrics(chains, reference, training=None, workers=1, fcd=False)
     assert table["scaf"] is None and table["fcd"] is None and table["novelty"] is None
-    assert table["missing"] == {"novelty": "needs the training set", "scaf": "no generated molecule has a ring scaffold",
-                                "fcd": "not asked for (--no-fcd)"}
+    assert table["missing"] == {
+        "novelty": "needs the training set",
+        "scaf": "no generated molecule has a ring scaffold",
+        "fcd": "not asked for (--no-fcd)",
+    }
     one = moses_metrics(chains[:1], reference, training=set(), workers=1)
     assert one["fcd"] is None and one["missing"]["fcd"].startswith("needs at least two valid molecules")
     nothing = moses_metrics([None, None], reference, training=set(), workers=1)

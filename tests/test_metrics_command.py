@@ -55,11 +55,28 @@ def test_reference_sets_are_cached(sets, monkeypatch):
 
 def test_metrics_cli(sets, capsys):
     generated, test, train = sets
-    assert main(["metrics", str(generated), "--test", str(test), "--train", str(train), "--no-fcd", "--n-jobs", "1",
-                 "--json"]) == 0
+    assert (
+        main(
+            [
+                "metrics",
+                str(generated),
+                "--test",
+                str(test),
+                "--train",
+                str(train),
+                "--no-fcd",
+                "--n-jobs",
+                "1",
+                "--json",
+            ]
+        )
+        == 0
+    )
     result = json.loads(capsys.readouterr().out)
     assert result["metrics"]["novelty"] == pytest.approx(0.75)
-    assert main(["metrics", str(generated), "--test", str(test), "--train", str(train), "--no-fcd", "--n-jobs", "1"]) == 0
+    assert (
+        main(["metrics", str(generated), "--test", str(test), "--train", str(train), "--no-fcd", "--n-jobs", "1"]) == 0
+    )
     out = capsys.readouterr().out
     assert "40 of 43 lines are valid molecules (invalid lines: 32, 33, 34)" in out
     assert "Novelty" in out and "0.7500" in out and "1 invalid lines left out" in out
@@ -70,13 +87,19 @@ def test_metrics_cli(sets, capsys):
     assert "n/a: no generated molecule has a ring scaffold" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("make_args, message", [
-    (lambda g, t, r: [str(g.parent / "missing.smi")], "missing.smi is not a file"),
-    (lambda g, t, r: [str(g), "--test", str(g.parent / "nope.smi")], "nope.smi is not a file"),
-    (lambda g, t, r: [str(g), "--column", "smiles_col", "--test", str(t), "--train", str(r)], "has no column 'smiles_col'"),
-    (lambda g, t, r: [str(g.parent / "empty.smi"), "--test", str(t), "--train", str(r)], "is empty"),
-    (lambda g, t, r: [str(g), "--n-jobs", "0"], "must be at least 1"),
-])
+@pytest.mark.parametrize(
+    "make_args, message",
+    [
+        (lambda g, t, r: [str(g.parent / "missing.smi")], "missing.smi is not a file"),
+        (lambda g, t, r: [str(g), "--test", str(g.parent / "nope.smi")], "nope.smi is not a file"),
+        (
+            lambda g, t, r: [str(g), "--column", "smiles_col", "--test", str(t), "--train", str(r)],
+            "has no column 'smiles_col'",
+        ),
+        (lambda g, t, r: [str(g.parent / "empty.smi"), "--test", str(t), "--train", str(r)], "is empty"),
+        (lambda g, t, r: [str(g), "--n-jobs", "0"], "must be at least 1"),
+    ],
+)
 def test_metrics_bad_input(sets, capsys, make_args, message):
     generated, test, train = sets
     (generated.parent / "empty.smi").write_text("")
@@ -85,4 +108,3 @@ def test_metrics_bad_input(sets, capsys, make_args, message):
         assert status == 1
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
-

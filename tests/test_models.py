@@ -79,7 +79,9 @@ def test_masked_loss_is_finite_with_extreme_logits(smiles_grammar, zinc, scale):
     assert torch.isfinite(loss).all() and torch.isfinite(logits.grad).all()
 
 
-@pytest.mark.parametrize("model_name, reg", [("grae", "l2"), ("grae", "gp"), ("grae", "sn"), ("gvae", "none"), ("gcvae", "none")])
+@pytest.mark.parametrize(
+    "model_name, reg", [("grae", "l2"), ("grae", "gp"), ("grae", "sn"), ("gvae", "none"), ("gcvae", "none")]
+)
 def test_grammar_models_train_step(smiles_grammar, zinc, model_name, reg):
     torch.manual_seed(0)
     model = build_model(_config(smiles_grammar, model_name, "cpu", gru_hidden=32, reg=reg), smiles_grammar.rule_masks)
@@ -105,8 +107,10 @@ def test_vae_noise_only_in_training(smiles_grammar, zinc):
     rae = build_model(_config(smiles_grammar, "grae", "cpu", gru_hidden=32), smiles_grammar.rule_masks).train()
     assert torch.equal(rae.latent(x, None)[0], rae.encode(x))
     # Reconstruction encodes 10 times exactly when training draws the code: VAEs and GCVAE, not GRAE.
-    stochastic = {name: build_model(_config(smiles_grammar, name, "cpu", gru_hidden=8), smiles_grammar.rule_masks).stochastic
-                  for name in ("grae", "gcvae", "gvae", "cvae")}
+    stochastic = {
+        name: build_model(_config(smiles_grammar, name, "cpu", gru_hidden=8), smiles_grammar.rule_masks).stochastic
+        for name in ("grae", "gcvae", "gvae", "cvae")
+    }
     assert stochastic == {"grae": False, "gcvae": True, "gvae": True, "cvae": True}
     gcvae = build_model(_config(smiles_grammar, "gcvae", "cpu", gru_hidden=8), smiles_grammar.rule_masks).eval()
     assert not torch.equal(gcvae.draw(x), gcvae.encode(x))
@@ -128,9 +132,14 @@ def test_gru_encoder_reads_each_sequence_to_its_end_only(smiles_grammar, zinc, e
     """The GRU encoder's code does not depend on the batch it is in (how far it is padded) nor on
     the padding rule, which is the last rule of each shipped grammar; its backward reading is the
     forward GRU's input reversed within each sequence's length."""
-    assert smiles_grammar.padding_rule == smiles_grammar.n_rules - 1 and expr_grammar.padding_rule == expr_grammar.n_rules - 1
+    assert (
+        smiles_grammar.padding_rule == smiles_grammar.n_rules - 1
+        and expr_grammar.padding_rule == expr_grammar.n_rules - 1
+    )
     torch.manual_seed(0)
-    model = build_model(_config(smiles_grammar, "grae", "cpu-ar", encoder="gru", encoder_gru_hidden=16), smiles_grammar.rule_masks)
+    model = build_model(
+        _config(smiles_grammar, "grae", "cpu-ar", encoder="gru", encoder_gru_hidden=16), smiles_grammar.rule_masks
+    )
     short, long = "CCO", zinc[2]
     x, _, _ = _batch(smiles_grammar, [short, long])
     alone, _, _ = _batch(smiles_grammar, [short])
@@ -163,14 +172,18 @@ def test_word_dropout_replaces_previous_rules_in_training_only(smiles_grammar, z
     assert torch.equal(draws[0], draws[1]) and not torch.equal(draws[0], draws[2])
     assert not torch.allclose(draws[0], evaluated)
     # every previous rule dropped: the decoder reads the start symbol at each step
-    everything = build_model(_config(smiles_grammar, "grae", "cpu-ar", word_dropout=0.999999, gru_hidden=16), smiles_grammar.rule_masks)
+    everything = build_model(
+        _config(smiles_grammar, "grae", "cpu-ar", word_dropout=0.999999, gru_hidden=16), smiles_grammar.rule_masks
+    )
     everything.load_state_dict(model.state_dict())
     blank = torch.full_like(targets[:, :steps], everything.decoder.start_token)
     everything.train()
     dropped = everything.decoder.teacher_forced(z, targets[:, :steps], torch.Generator().manual_seed(0))
     everything.eval()
     latent = everything.decoder.input(z).unsqueeze(1).expand(-1, steps, -1)
-    hidden, _ = everything.decoder.gru(torch.cat([everything.decoder.embedding(blank), latent], dim=2), everything.decoder.initial_state(z))
+    hidden, _ = everything.decoder.gru(
+        torch.cat([everything.decoder.embedding(blank), latent], dim=2), everything.decoder.initial_state(z)
+    )
     assert torch.allclose(dropped, everything.decoder.output(hidden), atol=1e-6)
 
 

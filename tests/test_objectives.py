@@ -12,7 +12,13 @@ import pytest
 from grammar_rae.cli.main import main
 from grammar_rae.objectives.molecules import property_table, zinc_statistics
 from grammar_rae.objectives.oracle import Oracle, top_auc
-from grammar_rae.objectives.registry import OBJECTIVE_NAMES, PMO_TASKS, ObjectiveError, get_objective, zinc_standardisation
+from grammar_rae.objectives.registry import (
+    OBJECTIVE_NAMES,
+    PMO_TASKS,
+    ObjectiveError,
+    get_objective,
+    zinc_standardisation,
+)
 
 
 def test_penalized_logp_is_the_standardised_composite(zinc):
@@ -137,7 +143,10 @@ def test_pmo_tasks_read_any_spelling_and_score_what_is_no_molecule_zero(capsys):
     kekule = "CC1=CC=C(C=C1)C1=CC(=NN1C1=CC=C(C=C1)S(N)(=O)=O)C(F)(F)F"  # the target as GuacaMol writes it
     assert objective([celecoxib, kekule, "C1CC", "", None, "c1cccc1"]).tolist() == [1.0, 1.0, 0.0, 0.0, 0.0, 0.0]
     # a molecule of the right formula scores 1 on the formula term; its isomer score is that term alone
-    assert get_objective("isomers_c7h8n2o2")(["Nc1ccc([N+](=O)[O-])cc1C", "Cc1ccc(N)c([N+](=O)[O-])c1"]).tolist() == [1.0, 1.0]
+    assert get_objective("isomers_c7h8n2o2")(["Nc1ccc([N+](=O)[O-])cc1C", "Cc1ccc(N)c([N+](=O)[O-])c1"]).tolist() == [
+        1.0,
+        1.0,
+    ]
     assert main(["score", "--objective", "zaleplon_mpo", "C1CC", "CC(=O)N(CC)c1cccc(-c2ccnc3c(C#N)cnn23)c1"]) == 0
     lines = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
     # zaleplon itself: similarity 1, but the task asks for another formula (C19H17N3O2), so less than 1

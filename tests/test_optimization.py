@@ -61,8 +61,17 @@ def test_the_data_region_bounds_the_density_aware_acquisitions():
     plain = select_batch(gp, box, q=4, best=float(y.max()), seed=0, restarts=2, raw_samples=64)
     assert not region.inside(plain).all()  # plain EI leaves the data for the empty corner of the box
     for acquisition in ("floor-ei", "weighted-ei"):
-        z = select_batch(gp, box, q=4, best=float(y.max()), seed=0, restarts=2, raw_samples=64,
-                         acquisition=acquisition, region=region)
+        z = select_batch(
+            gp,
+            box,
+            q=4,
+            best=float(y.max()),
+            seed=0,
+            restarts=2,
+            raw_samples=64,
+            acquisition=acquisition,
+            region=region,
+        )
         assert z.shape == (4, 2) and np.all(z >= box[0] - 1e-6) and np.all(z <= box[1] + 1e-6)
         if acquisition == "floor-ei":
             assert region.inside(z).all()  # the constraint holds for every point
@@ -72,7 +81,9 @@ def test_the_data_region_bounds_the_density_aware_acquisitions():
     far = np.array([[3.0, 3.0], [-1.5, -1.5]], dtype=np.float32)
     pulled = region.pull_in(far)
     assert region.inside(pulled).all() and np.array_equal(pulled[1], far[1])  # a point inside stays where it is
-    assert region.log_density(torch.as_tensor(pulled[:1], dtype=torch.float64)).item() == pytest.approx(region.floor, abs=0.01)
+    assert region.log_density(torch.as_tensor(pulled[:1], dtype=torch.float64)).item() == pytest.approx(
+        region.floor, abs=0.01
+    )
     with pytest.raises(GrammarRAEError, match="Unknown acquisition 'pi'"):
         BOSettings(acquisition="pi")
     with pytest.raises(GrammarRAEError, match="quantile between 0 and 1"):
@@ -97,7 +108,10 @@ def test_the_floor_keeps_the_density_samplable_where_the_codes_are_denser_than_i
     assert np.mean(density.score_samples(own) >= codes_floor) < 0.1  # a floor from the codes alone
     region = DataRegion.of(density, codes, 0.01)
     assert region.floor < codes_floor and region.inside(codes).mean() >= 0.99
-    assert region.candidates["the training codes'"] == pytest.approx(codes_floor) and f"≥ {region.floor:.2f}" in region.describe()
+    assert (
+        region.candidates["the training codes'"] == pytest.approx(codes_floor)
+        and f"≥ {region.floor:.2f}" in region.describe()
+    )
     assert region.inside(own).mean() == pytest.approx(0.99, abs=0.005)
     box = torch.as_tensor(bounding_box(codes), dtype=torch.float64)
     assert region.inside(region.draw(50, box, torch.Generator().manual_seed(0)).numpy()).all()
@@ -152,15 +166,24 @@ def test_seed_runs_resume_exactly(expr_run):
     for it in straight["iterations"]:
         assert len(it["proposals"]) == 3
         for p in it["proposals"]:
-            assert p["score"] == pytest.approx(objective([p["string"]])[0]) if p["valid"] else p["score"] == objective.worst
+            assert (
+                p["score"] == pytest.approx(objective([p["string"]])[0])
+                if p["valid"]
+                else p["score"] == objective.worst
+            )
     other = SeedRun(model, objective, BOSettings(**{**TINY.__dict__, "batch": 4}), 1, targets)
     assert other.folder != folder and not other.state["iterations"]  # other settings start beside, not over, these
 
 
 def test_summary_by_hand():
     objective = get_objective("expr-fit")
-    table = summarise({1: [{"string": "x", "valid": True, "score": 2.0}, {"string": None, "valid": False, "score": 6.9}],
-                       2: [{"string": "1", "valid": True, "score": 1.0}, {"string": "2", "valid": True, "score": 3.0}]}, objective)
+    table = summarise(
+        {
+            1: [{"string": "x", "valid": True, "score": 2.0}, {"string": None, "valid": False, "score": 6.9}],
+            2: [{"string": "1", "valid": True, "score": 1.0}, {"string": "2", "valid": True, "score": 3.0}],
+        },
+        objective,
+    )
     assert table["fraction_valid"]["mean"] == pytest.approx(0.75)
     # the standard error from the sample standard deviation (ddof = 1) of 0.5 and 1.0: 0.354 / √2
     assert table["fraction_valid"]["sem"] == pytest.approx(0.25)
@@ -172,7 +195,9 @@ def test_summary_names_each_molecule_once():
     objective = get_objective("penalized-logp")
     strings = ["CCCCCCCC", "CCCCCCC(C)", "c1ccccc1", "CCO"]  # the first two are both octane
     scores = objective(strings)
-    table = summarise({1: [{"string": s, "valid": True, "score": float(v)} for s, v in zip(strings, scores)]}, objective)
+    table = summarise(
+        {1: [{"string": s, "valid": True, "score": float(v)} for s, v in zip(strings, scores)]}, objective
+    )
     assert [t["string"] for t in table["top"]] == ["CCCCCCCC", "c1ccccc1", "CCO"]
     assert table["average_score"]["mean"] == pytest.approx(np.mean(scores))  # the average still counts every proposal
     assert table["average_score"]["sem"] is None  # one seed has no standard error, and says so
@@ -182,19 +207,29 @@ def test_summary_names_each_molecule_once():
 def test_seed_statistics_by_hand():
     objective = get_objective("penalized-logp")  # higher is better
     octane, benzene, ethanol = objective(["CCCCCCCC", "c1ccccc1", "CCO"])
-    frame = pd.DataFrame([
-        {"seed": 1, "iteration": 1, "string": "CCCCCCCC", "valid": True, "score": octane},
-        {"seed": 1, "iteration": 1, "string": "CCCCCCC(C)", "valid": True, "score": octane},  # octane again: once in the top
-        {"seed": 1, "iteration": 2, "string": "c1ccccc1", "valid": True, "score": benzene},
-        {"seed": 1, "iteration": 2, "string": None, "valid": False, "score": objective.worst},
-        {"seed": 2, "iteration": 1, "string": "CCO", "valid": True, "score": ethanol},
-        {"seed": 2, "iteration": 2, "string": None, "valid": False, "score": objective.worst},
-    ])
+    frame = pd.DataFrame(
+        [
+            {"seed": 1, "iteration": 1, "string": "CCCCCCCC", "valid": True, "score": octane},
+            {
+                "seed": 1,
+                "iteration": 1,
+                "string": "CCCCCCC(C)",
+                "valid": True,
+                "score": octane,
+            },  # octane again: once in the top
+            {"seed": 1, "iteration": 2, "string": "c1ccccc1", "valid": True, "score": benzene},
+            {"seed": 1, "iteration": 2, "string": None, "valid": False, "score": objective.worst},
+            {"seed": 2, "iteration": 1, "string": "CCO", "valid": True, "score": ethanol},
+            {"seed": 2, "iteration": 2, "string": None, "valid": False, "score": objective.worst},
+        ]
+    )
     stats = seed_statistics(frame, objective)
     assert stats["seeds"] == [1, 2] and stats["fraction_valid"]["mean"] == pytest.approx((0.75 + 0.5) / 2)
     assert stats["averages"] == pytest.approx({1: (2 * octane + benzene) / 3, 2: ethanol})
     assert stats["best"]["mean"] == pytest.approx((max(octane, benzene) + ethanol) / 2)
-    assert stats["top"]["mean"] == pytest.approx(((octane + benzene) / 2 + ethanol) / 2)  # seed 1 has two distinct molecules
+    assert stats["top"]["mean"] == pytest.approx(
+        ((octane + benzene) / 2 + ethanol) / 2
+    )  # seed 1 has two distinct molecules
     assert stats["best_overall"] == pytest.approx(max(octane, benzene, ethanol))
     assert stats["by_iteration"]["fraction_valid"] == pytest.approx([1.0, 0.25])
     assert stats["by_iteration"]["average_score"] == pytest.approx([(octane + ethanol) / 2, benzene])
@@ -204,7 +239,9 @@ def test_progress_lines_give_the_best_so_far(expr_run):
     model = TrainedModel.load(expr_run)
     objective = get_objective("expr-fit")  # lower is better
     lines: list[str] = []
-    state = SeedRun(model, objective, BOSettings(**{**TINY.__dict__, "iterations": 3}), 7, training_targets(model, objective)).run(log=lines.append)
+    state = SeedRun(
+        model, objective, BOSettings(**{**TINY.__dict__, "iterations": 3}), 7, training_targets(model, objective)
+    ).run(log=lines.append)
     for k, line in enumerate(lines):
         seen = [p for it in state["iterations"][: k + 1] for p in it["proposals"] if p["valid"]]
         batch = [p for p in state["iterations"][k]["proposals"] if p["valid"]]
@@ -214,14 +251,37 @@ def test_progress_lines_give_the_best_so_far(expr_run):
 
 def test_optimize_cli_table_files_and_resume(expr_run, capsys):
     shutil.rmtree(expr_run / "optimization", ignore_errors=True)  # other tests of this module share the run
-    args = ["optimize", "--model", str(expr_run), "--objective", "expr-fit", "--iterations", "1", "--batch", "3",
-            "--seeds", "1-2", "--attempts", "5", "--gp-epochs", "2", "--inducing", "30", "--restarts", "2", "--json", "--plots"]
+    args = [
+        "optimize",
+        "--model",
+        str(expr_run),
+        "--objective",
+        "expr-fit",
+        "--iterations",
+        "1",
+        "--batch",
+        "3",
+        "--seeds",
+        "1-2",
+        "--attempts",
+        "5",
+        "--gp-epochs",
+        "2",
+        "--inducing",
+        "30",
+        "--restarts",
+        "2",
+        "--json",
+        "--plots",
+    ]
     assert main(args) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["bo"]["seeds"] == [1, 2] and "random" in result
-    folder, = (expr_run / "optimization").glob("expr-fit-*")  # not the protocol's settings: a folder of their own
-    fractions = [np.mean([p["valid"] for p in json.loads((folder / f"seed-{s}.json").read_text())["iterations"][0]["proposals"]])
-                 for s in (1, 2)]
+    (folder,) = (expr_run / "optimization").glob("expr-fit-*")  # not the protocol's settings: a folder of their own
+    fractions = [
+        np.mean([p["valid"] for p in json.loads((folder / f"seed-{s}.json").read_text())["iterations"][0]["proposals"]])
+        for s in (1, 2)
+    ]
     assert result["bo"]["fraction_valid"]["mean"] == pytest.approx(np.mean(fractions))
     assert (folder / "optimization.json").exists() and (folder / "best-so-far.png").exists()
     lines = (folder / "proposals.csv").read_text().splitlines()
@@ -232,13 +292,23 @@ def test_optimize_cli_table_files_and_resume(expr_run, capsys):
     assert len(json.loads((folder / "seed-1.json").read_text())["iterations"]) == 2
     seed_1 = (folder / "seed-1.json").read_text()
     assert main([*args[:8], "4", *args[9:]]) == 0  # other settings (--batch 4) run beside them, needing no --resume
-    assert len(list((expr_run / "optimization").glob("expr-fit-*"))) == 2 and (folder / "seed-1.json").read_text() == seed_1
-    table = (expr_run / "optimization" / "comparison-expr-fit.md").read_text().splitlines()  # the two settings side by side
+    assert (
+        len(list((expr_run / "optimization").glob("expr-fit-*"))) == 2
+        and (folder / "seed-1.json").read_text() == seed_1
+    )
+    table = (
+        (expr_run / "optimization" / "comparison-expr-fit.md").read_text().splitlines()
+    )  # the two settings side by side
     assert (expr_run / "optimization" / "comparison-expr-fit.png").exists()
     rows = [line for line in table if line.startswith("| ") and "---" not in line][1:]
     assert len(rows) == 4 and {row.split(" | ")[0].split("batch ")[1].split(",")[0] for row in rows} == {"3", "4"}
     assert all("surrogate.inducing 30" in row and "| 1–2 |" in row for row in rows)
-    assert [row.startswith("| random GMM, ") for row in rows] == [False, True, False, True]  # each baseline under its BO
+    assert [row.startswith("| random GMM, ") for row in rows] == [
+        False,
+        True,
+        False,
+        True,
+    ]  # each baseline under its BO
     assert main(["optimize", "--model", str(expr_run), "--objective", "penalized-logp"]) == 1
     assert "scores smiles strings" in capsys.readouterr().err
     assert main(["optimize", "--model", str(expr_run), "--objective", "expr-fit", "--seeds", "a-b"]) == 1
@@ -247,8 +317,15 @@ def test_optimize_cli_table_files_and_resume(expr_run, capsys):
 
 def test_optimize_api_reports_extra_objectives(expr_run, monkeypatch):
     model = TrainedModel.load(expr_run)
-    result = optimize(model, get_objective("expr-fit"), seeds=[3], settings=TINY, baseline=False,
-                      extra=[get_objective(lambda s: [1.0] * len(s))], log=lambda *_: None)
+    result = optimize(
+        model,
+        get_objective("expr-fit"),
+        seeds=[3],
+        settings=TINY,
+        baseline=False,
+        extra=[get_objective(lambda s: [1.0] * len(s))],
+        log=lambda *_: None,
+    )
     assert "random" not in result and all("<lambda>" in t for t in result["bo"]["top"])
     # a finished seed resumes from its file alone: no encoding of the training set, no GP
     monkeypatch.setattr(TrainedModel, "codes", lambda *_: pytest.fail("a finished seed encoded the training set"))
@@ -312,7 +389,9 @@ def test_an_interrupted_iteration_keeps_its_fitted_surrogate(expr_run, monkeypat
     monkeypatch.setattr(SparseGP, "fit", lambda self, *a, **k: fits.append(1))
     resumed = SeedRun(model, objective, settings, 5, targets).run()
     assert not fits  # the surrogate fitted before the interruption is used, not fitted again
-    assert [p["string"] for p in resumed["iterations"][0]["proposals"]] == [p["string"] for p in straight["iterations"][0]["proposals"]]
+    assert [p["string"] for p in resumed["iterations"][0]["proposals"]] == [
+        p["string"] for p in straight["iterations"][0]["proposals"]
+    ]
 
 
 def test_a_proposal_on_the_floor_is_not_counted_below_it(tmp_path):
@@ -320,9 +399,21 @@ def test_a_proposal_on_the_floor_is_not_counted_below_it(tmp_path):
     rounding for saving, not the search, put it 7e-6 below; one 0.01 below is below."""
     objective = get_objective("expr-fit")
     proposal = {"string": "x", "valid": True, "score": 1.0, "z": [0.0]}
-    state = {"seed": 1, "iterations": [{"iteration": 1, "density_floor": 30.945207,
-                                        "surrogate": {"rmse": 1.0, "log_likelihood": -1.0, "n": 1},
-                                        "proposals": [proposal | {"log_density": 30.9452}, proposal | {"log_density": 31.0},
-                                                      proposal | {"log_density": 30.935}, proposal | {"log_density": 40.0}]}]}
+    state = {
+        "seed": 1,
+        "iterations": [
+            {
+                "iteration": 1,
+                "density_floor": 30.945207,
+                "surrogate": {"rmse": 1.0, "log_likelihood": -1.0, "n": 1},
+                "proposals": [
+                    proposal | {"log_density": 30.9452},
+                    proposal | {"log_density": 31.0},
+                    proposal | {"log_density": 30.935},
+                    proposal | {"log_density": 40.0},
+                ],
+            }
+        ],
+    }
     result = write_summary(tmp_path, "m", objective, {}, {1: state}, None)
     assert result["bo"]["below_density_floor"]["mean"] == pytest.approx(0.25)

@@ -13,22 +13,42 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_wheel_ships_grammars_and_data(tmp_path):
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            str(ROOT),
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+        ],
         check=True,
     )
     (wheel,) = tmp_path.glob("grammar_rae-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    for shipped in ("grammar_rae/grammars/smiles.cfg", "grammar_rae/grammars/expr.cfg", "grammar_rae/datafiles/datasets.json",
-                    "grammar_rae/datafiles/zinc250k_penalized_logp.json", "grammar_rae/datafiles/paper_results.json",
-                    "grammar_rae/pretrained/expr-grae/model.pt", "grammar_rae/pretrained/expr-grae/config.json",
-                    "grammar_rae/pretrained/expr-grae/density-gmm10.npz", "grammar_rae/pretrained/expr-grae/README.md"):
+    for shipped in (
+        "grammar_rae/grammars/smiles.cfg",
+        "grammar_rae/grammars/expr.cfg",
+        "grammar_rae/datafiles/datasets.json",
+        "grammar_rae/datafiles/zinc250k_penalized_logp.json",
+        "grammar_rae/datafiles/paper_results.json",
+        "grammar_rae/pretrained/expr-grae/model.pt",
+        "grammar_rae/pretrained/expr-grae/config.json",
+        "grammar_rae/pretrained/expr-grae/density-gmm10.npz",
+        "grammar_rae/pretrained/expr-grae/README.md",
+    ):
         assert shipped in names
     for package in (ROOT / "grammar_rae").rglob("__init__.py"):  # every subpackage is listed in pyproject.toml
         assert package.relative_to(ROOT).as_posix() in names
     assert any(name.endswith("entry_points.txt") for name in names)
 
     site = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(wheel)], check=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(wheel)], check=True
+    )
     probe = (
         "import grammar_rae, json; from grammar_rae import Grammar; from grammar_rae.data import registry;"
         "from grammar_rae.generation.trained import TrainedModel;"
@@ -36,7 +56,9 @@ def test_wheel_ships_grammars_and_data(tmp_path):
         " str(TrainedModel.load('pretrained:expr-grae', 'cpu').folder)]))"
     )
     env = {**os.environ, "PYTHONPATH": str(site)}
-    out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True, check=True
+    )
     location, n_smiles, n_expr, datasets, expr_grae = __import__("json").loads(out.stdout)
     assert location.startswith(str(site)) and expr_grae.startswith(str(site))  # the installed copy, not the source tree
     assert (n_smiles, n_expr, datasets) == (76, 12, ["expr100k", "zinc250k"])
@@ -56,6 +78,6 @@ def test_each_subpackage_says_what_it_offers():
         missing = [attribute for attribute in package.__all__ if not hasattr(package, attribute)]
         assert not missing, (name, missing)
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    quick_start = readme[readme.index("## From Python"):readme.index("## Grammars")]
+    quick_start = readme[readme.index("## From Python") : readme.index("## Grammars")]
     deep = [line for line in quick_start.splitlines() if line.startswith("from grammar_rae.") and line.count(".") > 1]
     assert not deep, deep

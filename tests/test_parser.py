@@ -55,7 +55,7 @@ def test_known_sequences(smiles_grammar, expr_grammar):
 
 def test_ambiguous_grammar_returns_nltks_first_tree(tmp_path):
     (tmp_path / "amb.cfg").write_text(
-        "# @name: amb\n# @start: E\n# @padding: Nothing\n# @max_length: 50\n# @separator: \" \"\n"
+        '# @name: amb\n# @start: E\n# @padding: Nothing\n# @max_length: 50\n# @separator: " "\n'
         "E -> E '+' E | 'a'\nNothing -> None\n"
     )
     grammar = Grammar.load(tmp_path / "amb.cfg")
@@ -67,7 +67,7 @@ def test_ambiguous_grammar_returns_nltks_first_tree(tmp_path):
 
 def test_grammar_with_empty_rules(tmp_path):
     (tmp_path / "eps.cfg").write_text(
-        "# @name: eps\n# @start: S\n# @padding: Nothing\n# @max_length: 50\n# @separator: \" \"\n"
+        '# @name: eps\n# @start: S\n# @padding: Nothing\n# @max_length: 50\n# @separator: " "\n'
         "S -> A 'b' A\nA -> 'a' A | \nNothing -> None\n"
     )
     grammar = Grammar.load(tmp_path / "eps.cfg")

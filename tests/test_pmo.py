@@ -57,23 +57,49 @@ def test_a_task_run_counts_calls_and_resumes_exactly(zinc_model, tmp_path, monke
 
 
 def test_benchmark_cli_table_json_and_refusals(tmp_path, capsys):
-    args = ["benchmark", "pmo", "--model", "pretrained:zinc-grae", "--tasks", "qed", "--budget", "150", "--seeds", "1-2",
-            "--batch", "50", "--initial", "50", "--out", str(tmp_path), "--json"]
+    args = [
+        "benchmark",
+        "pmo",
+        "--model",
+        "pretrained:zinc-grae",
+        "--tasks",
+        "qed",
+        "--budget",
+        "150",
+        "--seeds",
+        "1-2",
+        "--batch",
+        "50",
+        "--initial",
+        "50",
+        "--out",
+        str(tmp_path),
+        "--json",
+    ]
     assert main(args) == 0
     result = json.loads(capsys.readouterr().out.splitlines()[-1])
     row = result["tasks"]["qed"]
-    assert len(row["seeds"]) == 2 and row["auc_top10"] == pytest.approx(np.mean(row["seeds"])) and result["sum"] == row["auc_top10"]
+    assert (
+        len(row["seeds"]) == 2
+        and row["auc_top10"] == pytest.approx(np.mean(row["seeds"]))
+        and result["sum"] == row["auc_top10"]
+    )
     assert 0.5 < row["auc_top10"] < 1.0 and row["calls"] == [150, 150]
     assert main(args) == 1
     assert "pass --resume" in capsys.readouterr().err
     assert main([*args, "--resume", "--plots"]) == 0  # finished runs: nothing left to do, the same table
     captured = capsys.readouterr()
     assert json.loads(captured.out.splitlines()[-1])["tasks"]["qed"]["seeds"] == row["seeds"]
-    assert f"figure: {tmp_path / 'top10-curves.png'}" in captured.err and (tmp_path / "top10-curves.png").stat().st_size > 0
+    assert (
+        f"figure: {tmp_path / 'top10-curves.png'}" in captured.err
+        and (tmp_path / "top10-curves.png").stat().st_size > 0
+    )
     assert main([*args[:-1], "--resume", "--batch", "20"]) == 1
     assert "was made with other settings" in capsys.readouterr().err
-    for bad, message in ((["--tasks", "qed,logp"], "Unknown PMO task logp"),
-                         (["--model", "pretrained:expr-grae"], "PMO's tasks score molecules")):
+    for bad, message in (
+        (["--tasks", "qed,logp"], "Unknown PMO task logp"),
+        (["--model", "pretrained:expr-grae"], "PMO's tasks score molecules"),
+    ):
         assert main(["benchmark", "pmo", *bad, "--budget", "10", "--out", str(tmp_path / "other")]) == 1
         assert message in capsys.readouterr().err
     assert not (tmp_path / "other").exists()

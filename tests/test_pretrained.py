@@ -31,7 +31,23 @@ def test_shipped_expression_models_sample_valid_expressions(name, no_data, capsy
     assert name in pretrained.available()
     shipped = {p: p.stat().st_mtime_ns for p in pretrained.shipped_root().rglob("*")}
     # the shipped ex-post GMM (the default for GRAE; a VAE samples N(0, I) unless told)
-    assert main(["sample", "--model", f"pretrained:{name}", "--n", "300", "--density", "gmm", "--report", "validity", "--json"]) == 0
+    assert (
+        main(
+            [
+                "sample",
+                "--model",
+                f"pretrained:{name}",
+                "--n",
+                "300",
+                "--density",
+                "gmm",
+                "--report",
+                "validity",
+                "--json",
+            ]
+        )
+        == 0
+    )
     report = json.loads(capsys.readouterr().out)
     assert report["validity"] > 0.9 and report["novelty"] is None
     assert report["out"].startswith(str(no_data))  # samples go to the user cache
@@ -47,13 +63,31 @@ def test_shipped_molecule_model_samples_valid_molecules(no_data, capsys):
     constraints, and far fewer with the grammar mask alone; the paper-decoder model stays loadable."""
     reports = {}
     for constraints in ("auto", "none"):
-        assert main(["sample", "--model", "pretrained:zinc-grae", "--n", "200", "--report", "validity,uniqueness",
-                     "--constraints", constraints, "--json"]) == 0
+        assert (
+            main(
+                [
+                    "sample",
+                    "--model",
+                    "pretrained:zinc-grae",
+                    "--n",
+                    "200",
+                    "--report",
+                    "validity,uniqueness",
+                    "--constraints",
+                    constraints,
+                    "--json",
+                ]
+            )
+            == 0
+        )
         reports[constraints] = json.loads(capsys.readouterr().out)
     assert reports["auto"]["validity"] >= 0.97 and reports["auto"]["uniqueness"] >= 0.97
     assert reports["none"]["validity"] <= 0.7
     old = TrainedModel.load("pretrained:zinc-grae-paper-decoder", "cpu")
-    assert old.config.decoder == "repeat" and TrainedModel.load("pretrained:zinc-grae", "cpu").config.decoder == "autoregressive"
+    assert (
+        old.config.decoder == "repeat"
+        and TrainedModel.load("pretrained:zinc-grae", "cpu").config.decoder == "autoregressive"
+    )
 
 
 def test_unknown_pretrained_model_is_one_sentence(capsys):
@@ -105,7 +139,9 @@ def test_the_model_card_gives_every_bo_of_the_run_protocol_first():
     assert len(rows) == 2 and rows[1].startswith("| BO of penalized-logp, acquisition floor-ei (10 seeds")
     for row, folder in zip(rows, ["penalized-logp", "penalized-logp-6a28cbf6"]):
         result = json.loads((run / "optimization" / folder / "optimization.json").read_text())
-        assert f"average {result['bo']['average_score']['mean']:.2f} ± {result['bo']['average_score']['sem']:.2f}" in row
+        assert (
+            f"average {result['bo']['average_score']['mean']:.2f} ± {result['bo']['average_score']['sem']:.2f}" in row
+        )
         assert f"best {result['bo']['top'][0]['score']:.2f}" in row and f"({len(result['bo']['seeds'])} seeds" in row
     assert "random GMM baseline" in rows[0] and "below the density floor 0.00" in rows[1]
     assert card == (Path(__file__).resolve().parents[1] / "pretrained" / "zinc-grae" / "README.md").read_text()
@@ -127,8 +163,13 @@ def test_every_spelling_of_a_molecule_gets_one_code(no_data, capsys, zinc):
         mol = Chem.MolFromSmiles(smiles)
         kekule = Chem.Mol(mol)
         Chem.Kekulize(kekule, clearAromaticFlags=True)
-        spellings.append([Chem.MolToSmiles(mol), Chem.MolToSmiles(kekule, kekuleSmiles=True),
-                          Chem.MolToRandomSmilesVect(mol, 1, randomSeed=i)[0]])
+        spellings.append(
+            [
+                Chem.MolToSmiles(mol),
+                Chem.MolToSmiles(kekule, kekuleSmiles=True),
+                Chem.MolToRandomSmilesVect(mol, 1, randomSeed=i)[0],
+            ]
+        )
     flat = [text for row in spellings for text in row]
     assert len(set(flat)) > 2 * len(molecules)  # the spellings differ as strings
     codes, errors = model.encode(flat)
@@ -140,14 +181,19 @@ def test_every_spelling_of_a_molecule_gets_one_code(no_data, capsys, zinc):
     as_trained = reconstruction_accuracy(model, [row[1] for row in spellings], mode="beam")
     assert reconstruction_accuracy(model, aromatic, mode="beam").accuracy == as_trained.accuracy
     _, errors = model.encode(["C1CC", "CCO", "c1cccc1"])
-    assert errors == {0: "'C1CC' is not a molecule: RDKit cannot read it.", 2: "'c1cccc1' is not a molecule: RDKit cannot read it."}
+    assert errors == {
+        0: "'C1CC' is not a molecule: RDKit cannot read it.",
+        2: "'c1cccc1' is not a molecule: RDKit cannot read it.",
+    }
 
     assert main(["encode", "--model", "pretrained:zinc-grae", "c1ccccc1O", "OC1=CC=CC=C1", "C1CC"]) == 1
     captured = capsys.readouterr()
     records = [json.loads(line) for line in captured.out.splitlines()]
     assert records[0]["read_as"] == records[1]["read_as"] == "OC1=CC=CC=C1" and records[0]["z"] == records[1]["z"]
     assert records[2] == {"input": "C1CC", "error": "'C1CC' is not a molecule: RDKit cannot read it."}
-    assert "Read as canonical Kekulé SMILES, the form the model was trained on: 1 of 3 inputs rewritten." in captured.err
+    assert (
+        "Read as canonical Kekulé SMILES, the form the model was trained on: 1 of 3 inputs rewritten." in captured.err
+    )
     assert main(["interpolate", "--model", "pretrained:zinc-grae", "CCO", "OC1=CC=CC=C1", "--steps", "3"]) == 0
     captured = capsys.readouterr()
     rows = [line.split("\t") for line in captured.out.splitlines()]
@@ -177,10 +223,18 @@ def test_sample_works_offline_and_says_what_needs_the_data_set(no_data, no_netwo
     assert main(["sample"]) == 0  # the plainest form, with its default number of samples
     out = capsys.readouterr().out
     assert "validity" in out and "uniqueness" in out
-    assert "novelty: needs the training set, which is not on this machine: `grammar-rae data prepare --grammar smiles`" in out
+    assert (
+        "novelty: needs the training set, which is not on this machine: `grammar-rae data prepare --grammar smiles`"
+        in out
+    )
     assert main(["sample", "--n", "300", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["n"] == 300 and report["validity"] > 0.9 and report["novelty"] is None and "data prepare" in report["missing"]["novelty"]
+    assert (
+        report["n"] == 300
+        and report["validity"] > 0.9
+        and report["novelty"] is None
+        and "data prepare" in report["missing"]["novelty"]
+    )
     (tmp_path / "gen.smi").write_text("CCO\nc1ccccc1\n")
     assert main(["metrics", str(tmp_path / "gen.smi")]) == 1
     err = capsys.readouterr().err
@@ -205,8 +259,28 @@ def test_optimize_works_offline_from_the_density(no_data, no_network, tmp_path, 
         "    return [Chem.MolFromSmiles(s).GetNumHeavyAtoms() for s in smiles]\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
-    assert main(["optimize", "--objective", "mymodule:score", "--seeds", "1", "--iterations", "2", "--batch", "3",
-                 "--initial", "40", "--attempts", "5", "--no-baseline", "--json"]) == 0
+    assert (
+        main(
+            [
+                "optimize",
+                "--objective",
+                "mymodule:score",
+                "--seeds",
+                "1",
+                "--iterations",
+                "2",
+                "--batch",
+                "3",
+                "--initial",
+                "40",
+                "--attempts",
+                "5",
+                "--no-baseline",
+                "--json",
+            ]
+        )
+        == 0
+    )
     result = json.loads(capsys.readouterr().out)
     assert result["settings"]["start"] == "density" and result["settings"]["initial"] == 40
     assert result["bo"]["objective_calls"]["start"] == 40 and result["bo"]["objective_calls"]["proposals"] == 6

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 from grammar_rae.cli.main import main
-from grammar_rae.reproduce.expressions import expressions_experiment
-from grammar_rae.reproduce.molecules import molecules_experiment
 from grammar_rae.optimization.bo import optimization_folder
 from grammar_rae.reproduce import pipeline
+from grammar_rae.reproduce.expressions import expressions_experiment
+from grammar_rae.reproduce.molecules import molecules_experiment
 from grammar_rae.reproduce.pipeline import Experiment, run_experiment, save_results, write_tables
 
 
@@ -36,7 +36,9 @@ def test_tiny_reproduction_writes_the_table_and_resumes(tmp_path, expr_slice):
         seed_file = bo_folder(experiment, name) / "seed-1.json"
         iterations = json.loads(seed_file.read_text())["iterations"]
         assert len(iterations) == 2 and bo["seeds"] == [1]
-        assert bo["fraction_valid"]["mean"] == pytest.approx(np.mean([p["valid"] for it in iterations for p in it["proposals"]]))
+        assert bo["fraction_valid"]["mean"] == pytest.approx(
+            np.mean([p["valid"] for it in iterations for p in it["proposals"]])
+        )
     table = (tmp_path / "out" / "results.md").read_text()
     assert "| grae | BO |" in table and "| cvae | random |" in table
     assert "1.00 ± 0.00" in table and "4.74 ± 0.25" in table  # the paper's numbers beside ours
@@ -69,7 +71,11 @@ def test_tiny_reproduction_writes_the_table_and_resumes(tmp_path, expr_slice):
     assert "| grae | BO |" in (tmp_path / "out" / "results.md").read_text()
     (tmp_path / "out" / "results.json").unlink()  # the table is rebuilt from the folders, running nothing
     assert list(write_tables(only_cvae)["models"]) == ["grae", "gvae", "cvae"]
-    assert json.loads((tmp_path / "out" / "results.json").read_text())["experiment"]["models"] == ["grae", "gvae", "cvae"]
+    assert json.loads((tmp_path / "out" / "results.json").read_text())["experiment"]["models"] == [
+        "grae",
+        "gvae",
+        "cvae",
+    ]
 
     # two processes write the table at once: one collected its rows and is still writing when the
     # other finishes a model (GCVAE, a copy of GRAE's folder) and writes; the table keeps both
@@ -96,7 +102,12 @@ def test_tiny_reproduction_writes_the_table_and_resumes(tmp_path, expr_slice):
     for process in processes:
         process.join(60)
     assert [process.exitcode for process in processes] == [0, 0]
-    assert json.loads((tmp_path / "out" / "results.json").read_text())["experiment"]["models"] == ["grae", "gcvae", "gvae", "cvae"]
+    assert json.loads((tmp_path / "out" / "results.json").read_text())["experiment"]["models"] == [
+        "grae",
+        "gcvae",
+        "gvae",
+        "cvae",
+    ]
     assert "| gcvae | BO |" in (tmp_path / "out" / "results.md").read_text()
 
 
@@ -126,7 +137,11 @@ def test_tiny_molecule_reproduction_reports_moses_and_raw_penalized_logp(tmp_pat
 def test_molecule_defaults_follow_the_preset():
     assert molecules_experiment().out.as_posix() == "results/molecules"
     paper = molecules_experiment(preset="paper")
-    assert paper.out.as_posix() == "results/molecules-paper" and paper.preset == "paper" and paper.seeds == tuple(range(1, 11))
+    assert (
+        paper.out.as_posix() == "results/molecules-paper"
+        and paper.preset == "paper"
+        and paper.seeds == tuple(range(1, 11))
+    )
     quick = molecules_experiment("quick", preset="paper")
     assert quick.out.as_posix() == "results/molecules-paper-quick" and quick.seeds == (1, 2)
 

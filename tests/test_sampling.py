@@ -27,7 +27,6 @@ from grammar_rae.training.api import RunData
 from grammar_rae.training.run_folder import RunError
 
 
-
 @pytest.fixture(scope="module")
 def zinc_run(tmp_path_factory, zinc_slice):
     return small_run(tmp_path_factory.mktemp("runs") / "zinc-gvae", "smiles", "gvae", zinc_slice, epochs=2)
@@ -113,15 +112,26 @@ def test_evaluate_saves_stages_and_reuses_them(zinc_run, monkeypatch):
     settings = EvaluationSettings(test_strings=20, decodes=2, prior_points=30, prior_decodes=3, samples=60, fcd=False)
     results = evaluate(model, settings, workers=1, log=lambda *_: None)
     stages = results["stages"]
-    assert set(stages) == {"reconstruction", "reconstruction/greedy", "reconstruction/beam", "validity/gmm", "validity/prior",
-                           "validity/gmm/unconstrained", "validity/prior/unconstrained", "samples/gmm", "samples/prior"}
+    assert set(stages) == {
+        "reconstruction",
+        "reconstruction/greedy",
+        "reconstruction/beam",
+        "validity/gmm",
+        "validity/prior",
+        "validity/gmm/unconstrained",
+        "validity/prior/unconstrained",
+        "samples/gmm",
+        "samples/prior",
+    }
     assert stages["reconstruction"]["encodes"] == 10  # a VAE: ten draws per test molecule
     assert (stages["reconstruction/greedy"]["mode"], stages["reconstruction/beam"]["mode"]) == ("argmax", "beam")
     assert results["settings"]["constraints"] == "auto"
     for kind in ("gmm", "prior"):
         kept = samples_path(model, kind).read_text().split("\n")[:60]  # the strings the stage scored, one per line
         assert stages[f"samples/{kind}"]["n"] == 60 and len(kept) == 60
-        assert stages[f"samples/{kind}"]["valid"] == pytest.approx(valid_mask("smiles", [s or None for s in kept]).mean())
+        assert stages[f"samples/{kind}"]["valid"] == pytest.approx(
+            valid_mask("smiles", [s or None for s in kept]).mean()
+        )
         assert {"intdiv", "snn", "frag", "scaf", "filters", "unique@1k", "novelty"} <= set(stages[f"samples/{kind}"])
     saved = json.loads((zinc_run / EVALUATION).read_text())
     assert saved["stages"] == stages
@@ -134,8 +144,9 @@ def test_evaluate_saves_stages_and_reuses_them(zinc_run, monkeypatch):
     only_samples = EvaluationSettings(**{**settings.__dict__, "stages": ("samples",)})
     forced = evaluate(model, only_samples, workers=1, force=True, log=redone.append)
     assert redone == ["samples/gmm ...", "samples/prior ..."]
-    assert {k: v for k, v in forced["stages"].items() if not k.startswith("samples/")} == \
-        {k: v for k, v in stages.items() if not k.startswith("samples/")}
+    assert {k: v for k, v in forced["stages"].items() if not k.startswith("samples/")} == {
+        k: v for k, v in stages.items() if not k.startswith("samples/")
+    }
     assert forced["stages"]["samples/gmm"]["valid"] == stages["samples/gmm"]["valid"]  # the same draws
 
 
@@ -157,7 +168,9 @@ def test_cli_sample_json_and_files(expr_run, capsys):
     assert list(table.columns) == ["string", "valid"] and len(table) == 100
     # each string carries its validity, in the file and in the JSON, and it is the grammar's own judgement
     assert table["valid"].tolist() == valid_mask("expr", [s or None for s in table["string"]]).tolist()
-    assert [r["valid"] for r in report["strings"]] == table["valid"].tolist() and table["valid"].sum() == report["valid"]
+    assert [r["valid"] for r in report["strings"]] == table["valid"].tolist() and table["valid"].sum() == report[
+        "valid"
+    ]
     assert main(["sample", "--model", str(expr_run), "--n", "100", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["out"] == str(first)  # the same settings rewrite the same file, never a copy
@@ -165,11 +178,16 @@ def test_cli_sample_json_and_files(expr_run, capsys):
     distinct = {c for c in canonical_many("expr", strings) if c is not None}
     training = {c for c in canonical_many("expr", RunData.of(expr_run).strings("train")) if c is not None}
     assert report["novelty"] == pytest.approx(len(distinct - training) / len(distinct))  # in the default report
-    assert main(["sample", "--model", str(expr_run), "--n", "100", "--decode", "sample", "--temperature", "0.5", "--json"]) == 0
+    assert (
+        main(["sample", "--model", str(expr_run), "--n", "100", "--decode", "sample", "--temperature", "0.5", "--json"])
+        == 0
+    )
     assert json.loads(capsys.readouterr().out)["out"].endswith("gmm-n100-seed0-sample-t0.5.csv")
     assert main(["sample", "--model", str(expr_run), "--n", "100", "--temperature", "0.5"]) == 1
-    assert "--temperature changes sampled decoding only, and argmax decoding is the default: add --decode sample." in \
-        capsys.readouterr().err
+    assert (
+        "--temperature changes sampled decoding only, and argmax decoding is the default: add --decode sample."
+        in capsys.readouterr().err
+    )
     assert main(["sample", "--model", str(expr_run), "--n", "5"]) == 0
     assert "of 5 are valid" in capsys.readouterr().out
     assert main(["sample", "--model", str(expr_run), "--n", "10", "--out", str(first)]) == 1
@@ -181,12 +199,17 @@ def test_sample_files_take_the_format_their_name_says(expr_run, tmp_path, capsys
     as the strings alone, and by RDKit's SmilesMolSupplier); other names are refused before any work."""
     outs = {suffix: tmp_path / f"s{suffix}" for suffix in (".csv", ".tsv", ".txt")}
     for out in outs.values():
-        assert main(["sample", "--model", str(expr_run), "--n", "20", "--out", str(out), "--json", "--report", "validity"]) == 0
+        assert (
+            main(["sample", "--model", str(expr_run), "--n", "20", "--out", str(out), "--json", "--report", "validity"])
+            == 0
+        )
     table = pd.read_csv(outs[".csv"], keep_default_na=False)
     assert pd.read_csv(outs[".tsv"], sep="\t", keep_default_na=False).equals(table)
     lines = outs[".txt"].read_text().splitlines()
     assert lines == [f"{s}\t{'valid' if ok else 'invalid'}" for s, ok in zip(table["string"], table["valid"])]
-    assert " " in table["string"][0] and read_strings(outs[".txt"])[1] == table["string"].tolist()  # expressions keep their spaces
+    assert (
+        " " in table["string"][0] and read_strings(outs[".txt"])[1] == table["string"].tolist()
+    )  # expressions keep their spaces
     assert main(["sample", "--model", str(expr_run), "--n", "20", "--out", str(tmp_path / "s.xlsx")]) == 1
     assert "Cannot tell the format of" in capsys.readouterr().err.splitlines()[-1]
     assert not (tmp_path / "s.xlsx").exists()
@@ -216,7 +239,11 @@ def test_strings_without_a_model_pick_a_model_of_their_grammar(tmp_path, expr_ru
     (tmp_path / "runs").mkdir()
     (tmp_path / "runs" / "expr-grae").symlink_to(expr_run)  # the latest run is an expression model
     monkeypatch.chdir(tmp_path)
-    assert grammar_of(["CCO", "c1ccccc1"]) == "smiles" and grammar_of(["x + 1"]) == "expr" and grammar_of(["CCO", "x + 1"]) is None
+    assert (
+        grammar_of(["CCO", "c1ccccc1"]) == "smiles"
+        and grammar_of(["x + 1"]) == "expr"
+        and grammar_of(["CCO", "x + 1"]) is None
+    )
     assert main(["interpolate", "CCO", "CCN", "--steps", "2"]) == 0
     assert "using the shipped pretrained:zinc-grae" in capsys.readouterr().err
     assert main(["encode", "x + 1"]) == 0
@@ -253,12 +280,38 @@ def test_latest_run_is_the_default(tmp_path, expr_run):
 
 
 def test_cli_evaluate_and_export(expr_run, tmp_path, capsys):
-    argv = ["evaluate", "--model", str(expr_run), "--test-strings", "20", "--decodes", "2", "--prior-points", "10",
-            "--prior-decodes", "2", "--samples", "30", "--densities", "gmm", "--no-fcd", "--workers", "1", "--json", "--force"]
+    argv = [
+        "evaluate",
+        "--model",
+        str(expr_run),
+        "--test-strings",
+        "20",
+        "--decodes",
+        "2",
+        "--prior-points",
+        "10",
+        "--prior-decodes",
+        "2",
+        "--samples",
+        "30",
+        "--densities",
+        "gmm",
+        "--no-fcd",
+        "--workers",
+        "1",
+        "--json",
+        "--force",
+    ]
     assert main(argv) == 0
     stages = json.loads(capsys.readouterr().out)["stages"]
-    assert {"reconstruction", "reconstruction/greedy", "reconstruction/beam", "validity/gmm", "samples/gmm"} <= set(stages)
-    assert stages["reconstruction"]["n"] == 20 and stages["validity/gmm"]["points"] == 10 and stages["samples/gmm"]["n"] == 30
+    assert {"reconstruction", "reconstruction/greedy", "reconstruction/beam", "validity/gmm", "samples/gmm"} <= set(
+        stages
+    )
+    assert (
+        stages["reconstruction"]["n"] == 20
+        and stages["validity/gmm"]["points"] == 10
+        and stages["samples/gmm"]["n"] == 30
+    )
     saved = json.loads((expr_run / EVALUATION).read_text())["stages"]
     assert saved["samples/gmm"] == stages["samples/gmm"]
     assert main(["export", "--model", str(expr_run), "--name", "mine", "--out", str(tmp_path)]) == 0

@@ -26,7 +26,9 @@ from grammar_rae.training.api import RunData
 from grammar_rae.training.distributed import World, shard
 from grammar_rae.training.trainer import TrainingError, weights_digest
 
-SMALL = dict(preset="cpu", gru_hidden=32, gru_layers=1, latent_dim=8, batch_size=64, progress=False, log=lambda *_: None)
+SMALL = dict(
+    preset="cpu", gru_hidden=32, gru_layers=1, latent_dim=8, batch_size=64, progress=False, log=lambda *_: None
+)
 
 
 def _train(grammar, data, out, **kw):
@@ -85,11 +87,15 @@ def test_resume_after_an_epoch_is_exact(zinc_slice, tmp_path):
     with pytest.raises(rf.RunError, match="these differ: batch_size"):
         _train("smiles", zinc_slice, tmp_path / "split", model="gvae", resume=True, batch_size=32)
     said: list[str] = []
-    finished = train("smiles", model="gvae", out=tmp_path / "split", resume=True, epochs=None, progress=False, log=said.append)
+    finished = train(
+        "smiles", model="gvae", out=tmp_path / "split", resume=True, epochs=None, progress=False, log=said.append
+    )
     assert [m["epoch"] for m in finished.metrics] == [1] and "has finished all 1 epochs: nothing to train" in said[0]
     assert _digest(tmp_path / "split") != _digest(tmp_path / "straight")
     # the epoch count is the one setting a resumed run may extend: epoch 2 continues exactly
-    resumed = train("smiles", model="gvae", out=tmp_path / "split", resume=True, epochs=2, progress=False, log=lambda *_: None)
+    resumed = train(
+        "smiles", model="gvae", out=tmp_path / "split", resume=True, epochs=2, progress=False, log=lambda *_: None
+    )
     assert [m["epoch"] for m in resumed.metrics] == [1, 2]
     assert _digest(tmp_path / "split") == _digest(tmp_path / "straight")
     strip = lambda ms: [{k: v for k, v in m.items() if k not in ("seconds", "cpu_seconds")} for m in ms]  # noqa: E731
@@ -117,8 +123,11 @@ def _digest(folder):
     return weights_digest(rf.load_tensors(folder / rf.CHECKPOINT)["model"])
 
 
-@pytest.mark.parametrize("extra", [{}, {"warmup_steps": 10, "precision": "bf16"}, {"decoder": "autoregressive"}],
-                         ids=["default", "warmup-bf16", "autoregressive"])
+@pytest.mark.parametrize(
+    "extra",
+    [{}, {"warmup_steps": 10, "precision": "bf16"}, {"decoder": "autoregressive"}],
+    ids=["default", "warmup-bf16", "autoregressive"],
+)
 def test_interrupted_mid_epoch_resumes_exactly(zinc_slice, tmp_path, monkeypatch, extra):
     first = _train("smiles", zinc_slice, tmp_path / "straight", model="gvae", **extra)
     if "warmup_steps" in extra:  # the warm-up spans the interruption below: 6 of its 10 steps in epoch 1
@@ -210,13 +219,24 @@ def test_checkpoints_refuse_arbitrary_pickles(tmp_path):
         rf.load_tensors(tmp_path / "evil.pt")
 
 
+def _tiny_expr_run(data, out) -> list[str]:
+    """``train`` arguments of a small expression model (epochs and batch size left to the caller)."""
+    return [
+        "train",
+        "--grammar",
+        "expr",
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+    ] + "--preset cpu --hidden 32 --layers 1 --latent-dim 8".split()
+
+
 def test_cli_train_encode_decode(capsys, expr_slice, tmp_path):
     out = tmp_path / "run"
     threads = torch.get_num_threads()
     try:
-        code = main(["train", "--grammar", "expr", "--data", str(expr_slice), "--out", str(out), "--preset", "cpu",
-                     "--hidden", "32", "--layers", "1", "--latent-dim", "8", "--epochs", "1", "--batch-size", "64",
-                     "--threads", "1"])
+        code = main(_tiny_expr_run(expr_slice, out) + ["--epochs", "1", "--batch-size", "64", "--threads", "1"])
         assert torch.get_num_threads() == 1  # --threads reached torch
     finally:
         torch.set_num_threads(threads)
@@ -238,8 +258,28 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-_DDP_ARGS = ["train", "--grammar", "smiles", "--model", "grae", "--preset", "cpu", "--hidden", "32", "--layers", "1",
-             "--latent-dim", "8", "--epochs", "2", "--batch-size", "32", "--device", "cpu", "--no-eval"]
+_DDP_ARGS = [
+    "train",
+    "--grammar",
+    "smiles",
+    "--model",
+    "grae",
+    "--preset",
+    "cpu",
+    "--hidden",
+    "32",
+    "--layers",
+    "1",
+    "--latent-dim",
+    "8",
+    "--epochs",
+    "2",
+    "--batch-size",
+    "32",
+    "--device",
+    "cpu",
+    "--no-eval",
+]
 
 
 class _PairedTrainer(Trainer):
@@ -263,9 +303,25 @@ class _PairedTrainer(Trainer):
 
 def test_ddp_with_two_cpu_processes_equals_one_process_on_the_same_global_batches(zinc_slice, tmp_path, monkeypatch):
     out = tmp_path / "ddp"
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", str(_free_port()),
-               "-m", "grammar_rae.cli.main", *_DDP_ARGS, "--data", str(zinc_slice), "--out", str(out)]
-    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=600)
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc-per-node",
+        "2",
+        "--master-port",
+        str(_free_port()),
+        "-m",
+        "grammar_rae.cli.main",
+        *_DDP_ARGS,
+        "--data",
+        str(zinc_slice),
+        "--out",
+        str(out),
+    ]
+    done = subprocess.run(
+        command, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=600
+    )
     assert done.returncode == 0, done.stderr[:3000] + "\n...\n" + done.stderr[-2000:]
     ddp = json.loads((out / "ddp.json").read_text())
     assert ddp["world_size"] == 2
@@ -292,11 +348,8 @@ def test_ddp_with_two_cpu_processes_equals_one_process_on_the_same_global_batche
 
 def test_sigterm_saves_the_state(expr_slice, tmp_path):
     out = tmp_path / "run"
-    command = [
-        sys.executable, "-m", "grammar_rae.cli.main", "train", "--grammar", "expr", "--data", str(expr_slice),
-        "--out", str(out), "--preset", "cpu", "--hidden", "32", "--layers", "1", "--latent-dim", "8",
-        "--epochs", "1000", "--batch-size", "16", "--no-eval",
-    ]
+    command = [sys.executable, "-m", "grammar_rae.cli.main"] + _tiny_expr_run(expr_slice, out)
+    command += ["--epochs", "1000", "--batch-size", "16", "--no-eval"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while not (out / rf.METRICS).exists() and time.time() < deadline:

@@ -18,25 +18,51 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     bench = subparsers.add_parser("benchmark", help=summary("benchmark"))
     suites = bench.add_subparsers(dest="suite", metavar="SUITE", required=True)
     pmo = suites.add_parser(
-        "pmo", help="PMO (Gao et al. 2022): 20 tasks, AUC of the top-10 curve against oracle calls",
+        "pmo",
+        help="PMO (Gao et al. 2022): 20 tasks, AUC of the top-10 curve against oracle calls",
         description="Each task and seed optimised under a budget of oracle calls, counted as PMO counts them (the "
         "first evaluation of a distinct valid molecule; the starting points count too). Writes the calls (seed-S.csv.gz) per task "
-        "and seed after every iteration; --resume continues.")
+        "and seed after every iteration; --resume continues.",
+    )
     add_model_option(pmo)
     defaults = PMOSettings()
     pmo.add_argument("--tasks", default="all", help="all, or a comma list of task names")
-    pmo.add_argument("--budget", type=positive_int, default=defaults.budget, help=f"oracle calls per task and seed (default {defaults.budget:,})")
+    pmo.add_argument(
+        "--budget",
+        type=positive_int,
+        default=defaults.budget,
+        help=f"oracle calls per task and seed (default {defaults.budget:,})",
+    )
     pmo.add_argument("--seeds", default="1-3", help="e.g. 1-3 or 1,4 (default 1-3)")
-    pmo.add_argument("--method", choices=METHODS, default=defaults.method,
-                     help="bo: a batch of highest expected improvement among density draws per iteration (default); "
-                     "random: density draws (the baseline)")
-    pmo.add_argument("--batch", type=positive_int, default=defaults.batch, help=f"molecules proposed per iteration (default {defaults.batch})")
-    pmo.add_argument("--initial", type=positive_int, default=defaults.initial,
-                     help=f"density draws scored first (default {defaults.initial}; they count as calls)")
-    pmo.add_argument("--out", type=Path, default=Path("results") / "pmo", help="folder for the runs (default results/pmo)")
+    pmo.add_argument(
+        "--method",
+        choices=METHODS,
+        default=defaults.method,
+        help="bo: a batch of highest expected improvement among density draws per iteration (default); "
+        "random: density draws (the baseline)",
+    )
+    pmo.add_argument(
+        "--batch",
+        type=positive_int,
+        default=defaults.batch,
+        help=f"molecules proposed per iteration (default {defaults.batch})",
+    )
+    pmo.add_argument(
+        "--initial",
+        type=positive_int,
+        default=defaults.initial,
+        help=f"density draws scored first (default {defaults.initial}; they count as calls)",
+    )
+    pmo.add_argument(
+        "--out", type=Path, default=Path("results") / "pmo", help="folder for the runs (default results/pmo)"
+    )
     pmo.add_argument("--resume", action="store_true", help="continue task-seeds that have results")
-    pmo.add_argument("--plots", action="store_true", help="top-10 curves against calls, a panel per task (top10-curves.png in --out)")
-    pmo.add_argument("--json", action="store_true", help='one line: {"tasks": {task: {"auc_top10", "seeds", ...}}, "sum"}')
+    pmo.add_argument(
+        "--plots", action="store_true", help="top-10 curves against calls, a panel per task (top10-curves.png in --out)"
+    )
+    pmo.add_argument(
+        "--json", action="store_true", help='one line: {"tasks": {task: {"auc_top10", "seeds", ...}}, "sum"}'
+    )
     pmo.set_defaults(run=run_pmo)
 
 
@@ -51,10 +77,17 @@ def run_pmo(args: argparse.Namespace) -> int:
     if model.grammar.name != "smiles":
         from grammar_rae.errors import GrammarRAEError
 
-        raise GrammarRAEError(f"PMO's tasks score molecules, but {model.folder} generates {model.grammar.name} strings.")
-    print(f"PMO with {model.folder}: {len(tasks)} task(s) × seeds {args.seeds}, {args.budget:,} calls each, "
-          f"method {args.method}.", file=sys.stderr)
-    result = run_benchmark(model, tasks, seeds, settings, args.out, args.resume, log=lambda m: print(m, file=sys.stderr))
+        raise GrammarRAEError(
+            f"PMO's tasks score molecules, but {model.folder} generates {model.grammar.name} strings."
+        )
+    print(
+        f"PMO with {model.folder}: {len(tasks)} task(s) × seeds {args.seeds}, {args.budget:,} calls each, "
+        f"method {args.method}.",
+        file=sys.stderr,
+    )
+    result = run_benchmark(
+        model, tasks, seeds, settings, args.out, args.resume, log=lambda m: print(m, file=sys.stderr)
+    )
     if args.plots:
         print(f"figure: {top_curves_figure(tasks, seeds, args.out, settings.top)}", file=sys.stderr)
     if args.json:

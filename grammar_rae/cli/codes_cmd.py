@@ -27,8 +27,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     decode = subparsers.add_parser("decode", help=summary("decode"))
     add_model_option(decode)
     decode.add_argument("--file", default="-", help="JSON lines with a 'z' list each, or - for standard input")
-    decode.add_argument("--decode", choices=["argmax", "sample", "beam"], default="argmax", dest="mode",
-                        help="argmax (default), sample, or beam search (grammar models)")
+    decode.add_argument(
+        "--decode",
+        choices=["argmax", "sample", "beam"],
+        default="argmax",
+        dest="mode",
+        help="argmax (default), sample, or beam search (grammar models)",
+    )
     decode.add_argument("--beam", type=positive_int, default=5, help="hypotheses kept by --decode beam (default 5)")
     decode.add_argument("--seed", type=int, default=0, help="seed for --decode sample")
     decode.set_defaults(run=run_decode)

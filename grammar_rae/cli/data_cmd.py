@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from grammar_rae.cli.commands import summary
@@ -35,8 +34,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     prepare.add_argument("--max-length", type=positive_int, default=None, help="maximum production-sequence length")
     prepare.add_argument("--cache-dir", default=None, help="where prepared arrays go (default: the user cache)")
     prepare.add_argument("--force", action="store_true", help="prepare again even if a cache exists")
-    prepare.add_argument("--kekule", action="store_true",
-                         help="rewrite each molecule in its Kekulé form first (no aromatic atoms; SMILES only)")
+    prepare.add_argument(
+        "--kekule",
+        action="store_true",
+        help="rewrite each molecule in its Kekulé form first (no aromatic atoms; SMILES only)",
+    )
     add_workers_option(prepare)
     prepare.set_defaults(run=run_prepare)
 
@@ -47,11 +49,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--max-productions productions of the expression grammar (comparable to the Grammar VAE's "
         "expr100k set) and write them one per line, tokens separated by spaces.",
     )
-    generate.add_argument("--n", type=positive_int, default=100_000, help="number of distinct expressions (default 100000)")
-    generate.add_argument("--max-productions", type=positive_int, default=15, help="production budget per expression (default 15)")
+    generate.add_argument(
+        "--n", type=positive_int, default=100_000, help="number of distinct expressions (default 100000)"
+    )
+    generate.add_argument(
+        "--max-productions", type=positive_int, default=15, help="production budget per expression (default 15)"
+    )
     generate.add_argument("--seed", type=int, default=0)
     add_grammar_option(generate, default="expr")
-    generate.add_argument("--out", default=None, help="output file (default: expressions-N-seedS.txt; never overwritten)")
+    generate.add_argument(
+        "--out", default=None, help="output file (default: expressions-N-seedS.txt; never overwritten)"
+    )
     generate.set_defaults(run=run_generate)
 
 
@@ -71,10 +79,14 @@ def run_prepare(args: argparse.Namespace) -> int:
     )
     meta = dataset.meta
     rejected = sum(meta["rejected"].values())
-    print(f"data:     {meta['source']}" + (f" (same bytes as {meta['prepared_from']}, prepared earlier: reused)"
-                                            if "prepared_from" in meta else ""))
-    print(f"grammar:  {grammar.name} ({grammar.n_rules} rules, max length {meta['max_length']})"
-          + (", Kekulé forms" if meta.get("kekule") else ""))
+    print(
+        f"data:     {meta['source']}"
+        + (f" (same bytes as {meta['prepared_from']}, prepared earlier: reused)" if "prepared_from" in meta else "")
+    )
+    print(
+        f"grammar:  {grammar.name} ({grammar.n_rules} rules, max length {meta['max_length']})"
+        + (", Kekulé forms" if meta.get("kekule") else "")
+    )
     print(f"kept:     {meta['kept']:,} of {meta['lines']:,} lines (prepared in {meta['seconds']} s)")
     reasons = ", ".join(f"{count:,} {kind}" for kind, count in meta["rejected"].items())
     print(f"rejected: {rejected:,}" + (f" ({reasons})" if reasons else ""))
@@ -89,6 +101,8 @@ def run_generate(args: argparse.Namespace) -> int:
     if out.exists():
         raise DataError(f"{out} already exists: choose another --out or remove it.")
     recipe = generate_dataset(args.grammar, args.n, args.max_productions, args.seed, out, progress=True)
-    print(f"Wrote {recipe['n']:,} distinct {Grammar.load(args.grammar).name} strings of at most {args.max_productions} "
-          f"productions to {out}; a run trained on it can make it again from this recipe.")
+    print(
+        f"Wrote {recipe['n']:,} distinct {Grammar.load(args.grammar).name} strings of at most {args.max_productions} "
+        f"productions to {out}; a run trained on it can make it again from this recipe."
+    )
     return 0

@@ -27,7 +27,8 @@ _COUNTS = {
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``evaluate``."""
     parser = subparsers.add_parser(
-        "evaluate", help=summary("evaluate"),
+        "evaluate",
+        help=summary("evaluate"),
         description="Run the evaluation protocol (reconstruction accuracy, validity of density samples, "
         "MOSES-style metrics) and save it to evaluation.json in the run folder. Finished stages are "
         "kept, so an interrupted evaluation continues where it stopped.",
@@ -35,7 +36,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     add_model_option(parser)
     for flag, (_, text) in _COUNTS.items():
         parser.add_argument(flag, type=positive_int, default=None, help=text)
-    parser.add_argument("--densities", default="gmm,prior", help=f"comma list of {','.join(DENSITIES)} (default gmm,prior)")
+    parser.add_argument(
+        "--densities", default="gmm,prior", help=f"comma list of {','.join(DENSITIES)} (default gmm,prior)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-fcd", action="store_true", help="skip the Fréchet ChemNet Distance")
     parser.add_argument("--stages", default=",".join(STAGES), help=f"comma list of {','.join(STAGES)} (default: all)")
@@ -54,11 +57,16 @@ def run(args: argparse.Namespace) -> int:
     if not stages or set(stages) - set(STAGES):
         raise GrammarRAEError(f"--stages {args.stages!r}: choose from {', '.join(STAGES)}.")
     settings = EvaluationSettings(
-        **{k: v for k, v in counts.items() if v is not None}, densities=densities, seed=args.seed, fcd=not args.no_fcd,
+        **{k: v for k, v in counts.items() if v is not None},
+        densities=densities,
+        seed=args.seed,
+        fcd=not args.no_fcd,
         stages=stages,
     )
     model = load_model(args)
-    results = evaluate(model, settings, args.workers, progress=True, force=args.force, log=lambda m: print(m, file=sys.stderr))
+    results = evaluate(
+        model, settings, args.workers, progress=True, force=args.force, log=lambda m: print(m, file=sys.stderr)
+    )
     if args.plots:
         results["plots"] = [str(p) for p in evaluation_figures(model, densities, args.workers)]
     if args.json:
@@ -75,19 +83,28 @@ def print_results(results: dict, path) -> None:
         if name in stages:
             r = stages[name]
             how = f"beam {results['settings']['beam']}" if r["mode"] == "beam" else r["mode"]
-            print(f"{name}: {r['accuracy']:.4f} ({r['n']:,} test strings × {r['encodes']} encodes × {r['decodes']} decodes, {how})")
+            print(
+                f"{name}: {r['accuracy']:.4f} ({r['n']:,} test strings × {r['encodes']} encodes × {r['decodes']} decodes, {how})"
+            )
     for name, value in stages.items():
         if name.startswith("validity/"):
             first = value["first_decode"]
-            print(f"{name}: {value['validity']:.4f} of {value['points']:,} points × {value['decodes']} decodes; "
-                  f"first decodes: unique {first['uniqueness']:.3f}, novel {first['novelty']:.3f}")
+            print(
+                f"{name}: {value['validity']:.4f} of {value['points']:,} points × {value['decodes']} decodes; "
+                f"first decodes: unique {first['uniqueness']:.3f}, novel {first['novelty']:.3f}"
+            )
     sample_stages = {k.split("/", 1)[1]: v for k, v in stages.items() if k.startswith("samples/")}
     if sample_stages:
         metrics = [k for k in next(iter(sample_stages.values())) if k not in ("properties", "seconds", "n", "missing")]
         print("samples".ljust(12) + "".join(kind.rjust(12) for kind in sample_stages))
         for metric in ["n"] + metrics:
             cells = [sample_stages[kind].get(metric) for kind in sample_stages]
-            print(metric.ljust(12) + "".join(("n/a" if c is None else f"{c:,}" if isinstance(c, int) else f"{c:.3f}").rjust(12) for c in cells))
+            print(
+                metric.ljust(12)
+                + "".join(
+                    ("n/a" if c is None else f"{c:,}" if isinstance(c, int) else f"{c:.3f}").rjust(12) for c in cells
+                )
+            )
     for plot in results.get("plots", []):
         print(f"figure: {plot}")
     print(f"saved: {path}")

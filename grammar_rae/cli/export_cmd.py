@@ -6,20 +6,23 @@ import argparse
 
 from grammar_rae.cli.commands import summary
 from grammar_rae.generation.trained import find_run
-from grammar_rae.training import run_folder as rf
 from grammar_rae.reproduce.model_card import check_model_name, export_model
+from grammar_rae.training import run_folder as rf
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``export``."""
     export = subparsers.add_parser(
-        "export", help=summary("export"),
+        "export",
+        help=summary("export"),
         description="Copy a run's best weights, config, metrics and fitted GMM (no training checkpoint) to "
         "OUT/NAME and write its model card (README.md) from the run's own records. The shipped models "
         "under pretrained/ were made this way.",
     )
     export.add_argument("--model", required=True, metavar="RUN", help="the trained run folder")
-    export.add_argument("--name", required=True, help="the model's name (loadable as pretrained:NAME when placed in pretrained/)")
+    export.add_argument(
+        "--name", required=True, help="the model's name (loadable as pretrained:NAME when placed in pretrained/)"
+    )
     export.add_argument("--out", default="pretrained", help="folder to put it in (default pretrained/)")
     export.set_defaults(run=run_export)
 

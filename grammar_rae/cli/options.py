@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-
 from typing import TYPE_CHECKING
 
 from grammar_rae.grammar.cfg import builtin_grammars
@@ -14,7 +13,9 @@ if TYPE_CHECKING:
     from grammar_rae.generation.trained import TrainedModel
 
 
-def add_grammar_option(parser: argparse.ArgumentParser, default: str | None = "smiles", default_text: str | None = None) -> None:
+def add_grammar_option(
+    parser: argparse.ArgumentParser, default: str | None = "smiles", default_text: str | None = None
+) -> None:
     """``--grammar smiles|expr|PATH``; ``default_text`` describes a None default."""
     parser.add_argument(
         "--grammar",
@@ -24,8 +25,10 @@ def add_grammar_option(parser: argparse.ArgumentParser, default: str | None = "s
     )
 
 
-THREADS_HELP = ("torch threads (default: torch's choice, one per core); give 1 to each of several jobs sharing the cores: "
-                "jobs whose threads outnumber the cores wait on each other and run many times slower, see docs/training.md")
+THREADS_HELP = (
+    "torch threads (default: torch's choice, one per core); give 1 to each of several jobs sharing the cores: "
+    "jobs whose threads outnumber the cores wait on each other and run many times slower, see docs/training.md"
+)
 
 
 def add_threads_option(parser: argparse.ArgumentParser, help_text: str = THREADS_HELP) -> None:
@@ -103,19 +106,27 @@ def positive_float(text: str) -> float:
 def add_model_option(parser: argparse.ArgumentParser, decodes: bool = True, threads_help: str = THREADS_HELP) -> None:
     """``--model RUN`` (default: the most recent run in runs/, else a shipped model), ``--device``,
     ``--threads`` and, for commands that decode, ``--constraints``."""
-    parser.add_argument("--model", default=None, metavar="RUN",
-                        help="run folder of a trained model or pretrained:NAME (default: the most recent run in runs/; "
-                        "without one, the shipped pretrained model)")
+    parser.add_argument(
+        "--model",
+        default=None,
+        metavar="RUN",
+        help="run folder of a trained model or pretrained:NAME (default: the most recent run in runs/; "
+        "without one, the shipped pretrained model)",
+    )
     parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
     add_threads_option(parser, threads_help)
     if not decodes:
         return
-    parser.add_argument("--constraints", choices=CONSTRAINT_SETTINGS, default="auto",
-                        help="auto: decode with the grammar's semantic constraints where it has them (SMILES: ring "
-                        "bonds and valences); none: the grammar mask only (default auto)")
+    parser.add_argument(
+        "--constraints",
+        choices=CONSTRAINT_SETTINGS,
+        default="auto",
+        help="auto: decode with the grammar's semantic constraints where it has them (SMILES: ring "
+        "bonds and valences); none: the grammar mask only (default auto)",
+    )
 
 
-def load_model(args: argparse.Namespace, grammar: str | None = None) -> "TrainedModel":
+def load_model(args: argparse.Namespace, grammar: str | None = None) -> TrainedModel:
     """The model ``--model`` names (default: the latest run of ``grammar``, else the shipped
     model for it), saying which one is used; torch's threads are set from ``--threads`` first."""
     from grammar_rae.generation.pretrained import is_shipped
@@ -124,19 +135,24 @@ def load_model(args: argparse.Namespace, grammar: str | None = None) -> "Trained
     apply_threads(args)
     folder = find_run(args.model, grammar=grammar)
     if args.model is None and is_shipped(folder):
-        print(f"No trained run in runs/: using the shipped pretrained:{folder.name} (--model to choose another).",
-              file=sys.stderr)
+        print(
+            f"No trained run in runs/: using the shipped pretrained:{folder.name} (--model to choose another).",
+            file=sys.stderr,
+        )
     elif args.model is None:
         print(f"Using the most recent run: {folder}", file=sys.stderr)
     return TrainedModel.load(folder, args.device, getattr(args, "constraints", "auto"))
 
 
-def say_input_form(model: "TrainedModel", strings: list[str]) -> list[str]:
+def say_input_form(model: TrainedModel, strings: list[str]) -> list[str]:
     """The strings in the model's form (see ``TrainedModel.in_model_form``); says once, on standard
     error, how many were rewritten, so that a user who wrote aromatic SMILES knows what was read."""
     forms, _ = model.in_model_form(strings)
     rewritten = sum(form != text for form, text in zip(forms, strings))
     if model.input_form is not None and rewritten:
-        print(f"Read as {model.input_form}, the form the model was trained on: {rewritten} of {len(strings)} "
-              f"input{'s' if len(strings) != 1 else ''} rewritten.", file=sys.stderr)
+        print(
+            f"Read as {model.input_form}, the form the model was trained on: {rewritten} of {len(strings)} "
+            f"input{'s' if len(strings) != 1 else ''} rewritten.",
+            file=sys.stderr,
+        )
     return forms

@@ -28,8 +28,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "them, run the BO protocol on expression fit (seeds 1-10) with a random baseline, and write "
         f"results.json and results.md. {RESUMABLE}",
     )
-    _common_options(expr, "20,000 expressions, 3 epochs, 2 seeds of 3 × 20 points", "results/expressions, or results/expressions-quick",
-                    "expr100k")
+    _common_options(
+        expr,
+        "20,000 expressions, 3 epochs, 2 seeds of 3 × 20 points",
+        "results/expressions, or results/expressions-quick",
+        "expr100k",
+    )
     expr.set_defaults(run=run_expressions)
     mol = commands.add_parser(
         "molecules",
@@ -40,9 +44,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         f"results.json and results.md. {RESUMABLE}",
     )
     mol.add_argument("--preset", default="cpu", choices=preset_names(), help="cpu (default) or paper")
-    _common_options(mol, "20,000 molecules, 1 epoch, 2 seeds of 3 × 20 points",
-                    f"{default_out('full', 'cpu')}, {default_out('full', 'paper')} with --preset paper, -quick appended with --quick",
-                    "zinc250k")
+    _common_options(
+        mol,
+        "20,000 molecules, 1 epoch, 2 seeds of 3 × 20 points",
+        f"{default_out('full', 'cpu')}, {default_out('full', 'paper')} with --preset paper, -quick appended with --quick",
+        "zinc250k",
+    )
     mol.set_defaults(run=run_molecules)
 
 
@@ -54,8 +61,11 @@ def _common_options(parser: argparse.ArgumentParser, quick: str, out: str, data:
     parser.add_argument("--data", default=data, help=f"data file or data set name (default {data})")
     parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
     parser.add_argument("--json", action="store_true", help="print results.json")
-    parser.add_argument("--tables", action="store_true",
-                        help="run nothing: rebuild results.json, results.md and the comparison figure from the model folders")
+    parser.add_argument(
+        "--tables",
+        action="store_true",
+        help="run nothing: rebuild results.json, results.md and the comparison figure from the model folders",
+    )
 
 
 def parse_models(text: str) -> list[str]:
@@ -68,8 +78,14 @@ def parse_models(text: str) -> list[str]:
 
 
 def _scale_and_choices(args: argparse.Namespace) -> dict:
-    return {"scale": "quick" if args.quick else "full", "out": args.out, "models": parse_models(args.models),
-            "seeds": parse_seeds(args.seeds) if args.seeds else None, "data": args.data, "device": args.device}
+    return {
+        "scale": "quick" if args.quick else "full",
+        "out": args.out,
+        "models": parse_models(args.models),
+        "seeds": parse_seeds(args.seeds) if args.seeds else None,
+        "data": args.data,
+        "device": args.device,
+    }
 
 
 def run_expressions(args: argparse.Namespace) -> int:
@@ -86,8 +102,11 @@ def _run(experiment: Experiment, args: argparse.Namespace) -> int:
     if args.tables:
         results = write_tables(experiment)
     else:
-        print(f"Reproducing the {experiment.name} results into {experiment.out} (resumable: run the same command "
-              "again to continue).", file=sys.stderr)
+        print(
+            f"Reproducing the {experiment.name} results into {experiment.out} (resumable: run the same command "
+            "again to continue).",
+            file=sys.stderr,
+        )
         results = run_experiment(experiment, progress=True, log=lambda m: print(m, file=sys.stderr))
     if args.json:
         print(json.dumps(results))

@@ -31,7 +31,8 @@ from grammar_rae.grammar.batch import grammar_of
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``fit-density``, ``sample`` and ``interpolate``."""
     fit = subparsers.add_parser(
-        "fit-density", help=summary("fit-density"),
+        "fit-density",
+        help=summary("fit-density"),
         description="Fit a density to the latent codes of the training split (posterior means for VAEs) "
         "and store it in the run folder as plain arrays.",
     )
@@ -40,7 +41,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     fit.set_defaults(run=run_fit)
 
     samp = subparsers.add_parser(
-        "sample", help=summary("sample"),
+        "sample",
+        help=summary("sample"),
         description="Draw latent points from an ex-post density (fitted on demand), decode them with the "
         "grammar-masked decoder, write a CSV with each string and whether it is valid (columns string, "
         "valid; an empty string where the decoder finished no derivation) and print a report that says "
@@ -49,18 +51,35 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     add_model_option(samp)
     samp.add_argument("--n", type=positive_int, default=1000, help="number of samples (default 1000)")
     _add_density_options(samp, default=None)
-    samp.add_argument("--decode", choices=["argmax", "sample", "beam"], default="argmax",
-                      help="argmax (default: the most probable rule at each step; chosen by measurement, on the shipped "
-                      "ZINC model FCD 5.25 against 8.34 sampled, docs/latent-space.md), sample (each rule drawn), or beam "
-                      "(a beam of 5 per point: FCD 4.00, 6x slower)")
-    samp.add_argument("--attempts", type=positive_int, default=1,
-                      help="with --decode sample: decode each point K times, keep the most frequent valid string")
-    samp.add_argument("--temperature", type=positive_float, default=1.0,
-                      help="with --decode sample: divide the logits by T before sampling (below 1: safer, less diverse; default 1)")
-    samp.add_argument("--out", default=None, help="file for the strings, in the format its name says: .csv/.tsv (columns "
-                      "string, valid) or .smi/.smiles/.txt (a string per line with valid or invalid as its title, "
-                      "after a space, or a tab in .txt; RDKit's SmilesMolSupplier reads .smi with titleLine=False); default: samples/ inside the run folder, "
-                      "named by the settings (the same settings give the same file)")
+    samp.add_argument(
+        "--decode",
+        choices=["argmax", "sample", "beam"],
+        default="argmax",
+        help="argmax (default: the most probable rule at each step; chosen by measurement, on the shipped "
+        "ZINC model FCD 5.25 against 8.34 sampled, docs/latent-space.md), sample (each rule drawn), or beam "
+        "(a beam of 5 per point: FCD 4.00, 6x slower)",
+    )
+    samp.add_argument(
+        "--attempts",
+        type=positive_int,
+        default=1,
+        help="with --decode sample: decode each point K times, keep the most frequent valid string",
+    )
+    samp.add_argument(
+        "--temperature",
+        type=positive_float,
+        default=1.0,
+        help="with --decode sample: divide the logits by T before sampling (below 1: safer, less diverse; default 1)",
+    )
+    samp.add_argument(
+        "--out",
+        default=None,
+        help="file for the strings, in the format its name says: .csv/.tsv (columns "
+        "string, valid) or .smi/.smiles/.txt (a string per line with valid or invalid as its title, "
+        "after a space, or a tab in .txt; RDKit's SmilesMolSupplier reads .smi with titleLine=False); "
+        "default: samples/ inside the run folder, "
+        "named by the settings (the same settings give the same file)",
+    )
     samp.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     samp.add_argument("--report", default="validity,uniqueness,novelty", help=f"comma list of {','.join(REPORTS)}")
     samp.add_argument("--json", action="store_true", help="print the report as one JSON object")
@@ -89,7 +108,9 @@ def run_fit(args: argparse.Namespace) -> int:
     model = load_model(args)
     density = fit_density(model, args.density, args.components, args.seed)
     validation = model.codes("val")
-    print(f"fitted {density!r} on {len(model.data.rows('train')):,} training codes of {model.folder}; stored in {model.work_folder}")
+    print(
+        f"fitted {density!r} on {len(model.data.rows('train')):,} training codes of {model.folder}; stored in {model.work_folder}"
+    )
     print(f"mean log-likelihood of the {len(validation):,} validation codes: {density.score(validation):.3f}")
     return 0
 
@@ -98,12 +119,16 @@ def run_sample(args: argparse.Namespace) -> int:
     """Sample, write the strings, print the report."""
     reports = check_reports(tuple(r.strip() for r in args.report.split(",") if r.strip()))
     if args.n > MAX_SAMPLES:
-        raise GrammarRAEError(f"--n {args.n:,} is more than one run samples (at most {MAX_SAMPLES:,}): "
-                              "run several with different --seed values.")
+        raise GrammarRAEError(
+            f"--n {args.n:,} is more than one run samples (at most {MAX_SAMPLES:,}): "
+            "run several with different --seed values."
+        )
     if args.decode != "sample" and (args.attempts != 1 or args.temperature != 1.0):
-        raise GrammarRAEError(f"--{'attempts' if args.attempts != 1 else 'temperature'} changes sampled decoding only, and "
-                              f"{args.decode} decoding {'is the default' if args.decode == 'argmax' else 'was asked for'}: "
-                              "add --decode sample.")
+        raise GrammarRAEError(
+            f"--{'attempts' if args.attempts != 1 else 'temperature'} changes sampled decoding only, and "
+            f"{args.decode} decoding {'is the default' if args.decode == 'argmax' else 'was asked for'}: "
+            "add --decode sample."
+        )
     if args.out:
         check_writable(Path(args.out), args.force)
     model = load_model(args)
@@ -111,15 +136,28 @@ def run_sample(args: argparse.Namespace) -> int:
     density, fitted = run_density(model, kind, args.components, args.seed, progress=True)
     if fitted:
         print(f"Fitted the {kind} density on the training codes and stored it in {model.work_folder}.", file=sys.stderr)
-    result = sample(model, args.n, density, args.decode, args.attempts, args.seed, progress=True, temperature=args.temperature)
-    out = Path(args.out) if args.out else samples_file(model, _sample_name(args, kind, model.constraints)).with_suffix(".csv")
+    result = sample(
+        model, args.n, density, args.decode, args.attempts, args.seed, progress=True, temperature=args.temperature
+    )
+    out = (
+        Path(args.out)
+        if args.out
+        else samples_file(model, _sample_name(args, kind, model.constraints)).with_suffix(".csv")
+    )
     report = sample_report(model, result.strings, reports, args.workers, progress=True)
     valid = report.pop("valid_rows")
     write_strings(out, result.strings, valid)
     if args.json:
         report["strings"] = [{"string": s or "", "valid": ok} for s, ok in zip(result.strings, valid)]
-    report |= {"model": str(model.folder), "density": kind, "decode": args.decode, "attempts": args.attempts,
-               "temperature": args.temperature, "constraints": model.constraints, "out": str(out)}
+    report |= {
+        "model": str(model.folder),
+        "density": kind,
+        "decode": args.decode,
+        "attempts": args.attempts,
+        "temperature": args.temperature,
+        "constraints": model.constraints,
+        "out": str(out),
+    }
     if args.plots:
         report["plots"] = [str(p) for p in sample_figures(model, result.strings, out.with_suffix(""), args.workers)]
     if args.json:
@@ -165,9 +203,13 @@ def _sample_name(args: argparse.Namespace, kind: str, constraints: str | None) -
 
 def print_report(report: dict) -> None:
     """The sample report as a small table."""
-    print(f"{report['n']:,} samples from {report['model']} ({report['density']} density, {report['decode']} decoding) -> {report['out']}")
-    print(f"  {report['valid']:,} of {report['n']:,} are valid" + ("" if report["valid"] == report["n"] else
-          "; the file's 'valid' column marks each one"))
+    print(
+        f"{report['n']:,} samples from {report['model']} ({report['density']} density, {report['decode']} decoding) -> {report['out']}"
+    )
+    print(
+        f"  {report['valid']:,} of {report['n']:,} are valid"
+        + ("" if report["valid"] == report["n"] else "; the file's 'valid' column marks each one")
+    )
     rows = [("validity", report["validity"]), ("uniqueness", report["uniqueness"])]
     if report.get("novelty") is not None:
         rows.append(("novelty", report["novelty"]))
@@ -202,7 +244,9 @@ def run_interpolate(args: argparse.Namespace) -> int:
             columns.append((form or "") + (" (= A)" if form == ends[0] else " (= B)" if form == ends[1] else ""))
         print("\t".join(columns))
     valid = sum(form is not None for form in canonical)
-    print(f"{valid} of {len(path)} points decode to valid strings; the path starts at A: "
-          f"{'yes' if canonical[0] == ends[0] else 'no'}, ends at B: {'yes' if canonical[-1] == ends[1] else 'no'}.",
-          file=sys.stderr)
+    print(
+        f"{valid} of {len(path)} points decode to valid strings; the path starts at A: "
+        f"{'yes' if canonical[0] == ends[0] else 'no'}, ends at B: {'yes' if canonical[-1] == ends[1] else 'no'}.",
+        file=sys.stderr,
+    )
     return 0

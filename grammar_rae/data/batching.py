@@ -53,7 +53,10 @@ def epoch_batches(
     if bucket:
         span = batch_size * _BUCKET_BATCHES
         order = np.concatenate(
-            [chunk[np.argsort(lengths[chunk], kind="stable")] for chunk in np.array_split(order, range(span, len(order), span))]
+            [
+                chunk[np.argsort(lengths[chunk], kind="stable")]
+                for chunk in np.array_split(order, range(span, len(order), span))
+            ]
         )
     batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
     return [batches[i] for i in rng.permutation(len(batches))] if bucket else batches

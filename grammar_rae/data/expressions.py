@@ -14,11 +14,11 @@ from collections.abc import Iterator
 from functools import lru_cache
 
 import numpy as np
-from grammar_rae.grammar.symbols import Nonterminal
 
 from grammar_rae.errors import GrammarRAEError
 from grammar_rae.grammar.cfg import Grammar
 from grammar_rae.grammar.parser import Parser
+from grammar_rae.grammar.symbols import Nonterminal
 
 GRID = np.linspace(-10.0, 10.0, 1000)  # protocol section 8: the points an expression is scored on
 
@@ -78,7 +78,9 @@ class ExpressionEvaluator:
         if kind == "binary":
             left = self._value(rules, x)
             return operation(left, self._value(rules, x))
-        raise GrammarRAEError(f"The {self.grammar.name} grammar has a production ({operation}) with no numeric meaning.")
+        raise GrammarRAEError(
+            f"The {self.grammar.name} grammar has a production ({operation}) with no numeric meaning."
+        )
 
     def finite(self, text: str | None, x: np.ndarray = GRID) -> bool:
         """True if ``text`` is an expression whose values are finite at every point of ``x``."""

@@ -33,7 +33,6 @@ from pathlib import Path
 import numpy as np
 
 from grammar_rae.data.reading import read_strings
-from grammar_rae.resources import cache_dir as user_cache_dir
 from grammar_rae.data.sources import dataset_with_sha256, file_sha256, local_dataset, resolve_data, run_source
 from grammar_rae.data.validity import canonical_many, kekule_smiles, semantic_check
 from grammar_rae.errors import DataError
@@ -41,6 +40,7 @@ from grammar_rae.files import save_lines
 from grammar_rae.grammar.batch import parse_many
 from grammar_rae.grammar.cfg import Grammar
 from grammar_rae.parallel import parallel_map
+from grammar_rae.resources import cache_dir as user_cache_dir
 
 _FORMAT_VERSION = 1
 
@@ -57,7 +57,7 @@ class PreparedDataset:
     meta: dict = field(repr=False)
 
     @classmethod
-    def load(cls, folder: str | Path, grammar: Grammar) -> "PreparedDataset":
+    def load(cls, folder: str | Path, grammar: Grammar) -> PreparedDataset:
         """Open a cache folder written by :func:`prepare_dataset` for ``grammar``."""
         folder = Path(folder)
         try:
@@ -67,7 +67,9 @@ class PreparedDataset:
                 for name in ("productions", "lengths", "line_numbers")
             }
         except (OSError, ValueError) as exc:
-            raise DataError(f"The prepared data in {folder} is missing or corrupt ({exc}); prepare it again with --force.") from exc
+            raise DataError(
+                f"The prepared data in {folder} is missing or corrupt ({exc}); prepare it again with --force."
+            ) from exc
         if meta.get("grammar_hash") != grammar.hash:
             raise DataError(f"The prepared data in {folder} was made with a different grammar than {grammar.name}.")
         if not len(arrays["productions"]) == len(arrays["lengths"]) == meta["kept"]:
@@ -87,7 +89,9 @@ class PreparedDataset:
         computed on all cores once and cached as ``canonical.txt``; used for novelty."""
         path = self.folder / "canonical.txt"
         if not path.exists():
-            forms = canonical_many(self.grammar.name, self.strings, workers, progress="canonical forms" if progress else False)
+            forms = canonical_many(
+                self.grammar.name, self.strings, workers, progress="canonical forms" if progress else False
+            )
             save_lines(path, (form or "" for form in forms))
         return [line or None for line in path.read_text().split("\n")[: len(self)]]
 
@@ -104,7 +108,9 @@ class PreparedDataset:
 
 def cache_key(grammar: Grammar, data_sha256: str, column: str | None, max_length: int, kekule: bool = False) -> str:
     """The cache folder name for one grammar, data file, column, maximum length and form."""
-    detail = json.dumps([grammar.hash, data_sha256, column, max_length, _FORMAT_VERSION] + (["kekule"] if kekule else []))
+    detail = json.dumps(
+        [grammar.hash, data_sha256, column, max_length, _FORMAT_VERSION] + (["kekule"] if kekule else [])
+    )
     return f"{grammar.name}-{hashlib.sha256(detail.encode()).hexdigest()[:20]}"
 
 
@@ -139,7 +145,9 @@ def prepare_dataset(
     if dataset.meta["source"] != str(path.resolve()):  # the same bytes prepared earlier from another file
         dataset.meta = {**dataset.meta, "source": str(path.resolve()), "prepared_from": dataset.meta["source"]}
     if len(dataset) == 0:
-        raise DataError(f"None of the {dataset.meta['lines']} lines of {path} could be used; see {dataset.rejects_path}.")
+        raise DataError(
+            f"None of the {dataset.meta['lines']} lines of {path} could be used; see {dataset.rejects_path}."
+        )
     return dataset
 
 
@@ -147,7 +155,9 @@ def run_data_at_hand(grammar: Grammar, record: dict) -> bool:
     """Whether the data a run was trained on can be had without a download: prepared on this
     machine already, or its file (or the named data set with its sha256) is here."""
     kekule = record.get("kekule", False)
-    if (user_cache_dir() / "prepared" / cache_key(grammar, record["sha256"], None, grammar.max_length, kekule)).is_dir():
+    if (
+        user_cache_dir() / "prepared" / cache_key(grammar, record["sha256"], None, grammar.max_length, kekule)
+    ).is_dir():
         return True
     if Path(record["source"]).is_file() or record.get("recipe") is not None:
         return True

@@ -59,8 +59,10 @@ def _first_field(smiles_file: bool):
 def check_output_format(path: str | Path) -> None:
     """Refuse an output file whose name says no format :func:`write_strings` writes."""
     if _suffix(Path(path)) not in OUTPUT_SUFFIXES or Path(path).suffix == ".gz":
-        raise DataError(f"Cannot tell the format of {path} from its name: use .csv or .tsv (a table with the columns "
-                        f"string and valid), or .smi, .smiles or .txt (one string per line, a tab, then valid or invalid).")
+        raise DataError(
+            f"Cannot tell the format of {path} from its name: use .csv or .tsv (a table with the columns "
+            f"string and valid), or .smi, .smiles or .txt (one string per line, a tab, then valid or invalid)."
+        )
 
 
 def write_strings(path: str | Path, strings: list[str | None], valid: list[bool]) -> None:

@@ -38,7 +38,9 @@ def char_sequences(dataset: PreparedDataset, max_length: int) -> SequenceArrays:
     return SequenceArrays(indices, lengths, usable, codec.vocab_size)
 
 
-def one_hot_rows(indices: np.ndarray, rows: np.ndarray, vocab_size: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+def one_hot_rows(
+    indices: np.ndarray, rows: np.ndarray, vocab_size: int, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
     """One-hot inputs (B, T, V) and integer targets (B, T) of ``indices[rows]`` on ``device``."""
     targets = torch.from_numpy(np.asarray(indices[rows]).astype(np.int64)).to(device)
     return F.one_hot(targets, vocab_size).float(), targets

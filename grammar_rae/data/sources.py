@@ -57,9 +57,7 @@ def resolve_data(data: str | Path | None, grammar_name: str) -> Path:
     if name is None:
         raise DataError(f"The {grammar_name} grammar has no default data set: pass --data FILE.")
     if name not in registry():
-        raise DataError(
-            f"No such file or data set '{name}': give an existing file or one of {', '.join(registry())}."
-        )
+        raise DataError(f"No such file or data set '{name}': give an existing file or one of {', '.join(registry())}.")
     info = registry()[name]
     if info["grammar"] != grammar_name:
         raise DataError(f"Data set {name} is written in the {info['grammar']} grammar, not {grammar_name}.")
@@ -104,8 +102,14 @@ def generate_dataset(grammar: str, n: int, max_productions: int, seed: int, out:
     recipe."""
     loaded = Grammar.load(grammar)
     save_lines(out, generate_strings(loaded, n, max_productions, seed, progress=progress))
-    recipe = {"generator": "generate-expressions", "grammar": str(grammar), "grammar_hash": loaded.hash, "n": n,
-              "max_productions": max_productions, "seed": seed}
+    recipe = {
+        "generator": "generate-expressions",
+        "grammar": str(grammar),
+        "grammar_hash": loaded.hash,
+        "n": n,
+        "max_productions": max_productions,
+        "seed": seed,
+    }
     save_json(_generated(file_sha256(out), ".json"), recipe)
     return recipe
 
@@ -123,13 +127,17 @@ def regenerate(recipe: dict, sha256: str) -> Path:
     if not path.is_file():
         grammar = Grammar.load(recipe["grammar"])
         if grammar.hash != recipe["grammar_hash"]:
-            raise DataError(f"The {grammar.name} grammar has changed since this run's data was generated, so the data "
-                            "cannot be made again: put the original file back.")
+            raise DataError(
+                f"The {grammar.name} grammar has changed since this run's data was generated, so the data "
+                "cannot be made again: put the original file back."
+            )
         save_lines(path, generate_strings(grammar, recipe["n"], recipe["max_productions"], recipe["seed"]))
     if file_sha256(path) != sha256:
         path.unlink()
-        raise DataError("The data set made again from this run's recipe differs from the one it was trained on: "
-                        "put the original file back.")
+        raise DataError(
+            "The data set made again from this run's recipe differs from the one it was trained on: "
+            "put the original file back."
+        )
     return path
 
 

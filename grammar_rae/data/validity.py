@@ -89,7 +89,9 @@ def _itself(text: str | None) -> str | None:
     return text
 
 
-def canonical_many(grammar_name: str, texts: Sequence[str | None], workers: int | None = None, progress: bool | str = False) -> list[str | None]:
+def canonical_many(
+    grammar_name: str, texts: Sequence[str | None], workers: int | None = None, progress: bool | str = False
+) -> list[str | None]:
     """Canonical forms of many strings on all cores (each distinct string once); None marks an invalid string."""
     distinct = list(dict.fromkeys(t for t in texts if t is not None))
     forms = dict(zip(distinct, parallel_map(canonical_form(grammar_name), distinct, workers, progress=progress)))

@@ -9,6 +9,16 @@ from grammar_rae.evaluation.reconstruction import Reconstruction, reconstruction
 from grammar_rae.evaluation.references import file_metrics
 
 __all__ = [
-    "Evaluation", "EvaluationSettings", "FeatureSet", "Reconstruction", "SetMetrics", "evaluate", "file_metrics",
-    "moses_metrics", "passes_filters", "reconstruction_accuracy", "sample_figures", "set_metrics",
+    "Evaluation",
+    "EvaluationSettings",
+    "FeatureSet",
+    "Reconstruction",
+    "SetMetrics",
+    "evaluate",
+    "file_metrics",
+    "moses_metrics",
+    "passes_filters",
+    "reconstruction_accuracy",
+    "sample_figures",
+    "set_metrics",
 ]

@@ -60,7 +60,9 @@ def property_summary(smiles: Sequence[str], workers: int | None = None) -> dict[
     table = property_table(smiles, workers)
     table = table[~np.isnan(table).any(axis=1)]
     return {
-        name: {"mean": float(column.mean()) if len(column) else float("nan"), "sd": float(column.std()) if len(column) else float("nan")}
+        name: {
+            "mean": float(column.mean()) if len(column) else float("nan"),
+            "sd": float(column.std()) if len(column) else float("nan"),
+        }
         for name, column in zip(PROPERTIES, table.T)
     }
-

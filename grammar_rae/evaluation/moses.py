@@ -76,7 +76,9 @@ def _property_values(mol: Chem.Mol) -> tuple[float, float, float, float]:
         return (np.nan,) * 4
 
 
-def features(smiles: str, filters: bool = True) -> tuple[bytes, list[str], str | None, bool | None, tuple[float, float, float, float]]:
+def features(
+    smiles: str, filters: bool = True
+) -> tuple[bytes, list[str], str | None, bool | None, tuple[float, float, float, float]]:
     """Packed Morgan fingerprint, BRICS fragments, scaffold, filter pass (None unless ``filters``:
     the slowest feature, needed for generated sets only) and (logP, SA, QED, weight) of a valid
     SMILES."""
@@ -108,8 +110,12 @@ class FeatureSet:
     packed as UTF-8 bytes, read with ``allow_pickle=False``), with its ChemNet statistics for FCD.
     """
 
-    def __init__(self, smiles: Sequence[str], workers: int | None = None, progress: bool | str = False, filters: bool = True):
-        rows = parallel_map(partial(features, filters=filters), list(smiles), workers, chunk_size=500, progress=progress)
+    def __init__(
+        self, smiles: Sequence[str], workers: int | None = None, progress: bool | str = False, filters: bool = True
+    ):
+        rows = parallel_map(
+            partial(features, filters=filters), list(smiles), workers, chunk_size=500, progress=progress
+        )
         packed = np.frombuffer(b"".join(r[0] for r in rows), dtype=np.uint8).reshape(len(rows), -1)
         self.fingerprints = np.unpackbits(packed, axis=1)[:, :FINGERPRINT_BITS]
         self.fragments = Counter(f for r in rows for f in r[1])
@@ -145,7 +151,7 @@ class FeatureSet:
         write_atomic(path, lambda out: np.savez(out, **arrays))
 
     @classmethod
-    def load(cls, path: str | Path) -> "FeatureSet":
+    def load(cls, path: str | Path) -> FeatureSet:
         """Read features written by :meth:`save`."""
         with np.load(path, allow_pickle=False) as data:
             self = cls.__new__(cls)
@@ -213,11 +219,26 @@ def frechet_distance(generated: tuple[np.ndarray, np.ndarray], reference: tuple[
     """FCD from the ChemNet statistics (mean, covariance) of two sets, with fcd_torch's formula."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        return float(_fcd().metric({"mu": reference[0], "sigma": reference[1]}, {"mu": generated[0], "sigma": generated[1]}))
+        return float(
+            _fcd().metric({"mu": reference[0], "sigma": reference[1]}, {"mu": generated[0], "sigma": generated[1]})
+        )
 
 
-MOSES_KEYS = ("n", "valid", "unique@1k", "unique@10k", "novelty", "intdiv", "intdiv2", "snn", "frag", "scaf",
-              "filters", "fcd", *PROPERTY_DISTANCES)
+MOSES_KEYS = (
+    "n",
+    "valid",
+    "unique@1k",
+    "unique@10k",
+    "novelty",
+    "intdiv",
+    "intdiv2",
+    "snn",
+    "frag",
+    "scaf",
+    "filters",
+    "fcd",
+    *PROPERTY_DISTANCES,
+)
 
 
 def moses_metrics(
@@ -243,7 +264,11 @@ def moses_metrics(
     }
     missing = {} if training is not None else {"novelty": "needs the training set"}
     if not valid:
-        return out | dict.fromkeys(MOSES_KEYS[5:]) | {"missing": missing | dict.fromkeys(MOSES_KEYS[5:], "no valid molecule")}
+        return (
+            out
+            | dict.fromkeys(MOSES_KEYS[5:])
+            | {"missing": missing | dict.fromkeys(MOSES_KEYS[5:], "no valid molecule")}
+        )
     generated = FeatureSet(valid, workers, progress="molecular features" if progress else False)
     out |= {
         "intdiv": internal_diversity(generated.fingerprints, 1),
@@ -255,8 +280,10 @@ def moses_metrics(
         "fcd": None,
         **property_distances(generated.properties, reference.properties),
     }
-    for key, mine, theirs, what in (("frag", generated.fragments, reference.fragments, "BRICS fragment"),
-                                    ("scaf", generated.scaffolds, reference.scaffolds, "ring scaffold")):
+    for key, mine, theirs, what in (
+        ("frag", generated.fragments, reference.fragments, "BRICS fragment"),
+        ("scaf", generated.scaffolds, reference.scaffolds, "ring scaffold"),
+    ):
         if not mine or not theirs:
             missing[key] = f"no {'generated' if not mine else 'reference'} molecule has a {what}"
     if not fcd:

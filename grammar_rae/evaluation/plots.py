@@ -39,9 +39,15 @@ def latent_pca(codes: np.ndarray, values: np.ndarray, label: str, path: str | Pa
     figure, axes = plt.subplots(figsize=(6.5, 5.5))
     axes.scatter(points[~finite, 0], points[~finite, 1], s=4, c="lightgrey", label="no score")
     low, high = np.percentile(values[finite], [1, 99]) if finite.any() else (0, 1)
-    shown = axes.scatter(points[finite, 0], points[finite, 1], s=4, c=values[finite], cmap="viridis", vmin=low, vmax=high)
+    shown = axes.scatter(
+        points[finite, 0], points[finite, 1], s=4, c=values[finite], cmap="viridis", vmin=low, vmax=high
+    )
     figure.colorbar(shown, ax=axes, label=label)
-    axes.set(xlabel="first principal component", ylabel="second principal component", title=title or f"Latent codes coloured by {label}")
+    axes.set(
+        xlabel="first principal component",
+        ylabel="second principal component",
+        title=title or f"Latent codes coloured by {label}",
+    )
     return _save(figure, path)
 
 
@@ -60,12 +66,17 @@ def property_histograms(samples: np.ndarray, training: np.ndarray, names: Sequen
     return _save(figure, path)
 
 
-def molecule_grid(smiles: Sequence[str], path: str | Path, legends: Sequence[str] | None = None, per_row: int = 5) -> Path:
+def molecule_grid(
+    smiles: Sequence[str], path: str | Path, legends: Sequence[str] | None = None, per_row: int = 5
+) -> Path:
     """A grid image of molecules (unreadable SMILES are left out)."""
     pairs = [(Chem.MolFromSmiles(s), legend) for s, legend in zip(smiles, legends or smiles)]
     pairs = [(mol, legend) for mol, legend in pairs if mol is not None]
     image = Draw.MolsToGridImage(
-        [mol for mol, _ in pairs], molsPerRow=per_row, subImgSize=(260, 220), legends=[str(legend)[:40] for _, legend in pairs]
+        [mol for mol, _ in pairs],
+        molsPerRow=per_row,
+        subImgSize=(260, 220),
+        legends=[str(legend)[:40] for _, legend in pairs],
     )
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
@@ -84,7 +95,9 @@ def expression_curves(expressions: Sequence[str], path: str | Path) -> Path:
     return _save(figure, path)
 
 
-def sample_figures(model, strings: Sequence[str | None], prefix: str | Path, workers: int | None = None, grid: int = 20) -> list[Path]:
+def sample_figures(
+    model, strings: Sequence[str | None], prefix: str | Path, workers: int | None = None, grid: int = 20
+) -> list[Path]:
     """The figures of a sample (``<prefix>-*.png``): the latent PCA of the run's test codes
     coloured by the objective, and for molecules a grid of sampled molecules and property
     histograms against 5,000 training molecules (for expressions, curves of sampled expressions)."""
@@ -100,7 +113,9 @@ def sample_figures(model, strings: Sequence[str | None], prefix: str | Path, wor
         training = model.data.strings("train")
         picked = np.random.default_rng(0).choice(len(training), size=min(5000, len(training)), replace=False)
         reference = property_table([training[i] for i in picked], workers)
-        paths.append(property_histograms(property_table(valid, workers), reference, PROPERTIES, f"{prefix}-properties.png"))
+        paths.append(
+            property_histograms(property_table(valid, workers), reference, PROPERTIES, f"{prefix}-properties.png")
+        )
         if valid:
             paths.append(molecule_grid(valid[:grid], f"{prefix}-molecules.png"))
     else:
@@ -119,28 +134,39 @@ def _best_so_far(runs: dict[int, Sequence[float]], maximize: bool) -> list[np.nd
 def _mean_curve(axes, curves: list[np.ndarray], style: str, colour: str, label: str) -> None:
     length = min(len(c) for c in curves)
     mean = np.mean([c[:length] for c in curves], axis=0)
-    axes.plot(np.arange(1, length + 1), mean, style, linewidth=2, color=colour, label=f"{label}, mean of {len(curves)} seeds")
+    axes.plot(
+        np.arange(1, length + 1), mean, style, linewidth=2, color=colour, label=f"{label}, mean of {len(curves)} seeds"
+    )
 
 
 def _finish_curves(axes, shown: list[np.ndarray], maximize: bool, label: str, title: str) -> None:
     """Axis limits that leave out the first few evaluations' worst values (an invalid first
     proposal scores the objective's worst) so the curves can be read; labels and legend."""
     if shown:
-        values = np.concatenate([c[min(len(c) - 1, max(1, len(c) // 20)):] for c in shown])
+        values = np.concatenate([c[min(len(c) - 1, max(1, len(c) // 20)) :] for c in shown])
         low, high = float(values.min()), float(values.max())
         margin = 0.05 * (high - low or 1.0)
         axes.set_ylim(low - margin, high + margin)
-    axes.set(xlabel="evaluations", ylabel=f"best {label} so far ({'higher' if maximize else 'lower'} is better)", title=title)
+    axes.set(
+        xlabel="evaluations", ylabel=f"best {label} so far ({'higher' if maximize else 'lower'} is better)", title=title
+    )
     axes.legend(fontsize=8)
 
 
-def best_so_far_curves(scores_by_seed: dict[int, Sequence[float]], maximize: bool, label: str, path: str | Path,
-                       baseline: dict[int, Sequence[float]] | None = None) -> Path:
+def best_so_far_curves(
+    scores_by_seed: dict[int, Sequence[float]],
+    maximize: bool,
+    label: str,
+    path: str | Path,
+    baseline: dict[int, Sequence[float]] | None = None,
+) -> Path:
     """Best score found after each evaluation: each seed a thin line, the mean over seeds a thick
     one, BO solid and the random baseline dashed."""
     figure, axes = plt.subplots(figsize=(7, 4.5))
     shown = []
-    for (runs, style, name), colour in zip(((scores_by_seed, "-", "BO"), (baseline or {}, "--", "random")), ("C0", "C3")):
+    for (runs, style, name), colour in zip(
+        ((scores_by_seed, "-", "BO"), (baseline or {}, "--", "random")), ("C0", "C3")
+    ):
         curves = _best_so_far(runs, maximize)
         for curve in curves:
             axes.plot(np.arange(1, len(curve) + 1), curve, style, linewidth=0.6, alpha=0.35, color=colour)
@@ -151,8 +177,14 @@ def best_so_far_curves(scores_by_seed: dict[int, Sequence[float]], maximize: boo
     return _save(figure, path)
 
 
-def comparison_curves(series: dict[str, dict[str, dict[int, Sequence[float]]]], maximize: bool, label: str,
-                      path: str | Path, order: Sequence[str] = (), by: str = "model") -> Path:
+def comparison_curves(
+    series: dict[str, dict[str, dict[int, Sequence[float]]]],
+    maximize: bool,
+    label: str,
+    path: str | Path,
+    order: Sequence[str] = (),
+    by: str = "model",
+) -> Path:
     """The mean best-so-far curve of each entry (``series[name][method][seed]`` are the scores in
     evaluation order, method ``bo`` or ``random``; a name is a model, or the BO settings, named
     ``by``): one colour per entry, BO solid, random dashed. An entry named in ``order`` keeps the
@@ -182,7 +214,7 @@ def top_k_curves(curves: dict[str, dict[str, list[np.ndarray]]], top: int, path:
                 _mean_curve(axes, runs, "-" if method == "bo" else "--", colour, method)
         axes.set_title(task, fontsize=9)
         axes.tick_params(labelsize=7)
-    for axes in list(grid.flat)[len(curves):]:
+    for axes in list(grid.flat)[len(curves) :]:
         axes.axis("off")
     grid.flat[0].legend(fontsize=6)
     figure.supxlabel("oracle calls")

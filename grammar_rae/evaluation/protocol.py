@@ -84,7 +84,9 @@ class Evaluation:
             if record == self.results["settings"]:
                 self.results = {**saved, "settings": record}
         if force:  # recompute the chosen stages, keep the others
-            self.results["stages"] = {k: v for k, v in self.results["stages"].items() if k.split("/")[0] not in settings.stages}
+            self.results["stages"] = {
+                k: v for k, v in self.results["stages"].items() if k.split("/")[0] not in settings.stages
+            }
 
     def _settings_record(self) -> dict:
         record = asdict(self.settings)
@@ -138,24 +140,44 @@ def evaluate(
             ).to_dict(),
             log,
         )
-        evaluation.stage("reconstruction/greedy",
-                         lambda: reconstruction_accuracy(model, test, 1, 1, "argmax", progress=progress).to_dict(), log)
+        evaluation.stage(
+            "reconstruction/greedy",
+            lambda: reconstruction_accuracy(model, test, 1, 1, "argmax", progress=progress).to_dict(),
+            log,
+        )
         if model.config.is_grammar_model:
-            evaluation.stage("reconstruction/beam", lambda: reconstruction_accuracy(
-                model, test, 1, 1, "beam", progress=progress, beam=settings.beam).to_dict(), log)
+            evaluation.stage(
+                "reconstruction/beam",
+                lambda: reconstruction_accuracy(
+                    model, test, 1, 1, "beam", progress=progress, beam=settings.beam
+                ).to_dict(),
+                log,
+            )
     # what the stages share is computed when the first stage that needs it runs (not on a resume)
     training = cache(lambda: training_forms(model, workers, progress))
     reference = cache(lambda: reference_features(model, workers) if grammar == "smiles" else None)
     for kind in settings.densities:
         density = cache(lambda kind=kind: run_density(model, kind, settings.components, settings.seed)[0])
         if "validity" in settings.stages:
-            evaluation.stage(f"validity/{kind}", lambda: _validity(model, density(), settings, training(), workers), log)
+            evaluation.stage(
+                f"validity/{kind}",
+                lambda density=density: _validity(model, density(), settings, training(), workers),
+                log,
+            )
             if model.config.is_grammar_model and constraints_wanted(model.constraints, model.grammar):
-                evaluation.stage(f"validity/{kind}/unconstrained",
-                                 lambda: _validity(model, density(), settings, training(), workers, "none"), log)
+                evaluation.stage(
+                    f"validity/{kind}/unconstrained",
+                    lambda density=density: _validity(model, density(), settings, training(), workers, "none"),
+                    log,
+                )
         if "samples" in settings.stages:
-            evaluation.stage(f"samples/{kind}",
-                             lambda: _samples(model, density(), settings, training(), reference(), workers, progress), log)
+            evaluation.stage(
+                f"samples/{kind}",
+                lambda density=density: _samples(
+                    model, density(), settings, training(), reference(), workers, progress
+                ),
+                log,
+            )
     return evaluation.results
 
 
@@ -190,7 +212,9 @@ def reference_features(model: TrainedModel, workers: int | None = None) -> Featu
     return FeatureSet([c for c in test if c is not None], workers, filters=False)
 
 
-def _validity(model, density, settings: EvaluationSettings, training: set[str], workers, constraints: str | None = None) -> dict:
+def _validity(
+    model, density, settings: EvaluationSettings, training: set[str], workers, constraints: str | None = None
+) -> dict:
     z = density.sample(settings.prior_points, seed=settings.seed)
     generator = torch.Generator(device=model.device).manual_seed(settings.seed)
     decoded = model.decode_attempts(z, settings.prior_decodes, "sample", generator, constraints=constraints)
@@ -232,8 +256,12 @@ def check_reports(reports: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def sample_report(
-    model: TrainedModel, strings: list[str | None], reports: tuple[str, ...] = REPORTS[:3], workers: int | None = None,
-    fcd: bool = True, progress: bool = False,
+    model: TrainedModel,
+    strings: list[str | None],
+    reports: tuple[str, ...] = REPORTS[:3],
+    workers: int | None = None,
+    fcd: bool = True,
+    progress: bool = False,
 ) -> dict:
     """The numbers ``grammar-rae sample --report`` prints: always ``n``, ``valid`` (how many),
     ``validity`` and ``uniqueness`` (fractions) and ``valid_rows`` (each string's validity), plus
@@ -247,8 +275,11 @@ def sample_report(
     needed = [name for name in ("novelty", "moses") if name in reports]
     missing = {}
     if needed and not model.data_at_hand:  # offline without the data set: report the rest, and how to get it
-        missing = dict.fromkeys(needed, f"needs the training set, which is not on this machine: "
-                                        f"`grammar-rae data prepare --grammar {grammar}` downloads and prepares it once")
+        missing = dict.fromkeys(
+            needed,
+            f"needs the training set, which is not on this machine: "
+            f"`grammar-rae data prepare --grammar {grammar}` downloads and prepares it once",
+        )
         reports = tuple(r for r in reports if r not in missing)
     training = training_forms(model, workers, progress) if {"novelty", "moses"} & set(reports) else None
     out = set_metrics(canonical, training).to_dict()
@@ -262,7 +293,9 @@ def sample_report(
             out["properties"] = property_summary(valid, workers)
         else:
             scores = expr_fit(valid)
-            out["properties"] = {"expr_fit": {"mean": float(scores.mean()), "sd": float(scores.std())} if len(scores) else None}
+            out["properties"] = {
+                "expr_fit": {"mean": float(scores.mean()), "sd": float(scores.std())} if len(scores) else None
+            }
     if "moses" in reports and grammar == "smiles":
         out["moses"] = moses_metrics(canonical, reference_features(model, workers), training, workers, fcd)
     return out

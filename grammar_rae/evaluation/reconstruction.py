@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
+
 from grammar_rae.generation.trained import TrainedModel
 from grammar_rae.progress import progress_bar
 
@@ -58,8 +59,11 @@ def reconstruction_accuracy(
             rows = ok[start : start + chunk]
             for _ in range(encodes):
                 codes = model.encode_indices(indices, rows, encodes > 1, generator, chunk)
-                decoded = ([[text] for text in model.decode(codes, "beam", beam=beam)] if mode == "beam"
-                           else model.decode_attempts(codes, decodes, mode, generator))
+                decoded = (
+                    [[text] for text in model.decode(codes, "beam", beam=beam)]
+                    if mode == "beam"
+                    else model.decode_attempts(codes, decodes, mode, generator)
+                )
                 hits += sum(row.count(targets[i]) for row, i in zip(decoded, rows))
                 bar.update(len(rows))
     return Reconstruction(hits / (len(strings) * encodes * decodes), len(strings), encodes, decodes, mode, len(errors))

@@ -20,11 +20,11 @@ from rdkit import rdBase
 from grammar_rae.data.batching import make_splits
 from grammar_rae.data.reading import read_strings
 from grammar_rae.data.sources import file_sha256, local_dataset, resolve_data
-from grammar_rae.resources import cache_dir
 from grammar_rae.data.validity import canonical_many
 from grammar_rae.errors import DataError
 from grammar_rae.evaluation.moses import FeatureSet, moses_metrics
 from grammar_rae.files import save_lines
+from grammar_rae.resources import cache_dir
 
 CACHE_VERSION = 1  # raise when a feature's definition changes, so older cache files are not read
 DEFAULT_TEST_SIZE = 5000  # the models' split (protocol section 1): the first 5,000 molecules are the test set
@@ -86,8 +86,9 @@ def _cached(path: Path, load: Callable, build: Callable, save: Callable):
     return value
 
 
-def test_statistics(source: MoleculeSource, workers: int | None = None, fcd: bool = True,
-                    progress: bool = False) -> tuple[FeatureSet, list[int]]:
+def test_statistics(
+    source: MoleculeSource, workers: int | None = None, fcd: bool = True, progress: bool = False
+) -> tuple[FeatureSet, list[int]]:
     """The reference set's features (with ChemNet statistics when ``fcd``), cached; and the line
     numbers of its invalid molecules."""
     folder = cache_dir() / "metrics"
@@ -108,8 +109,9 @@ def test_statistics(source: MoleculeSource, workers: int | None = None, fcd: boo
     return features, [int(line) for line in rejects.read_text().split()] if rejects.exists() else []
 
 
-def training_statistics(source: MoleculeSource, workers: int | None = None,
-                        progress: bool = False) -> tuple[set[str], list[int]]:
+def training_statistics(
+    source: MoleculeSource, workers: int | None = None, progress: bool = False
+) -> tuple[set[str], list[int]]:
     """The training set's canonical SMILES, cached; and the line numbers of its invalid molecules."""
     folder = cache_dir() / "metrics"
     key = source.cache_key("train")
@@ -120,7 +122,9 @@ def training_statistics(source: MoleculeSource, workers: int | None = None,
         save_lines(rejects, map(str, rejected))
         return valid
 
-    valid = _cached(folder / f"{key}.smi", lambda path: path.read_text().split(), build, lambda value, path: save_lines(path, value))
+    valid = _cached(
+        folder / f"{key}.smi", lambda path: path.read_text().split(), build, lambda value, path: save_lines(path, value)
+    )
     return set(valid), [int(line) for line in rejects.read_text().split()] if rejects.exists() else []
 
 
@@ -138,11 +142,17 @@ def file_metrics(
     for source in (generated, test, train):
         if source is not None:
             source.check()
-    if (test is None or train is None) and local_dataset("zinc250k") is None:  # refused here, not after a download attempt
-        missing = " and ".join(f"--{kind} FILE" for kind, source in (("test", test), ("train", train)) if source is None)
-        raise DataError("The MOSES table is measured against reference molecules, by default the ZINC250k splits, which "
-                        "are not on this machine: run `grammar-rae data prepare --grammar smiles` once to download "
-                        f"them, or give {missing}.")
+    if (test is None or train is None) and local_dataset(
+        "zinc250k"
+    ) is None:  # refused here, not after a download attempt
+        missing = " and ".join(
+            f"--{kind} FILE" for kind, source in (("test", test), ("train", train)) if source is None
+        )
+        raise DataError(
+            "The MOSES table is measured against reference molecules, by default the ZINC250k splits, which "
+            "are not on this machine: run `grammar-rae data prepare --grammar smiles` once to download "
+            f"them, or give {missing}."
+        )
     lines, strings = read_strings(generated.path, generated.column)
     test = test or zinc_split("test")
     train = train or zinc_split("train")
@@ -151,11 +161,13 @@ def file_metrics(
     training, train_rejected = training_statistics(train, workers, progress)
     table = moses_metrics(canonical, reference, training, workers, fcd, progress)
     return {
-        "generated": {"file": str(generated.path), "lines": len(strings),
-                      "valid": sum(c is not None for c in canonical),
-                      "invalid_lines": [n for n, c in zip(lines, canonical) if c is None]},
+        "generated": {
+            "file": str(generated.path),
+            "lines": len(strings),
+            "valid": sum(c is not None for c in canonical),
+            "invalid_lines": [n for n, c in zip(lines, canonical) if c is None],
+        },
         "test": {"file": test.label, "molecules": len(reference.smiles), "rejected_lines": test_rejected},
         "train": {"file": train.label, "distinct_molecules": len(training), "rejected_lines": train_rejected},
         "metrics": table,
     }
-

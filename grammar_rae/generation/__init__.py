@@ -9,6 +9,19 @@ from grammar_rae.generation.sampling import Samples, fit_density, sample
 from grammar_rae.generation.trained import TrainedModel, find_run
 
 __all__ = [
-    "DENSITIES", "MODES", "DecodeResult", "DensityError", "LatentDensity", "Samples", "TrainedModel", "available",
-    "beam_decode", "find_run", "fit_density", "interpolate", "masked_decode", "pretrained_folder", "sample",
+    "DENSITIES",
+    "MODES",
+    "DecodeResult",
+    "DensityError",
+    "LatentDensity",
+    "Samples",
+    "TrainedModel",
+    "available",
+    "beam_decode",
+    "find_run",
+    "fit_density",
+    "interpolate",
+    "masked_decode",
+    "pretrained_folder",
+    "sample",
 ]

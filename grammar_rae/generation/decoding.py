@@ -98,7 +98,7 @@ class DecodingTables:
         self.empty = grammar.padding_lhs
         self.padding_rule = grammar.padding_rule
 
-    def to(self, device: torch.device | str) -> "DecodingTables":
+    def to(self, device: torch.device | str) -> DecodingTables:
         """These tables on ``device`` (self if already there)."""
         return self if torch.device(device) == self.device else DecodingTables(self.grammar, device)
 
@@ -161,7 +161,10 @@ def _candidates(
     allowed = tables.slot_allowed[top]
     fallback = torch.zeros(len(top), dtype=torch.bool, device=top.device)
     if constraints is not None:
-        narrowed = torch.as_tensor(constraints.allowed(top.cpu().numpy(), candidates.cpu().numpy()), device=top.device) & allowed
+        narrowed = (
+            torch.as_tensor(constraints.allowed(top.cpu().numpy(), candidates.cpu().numpy()), device=top.device)
+            & allowed
+        )
         fallback = ~narrowed.any(dim=1)
         allowed = torch.where(fallback.unsqueeze(1), allowed, narrowed)
     return candidates, allowed, fallback

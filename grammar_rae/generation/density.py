@@ -45,7 +45,7 @@ class LatentDensity:
         self.covariances_: np.ndarray | None = None
 
     # ----- fitting ------------------------------------------------------------------------
-    def fit(self, codes: np.ndarray) -> "LatentDensity":
+    def fit(self, codes: np.ndarray) -> LatentDensity:
         """Fit to latent codes (N, d); the prior only takes its dimension from them."""
         codes = np.asarray(codes, dtype=np.float64)
         if codes.ndim != 2 or not np.isfinite(codes).all():
@@ -56,10 +56,14 @@ class LatentDensity:
         elif self.kind == "gaussian":
             if n < 2:
                 raise DensityError("A Gaussian needs at least two codes.")
-            self._set(np.ones(1), codes.mean(axis=0, keepdims=True), np.cov(codes, rowvar=False, bias=True).reshape(1, d, d))
+            self._set(
+                np.ones(1), codes.mean(axis=0, keepdims=True), np.cov(codes, rowvar=False, bias=True).reshape(1, d, d)
+            )
         else:
             if n < self.components:
-                raise DensityError(f"A {self.components}-component mixture needs at least {self.components} codes, not {n}.")
+                raise DensityError(
+                    f"A {self.components}-component mixture needs at least {self.components} codes, not {n}."
+                )
             mixture = GaussianMixture(self.components, covariance_type="full", random_state=self.seed).fit(codes)
             self._set(mixture.weights_, mixture.means_, mixture.covariances_)
         return self
@@ -101,7 +105,9 @@ class LatentDensity:
         for weight, mean, chol in zip(self.weights_, self.means_, self._cholesky):
             solved = np.linalg.solve(chol, (z - mean).T)
             log_det = 2.0 * np.log(np.diag(chol)).sum()
-            per_component.append(np.log(weight) - 0.5 * ((solved**2).sum(axis=0) + log_det + self.dim * np.log(2 * np.pi)))
+            per_component.append(
+                np.log(weight) - 0.5 * ((solved**2).sum(axis=0) + log_det + self.dim * np.log(2 * np.pi))
+            )
         return logsumexp(np.stack(per_component), axis=0)
 
     def score(self, z: np.ndarray) -> float:
@@ -125,7 +131,7 @@ class LatentDensity:
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> "LatentDensity":
+    def load(cls, path: str | Path) -> LatentDensity:
         """Read a density written by :meth:`save` (arrays only; nothing is unpickled)."""
         try:
             with np.load(path, allow_pickle=False) as stored:

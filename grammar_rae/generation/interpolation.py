@@ -17,7 +17,9 @@ def encode_strict(model: TrainedModel, strings: list[str]) -> np.ndarray:
     return codes
 
 
-def interpolate(model: TrainedModel, start: str, end: str, steps: int = 8, mode: str = "argmax") -> list[tuple[float, str | None]]:
+def interpolate(
+    model: TrainedModel, start: str, end: str, steps: int = 8, mode: str = "argmax"
+) -> list[tuple[float, str | None]]:
     """``steps`` points t = 0 … 1 on the segment from the code of ``start`` to that of ``end``,
     each with its decoded string (None: no complete derivation)."""
     if steps < 2:

@@ -13,8 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from grammar_rae.resources import cache_dir
-from grammar_rae.resources import shipped
+from grammar_rae.resources import cache_dir, shipped
 from grammar_rae.training import run_folder as rf
 
 PREFIX = "pretrained:"
@@ -33,7 +32,7 @@ def available() -> list[str]:
 
 def pretrained_folder(spec: str) -> Path:
     """The folder of ``pretrained:NAME``."""
-    name = spec[len(PREFIX):]
+    name = spec[len(PREFIX) :]
     folder = shipped_root() / name
     if not (folder / rf.WEIGHTS).is_file():
         raise rf.RunError(f"No pretrained model {name!r}: the shipped ones are {', '.join(available()) or 'none'}.")

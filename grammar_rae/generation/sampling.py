@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
 from grammar_rae.data.validity import valid_mask
 from grammar_rae.errors import GrammarRAEError
 from grammar_rae.generation.density import LatentDensity, density_filename
@@ -21,8 +22,14 @@ from grammar_rae.generation.trained import TrainedModel
 from grammar_rae.progress import progress_bar
 
 
-def fit_density(model: TrainedModel, kind: str = "gmm", components: int = 10, seed: int = 0, save: bool = True,
-                progress: bool = False) -> LatentDensity:
+def fit_density(
+    model: TrainedModel,
+    kind: str = "gmm",
+    components: int = 10,
+    seed: int = 0,
+    save: bool = True,
+    progress: bool = False,
+) -> LatentDensity:
     """Fit a density to the codes of the run's training split (posterior means for VAEs) and,
     with ``save``, store it in the run folder."""
     codes = model.codes("train", progress=progress) if kind != "prior" else np.zeros((1, model.latent_dim))
@@ -32,8 +39,9 @@ def fit_density(model: TrainedModel, kind: str = "gmm", components: int = 10, se
     return density
 
 
-def run_density(model: TrainedModel, kind: str = "gmm", components: int = 10, seed: int = 0,
-                progress: bool = False) -> tuple[LatentDensity, bool]:
+def run_density(
+    model: TrainedModel, kind: str = "gmm", components: int = 10, seed: int = 0, progress: bool = False
+) -> tuple[LatentDensity, bool]:
     """The run's stored density of this kind, or a newly fitted (and stored) one; the flag says
     whether it was fitted now."""
     if kind == "prior":
@@ -49,7 +57,9 @@ def samples_file(model: TrainedModel, name: str) -> Path:
     return model.work_folder / "samples" / f"{name}{'.smi' if model.grammar.name == 'smiles' else '.txt'}"
 
 
-def most_frequent_valid(candidates: Sequence[Sequence[str | None]], grammar_name: str, workers: int | None = None) -> list[str | None]:
+def most_frequent_valid(
+    candidates: Sequence[Sequence[str | None]], grammar_name: str, workers: int | None = None
+) -> list[str | None]:
     """For each point, the most frequent valid string among its decodes (ties: the first seen)."""
     counts = [Counter(c for c in row if c is not None) for row in candidates]
     distinct = list({text for count in counts for text in count})
@@ -81,8 +91,9 @@ def decode_points(
     strings: list[str | None] = []
     with progress_bar(total=len(z), desc="decoding", unit=" points", enabled=bool(progress)) as bar:
         for start in range(0, len(z), chunk):
-            batch = model.decode_attempts(z[start : start + chunk], attempts, mode, generator, temperature=temperature,
-                                          advance=bar.update)
+            batch = model.decode_attempts(
+                z[start : start + chunk], attempts, mode, generator, temperature=temperature, advance=bar.update
+            )
             strings += [row[0] for row in batch] if attempts == 1 else most_frequent_valid(batch, model.grammar.name)
     return strings
 
@@ -105,6 +116,8 @@ def sample(
     if isinstance(density, str):
         density, _ = run_density(model, density)
     z = density.sample(n, seed=seed)
-    if mode == "beam":  # the most probable derivation a beam of 5 finds: closer to the data, about 6x slower than argmax
+    if (
+        mode == "beam"
+    ):  # the most probable derivation a beam of 5 finds: closer to the data, about 6x slower than argmax
         return Samples(z, model.decode(z, "beam"))
     return Samples(z, decode_points(model, z, mode, attempts, seed, progress=progress, temperature=temperature))

@@ -11,13 +11,13 @@ import torch
 from grammar_rae.data.prepare import run_data_at_hand
 from grammar_rae.data.sequences import one_hot_rows
 from grammar_rae.data.validity import input_form, input_form_name
-from grammar_rae.generation import pretrained
 from grammar_rae.errors import GrammarRAEError
+from grammar_rae.generation import pretrained
 from grammar_rae.generation.decoding import DecodingTables, beam_decode, char_decode, masked_decode
 from grammar_rae.grammar.cfg import Grammar
-from grammar_rae.grammar.constraints import constraints_wanted, make_constraints
 from grammar_rae.grammar.charset import CharCodec
 from grammar_rae.grammar.codec import Codec
+from grammar_rae.grammar.constraints import constraints_wanted, make_constraints
 from grammar_rae.models.autoencoders import Autoencoder, build_model
 from grammar_rae.models.config import ModelConfig
 from grammar_rae.progress import progress_bar
@@ -39,8 +39,10 @@ def find_run(spec: str | Path | None = None, root: str | Path = "runs", grammar:
         return runs[-1]
     shipped = pretrained.default_folder(grammar or "smiles")
     if shipped is None:
-        raise rf.RunError(f"No trained {grammar + ' ' if grammar else ''}run found in {root}/: train one with "
-                          "`grammar-rae train`, or pass --model RUN_FOLDER.")
+        raise rf.RunError(
+            f"No trained {grammar + ' ' if grammar else ''}run found in {root}/: train one with "
+            "`grammar-rae train`, or pass --model RUN_FOLDER."
+        )
     return shipped
 
 
@@ -55,8 +57,13 @@ class TrainedModel:
     """A model with its grammar and codec, ready to encode strings and decode latent points."""
 
     def __init__(
-        self, network: Autoencoder, grammar: Grammar, device: torch.device, folder: Path | None = None,
-        constraints: str = "auto", kekule: bool = False,
+        self,
+        network: Autoencoder,
+        grammar: Grammar,
+        device: torch.device,
+        folder: Path | None = None,
+        constraints: str = "auto",
+        kekule: bool = False,
     ):
         self.network = network.to(device).eval()
         constraints_wanted(constraints, grammar)  # refuses a bad setting at once
@@ -76,7 +83,7 @@ class TrainedModel:
             self.codec = CharCodec(grammar, self.config.max_length)
 
     @classmethod
-    def load(cls, folder: str | Path, device: str = "auto", constraints: str = "auto") -> "TrainedModel":
+    def load(cls, folder: str | Path, device: str = "auto", constraints: str = "auto") -> TrainedModel:
         """Load the best-validation weights of a run folder or ``pretrained:NAME`` (safely: tensors
         only); ``constraints`` is the default for every decode (``auto`` or ``none``)."""
         folder = find_run(folder)
@@ -92,7 +99,9 @@ class TrainedModel:
             network.load_state_dict(rf.load_tensors(folder / rf.WEIGHTS))
         except RuntimeError as exc:
             raise rf.RunError(f"The weights in {folder} do not match its config.json.") from exc
-        return cls(network, grammar, select_device(device), folder, constraints, bool(saved["data"].get("kekule", False)))
+        return cls(
+            network, grammar, select_device(device), folder, constraints, bool(saved["data"].get("kekule", False))
+        )
 
     @property
     def latent_dim(self) -> int:
@@ -150,7 +159,12 @@ class TrainedModel:
 
     @torch.no_grad()
     def encode_indices(
-        self, indices: np.ndarray, rows: np.ndarray, draw: bool, generator: torch.Generator | None, batch_size: int,
+        self,
+        indices: np.ndarray,
+        rows: np.ndarray,
+        draw: bool,
+        generator: torch.Generator | None,
+        batch_size: int,
         progress: bool = False,
     ) -> np.ndarray:
         """Latent codes of ``rows`` of an index array (draws from the encoder with ``draw``)."""
@@ -177,7 +191,9 @@ class TrainedModel:
 
     def codes(self, split: str = "train", batch_size: int = 1000, progress: bool = False) -> np.ndarray:
         """Latent codes (means for VAEs) of a split of the run's data, from the prepared arrays."""
-        return self.encode_indices(self.data.sequences.indices, self.data.rows(split), False, None, batch_size, progress)
+        return self.encode_indices(
+            self.data.sequences.indices, self.data.rows(split), False, None, batch_size, progress
+        )
 
     @torch.no_grad()
     def decode_attempts(
@@ -227,13 +243,22 @@ class TrainedModel:
         grammar. ``mode`` is ``argmax``, ``sample`` (Gumbel-max, from ``generator``) or ``beam``
         (the most probable sequence a beam of ``beam`` hypotheses finds; grammar models only)."""
         if mode != "beam":
-            return [first for first, in self.decode_attempts(z, 1, mode, generator, batch_size, temperature, constraints)]
+            return [
+                first for (first,) in self.decode_attempts(z, 1, mode, generator, batch_size, temperature, constraints)
+            ]
         if not self.config.is_grammar_model:
             raise GrammarRAEError("Beam search needs a grammar model; the character VAE decodes with argmax or sample.")
         out: list[str | None] = []
         for chunk in self._chunks(z, beam, batch_size):
-            result = beam_decode(self.network.stepper(chunk, beam), len(chunk), beam, self.tables, self.config.max_length,
-                                 self._constraints(constraints, len(chunk) * beam), self.device)
+            result = beam_decode(
+                self.network.stepper(chunk, beam),
+                len(chunk),
+                beam,
+                self.tables,
+                self.config.max_length,
+                self._constraints(constraints, len(chunk) * beam),
+                self.device,
+            )
             out += self._rule_strings(result)
         return out
 
@@ -246,11 +271,22 @@ class TrainedModel:
         rules = result.rules.cpu().numpy()
         return [self.codec.decode(r) if ok else None for r, ok in zip(rules, result.valid.tolist())]
 
-    def _strings(self, stepper, rows: int, mode: str, generator, temperature: float, constraints: str | None) -> list[str | None]:
+    def _strings(
+        self, stepper, rows: int, mode: str, generator, temperature: float, constraints: str | None
+    ) -> list[str | None]:
         steps, constraints = self.config.max_length, self._constraints(constraints, rows)
         if self.config.is_grammar_model:
-            result = masked_decode(stepper, rows, self.tables, steps, mode, generator, temperature=temperature,
-                                   constraints=constraints, device=self.device)
+            result = masked_decode(
+                stepper,
+                rows,
+                self.tables,
+                steps,
+                mode,
+                generator,
+                temperature=temperature,
+                constraints=constraints,
+                device=self.device,
+            )
             return self._rule_strings(result)
         chars = char_decode(stepper, rows, steps, mode, generator, temperature, device=self.device)
         return [self.codec.decode(row) for row in chars.cpu().numpy()]

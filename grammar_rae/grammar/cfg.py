@@ -49,8 +49,7 @@ def _read_grammar_text(name_or_path: str | Path) -> str:
         except (OSError, UnicodeDecodeError) as exc:
             raise GrammarError(f"Cannot read grammar file {text_path}: {exc}.") from exc
     raise GrammarError(
-        f"Unknown grammar '{name_or_path}': use one of {', '.join(builtin_grammars())} "
-        "or the path of a .cfg file."
+        f"Unknown grammar '{name_or_path}': use one of {', '.join(builtin_grammars())} or the path of a .cfg file."
     )
 
 
@@ -71,7 +70,7 @@ def _parse_meta(text: str) -> dict[str, str]:
     if meta["max_length"] < 1:
         raise GrammarError(f"The grammar's @max_length must be a whole number of at least 1, not {meta['max_length']}.")
     if not isinstance(meta["separator"], str):
-        raise GrammarError(f"The grammar's @separator must be a JSON string such as \" \", not {meta['separator']!r}.")
+        raise GrammarError(f'The grammar\'s @separator must be a JSON string such as " ", not {meta["separator"]!r}.')
     return meta
 
 
@@ -120,12 +119,12 @@ class Grammar:
     source_text: str = field(repr=False)
 
     @classmethod
-    def load(cls, name_or_path: str | Path = "smiles") -> "Grammar":
+    def load(cls, name_or_path: str | Path = "smiles") -> Grammar:
         """Load a shipped grammar by name or any grammar file by path."""
         return cls.from_text(_read_grammar_text(name_or_path), str(name_or_path))
 
     @classmethod
-    def from_text(cls, text: str, origin: str = "<text>") -> "Grammar":
+    def from_text(cls, text: str, origin: str = "<text>") -> Grammar:
         """Build a grammar from the text of a grammar file (``origin`` names it in errors)."""
         meta = _parse_meta(text)
         productions = tuple(_read_productions(text, origin))
@@ -208,14 +207,10 @@ class Grammar:
         while changed:
             changed = False
             for p in self.productions:
-                if p.lhs() not in productive_nts and all(
-                    isinstance(s, str) or s in productive_nts for s in p.rhs()
-                ):
+                if p.lhs() not in productive_nts and all(isinstance(s, str) or s in productive_nts for s in p.rhs()):
                     productive_nts.add(p.lhs())
                     changed = True
-        flags = np.array(
-            [all(isinstance(s, str) or s in productive_nts for s in p.rhs()) for p in self.productions]
-        )
+        flags = np.array([all(isinstance(s, str) or s in productive_nts for s in p.rhs()) for p in self.productions])
         flags[self.padding_rule] = True
         return flags
 

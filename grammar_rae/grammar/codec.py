@@ -13,11 +13,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from grammar_rae.grammar.symbols import Nonterminal
 
 from grammar_rae.errors import GrammarRAEError, ParseError, SequenceTooLong
 from grammar_rae.grammar.cfg import Grammar
 from grammar_rae.grammar.parser import Parser
+from grammar_rae.grammar.symbols import Nonterminal
 
 
 def check_length(text: str, sequence: list[int], max_length: int) -> None:
@@ -77,11 +77,13 @@ class Codec:
         out = np.full((len(sequences), self.max_length), self.grammar.padding_rule, dtype=self.grammar.index_dtype)
         for row, sequence in zip(out, sequences):
             if len(sequence) > self.max_length:
-                raise SequenceTooLong(f"A sequence of {len(sequence)} productions exceeds the maximum length {self.max_length}.")
+                raise SequenceTooLong(
+                    f"A sequence of {len(sequence)} productions exceeds the maximum length {self.max_length}."
+                )
             row[: len(sequence)] = sequence
         return out
 
-    def encode_batch(self, texts: Sequence[str]) -> "EncodedBatch":
+    def encode_batch(self, texts: Sequence[str]) -> EncodedBatch:
         """Encode many strings; failures are reported per item instead of aborting the batch."""
         sequences, errors = [], {}
         for i, text in enumerate(texts):

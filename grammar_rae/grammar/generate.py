@@ -45,7 +45,9 @@ class DerivationSampler:
         key = (symbols, size)
         if key not in self._counts:
             head, rest = symbols[0], symbols[1:]
-            self._counts[key] = sum(self.exact[head][j] * self.sequence_count(rest, size - j) for j in range(1, size + 1))
+            self._counts[key] = sum(
+                self.exact[head][j] * self.sequence_count(rest, size - j) for j in range(1, size + 1)
+            )
         return self._counts[key]
 
     @staticmethod
@@ -66,7 +68,9 @@ class DerivationSampler:
         out: list[int] = []
         for position, symbol in enumerate(symbols):
             rest = symbols[position + 1 :]
-            own = 1 + self._pick([self.exact[symbol][j] * self.sequence_count(rest, size - j) for j in range(1, size + 1)], rng)
+            own = 1 + self._pick(
+                [self.exact[symbol][j] * self.sequence_count(rest, size - j) for j in range(1, size + 1)], rng
+            )
             rules = self.rules_of[symbol]
             rule = rules[self._pick([self.sequence_count(self.rhs[r], own - 1) for r in rules], rng)]
             out.append(rule)
@@ -75,12 +79,16 @@ class DerivationSampler:
         return out
 
 
-def generate_strings(grammar: Grammar, n: int, max_productions: int, seed: int = 0, progress: bool = False) -> list[str]:
+def generate_strings(
+    grammar: Grammar, n: int, max_productions: int, seed: int = 0, progress: bool = False
+) -> list[str]:
     """``n`` distinct random strings of at most ``max_productions`` productions, in the order drawn."""
     sampler = DerivationSampler(grammar, max_productions)
     if sampler.total < n:
-        raise GrammarError(f"The {grammar.name} grammar has only {sampler.total:,} strings of at most "
-                           f"{max_productions} productions: ask for fewer or allow more productions.")
+        raise GrammarError(
+            f"The {grammar.name} grammar has only {sampler.total:,} strings of at most "
+            f"{max_productions} productions: ask for fewer or allow more productions."
+        )
     codec = Codec(grammar, max(max_productions, grammar.max_length))
     rng = random.Random(seed)
     seen: dict[str, None] = {}

@@ -27,7 +27,7 @@ class Nonterminal:
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Nonterminal) and self._symbol == other._symbol
 
-    def __lt__(self, other: "Nonterminal") -> bool:
+    def __lt__(self, other: Nonterminal) -> bool:
         return self._symbol < other._symbol
 
     def __hash__(self) -> int:
@@ -76,10 +76,13 @@ class Production:
 
     def to_record(self) -> list:
         """``[lhs, [[is_nonterminal, name or text], ...]]``, the form the grammar cache stores."""
-        return [self._lhs.symbol(), [[not isinstance(s, str), s if isinstance(s, str) else s.symbol()] for s in self._rhs]]
+        return [
+            self._lhs.symbol(),
+            [[not isinstance(s, str), s if isinstance(s, str) else s.symbol()] for s in self._rhs],
+        ]
 
     @classmethod
-    def from_record(cls, record: list) -> "Production":
+    def from_record(cls, record: list) -> Production:
         lhs, rhs = record
         return cls(Nonterminal(lhs), tuple(Nonterminal(name) if nonterminal else name for nonterminal, name in rhs))
 

@@ -36,8 +36,10 @@ def shipped_recipe(grammar_name: str) -> tuple[str, str, str]:
     root = shipped("grammar_rae.pretrained")
     name = json.loads((root / "defaults.json").read_text()).get(grammar_name)
     if name is None:
-        raise GrammarRAEError(f"No model is shipped for the {grammar_name} grammar, so there is no default recipe: "
-                              f"pass --preset ({', '.join(preset_names())}).")
+        raise GrammarRAEError(
+            f"No model is shipped for the {grammar_name} grammar, so there is no default recipe: "
+            f"pass --preset ({', '.join(preset_names())})."
+        )
     config = json.loads((root / name / "config.json").read_text())
     return config["preset"], config["model"]["model"], name
 
@@ -64,8 +66,14 @@ def settings_from_dict(cls: type, values: dict, what: str):
     required = {f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING}
     unknown, missing = set(values) - names, required - set(values)
     if unknown or missing:
-        detail = "; ".join(p for p in (f"unknown: {', '.join(sorted(unknown))}" if unknown else "",
-                                       f"missing: {', '.join(sorted(missing))}" if missing else "") if p)
+        detail = "; ".join(
+            p
+            for p in (
+                f"unknown: {', '.join(sorted(unknown))}" if unknown else "",
+                f"missing: {', '.join(sorted(missing))}" if missing else "",
+            )
+            if p
+        )
         raise GrammarRAEError(f"The {what} settings do not fit this version of grammar-rae ({detail}).")
     return cls(**values)
 
@@ -131,7 +139,9 @@ class ModelConfig:
         if len(self.conv_filters) != len(self.conv_kernels):
             raise GrammarRAEError("conv_filters and conv_kernels must have the same length.")
         if self.max_length - sum(k - 1 for k in self.conv_kernels) < 1:
-            raise GrammarRAEError(f"Sequences of length {self.max_length} are too short for the encoder's convolutions.")
+            raise GrammarRAEError(
+                f"Sequences of length {self.max_length} are too short for the encoder's convolutions."
+            )
 
     @property
     def is_grammar_model(self) -> bool:
@@ -143,12 +153,14 @@ class ModelConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict) -> "ModelConfig":
+    def from_dict(cls, values: dict) -> ModelConfig:
         """Rebuild from :meth:`to_dict` output."""
         return settings_from_dict(cls, values, "model")
 
     @classmethod
-    def from_preset(cls, model: str, grammar_name: str, vocab_size: int, max_length: int, preset: str = "paper", **overrides) -> "ModelConfig":
+    def from_preset(
+        cls, model: str, grammar_name: str, vocab_size: int, max_length: int, preset: str = "paper", **overrides
+    ) -> ModelConfig:
         """A config from a preset and the per-model defaults, with ``overrides`` applied."""
         if model not in MODELS:
             raise GrammarRAEError(f"Unknown model '{model}': use one of {', '.join(MODELS)}.")

@@ -104,7 +104,7 @@ class PrecomputedSteps:
 class RecurrentSteps:
     """Step-by-step decoding of the autoregressive decoder: the GRU state per row."""
 
-    def __init__(self, decoder: "AutoregressiveDecoder", z: torch.Tensor):
+    def __init__(self, decoder: AutoregressiveDecoder, z: torch.Tensor):
         self.decoder = decoder
         self.latent = decoder.input(z)
         self.hidden = decoder.initial_state(z)
@@ -112,7 +112,9 @@ class RecurrentSteps:
     def next(self, previous: torch.Tensor | None) -> torch.Tensor:
         """The logits (N, V) of the next step, given the choices (N,) of the last one (None at the start)."""
         if previous is None:
-            previous = torch.full((len(self.latent),), self.decoder.start_token, dtype=torch.long, device=self.latent.device)
+            previous = torch.full(
+                (len(self.latent),), self.decoder.start_token, dtype=torch.long, device=self.latent.device
+            )
         step_input = torch.cat([self.decoder.embedding(previous), self.latent], dim=1).unsqueeze(1)
         out, self.hidden = self.decoder.gru(step_input, self.hidden)
         return self.decoder.output(out.squeeze(1))
@@ -162,7 +164,10 @@ class AutoregressiveDecoder(nn.Module):
         self.embedding = nn.Embedding(config.vocab_size + 1, config.embedding_dim)
         self.initial = nn.Linear(config.latent_dim, config.gru_layers * config.gru_hidden)
         self.gru = nn.GRU(
-            config.embedding_dim + config.decoder_dense, config.gru_hidden, num_layers=config.gru_layers, batch_first=True
+            config.embedding_dim + config.decoder_dense,
+            config.gru_hidden,
+            num_layers=config.gru_layers,
+            batch_first=True,
         )
         self.output = nn.Linear(config.gru_hidden, config.vocab_size)
 

@@ -15,6 +15,17 @@ from grammar_rae.objectives.registry import (
 )
 
 __all__ = [
-    "OBJECTIVE_NAMES", "PMO_TASKS", "PROPERTIES", "Objective", "ObjectiveError", "Oracle", "get_objective", "logp",
-    "objective_names", "penalized_logp", "properties", "qed", "top_auc",
+    "OBJECTIVE_NAMES",
+    "PMO_TASKS",
+    "PROPERTIES",
+    "Objective",
+    "ObjectiveError",
+    "Oracle",
+    "get_objective",
+    "logp",
+    "objective_names",
+    "penalized_logp",
+    "properties",
+    "qed",
+    "top_auc",
 ]

@@ -50,16 +50,22 @@ def properties(smiles: str | None) -> MoleculeProperties | None:
     if mol is None or mol.GetNumAtoms() == 0:
         return None
     try:
-        return MoleculeProperties(Crippen.MolLogP(mol), QED.qed(mol), sascorer.calculateScore(mol), largest_cycle_penalty(mol))
+        return MoleculeProperties(
+            Crippen.MolLogP(mol), QED.qed(mol), sascorer.calculateScore(mol), largest_cycle_penalty(mol)
+        )
     except (ValueError, RuntimeError, ZeroDivisionError):  # RDKit raises these on exotic valences
         return None
 
 
-def property_table(smiles: Sequence[str | None], workers: int | None = None, progress: bool | str = False) -> np.ndarray:
+def property_table(
+    smiles: Sequence[str | None], workers: int | None = None, progress: bool | str = False
+) -> np.ndarray:
     """(N, 4) float array of logP, QED, SA and cycle penalty on all cores; NaN rows for invalid input."""
     rows = parallel_map(properties, list(smiles), workers, chunk_size=500, progress=progress)
     nan = (np.nan,) * len(PROPERTIES)
-    return np.array([nan if r is None else (r.logp, r.qed, r.sa, r.cycle) for r in rows], dtype=np.float64).reshape(-1, len(PROPERTIES))
+    return np.array([nan if r is None else (r.logp, r.qed, r.sa, r.cycle) for r in rows], dtype=np.float64).reshape(
+        -1, len(PROPERTIES)
+    )
 
 
 def zinc_statistics(smiles: Sequence[str], workers: int | None = None, progress: bool | str = False) -> dict:
@@ -69,7 +75,10 @@ def zinc_statistics(smiles: Sequence[str], workers: int | None = None, progress:
     table = property_table(smiles, workers, progress)
     table = table[~np.isnan(table).any(axis=1)]
     logp, sa, cycle = table[:, 0], table[:, 2], table[:, 3]
-    stats = {name: {"mean": float(v.mean()), "std": float(v.std())} for name, v in (("logp", logp), ("sa", sa), ("cycle", cycle))}
+    stats = {
+        name: {"mean": float(v.mean()), "std": float(v.std())}
+        for name, v in (("logp", logp), ("sa", sa), ("cycle", cycle))
+    }
     composite = standardised_composite(logp, sa, cycle, stats)
     return {
         "molecules": int(len(table)),
@@ -82,5 +91,8 @@ def zinc_statistics(smiles: Sequence[str], workers: int | None = None, progress:
 
 def standardised_composite(logp: np.ndarray, sa: np.ndarray, cycle: np.ndarray, stats: dict) -> np.ndarray:
     """z(logP) + z(−SA) + z(−cycle) with the given means and standard deviations."""
-    z = {name: (values - stats[name]["mean"]) / stats[name]["std"] for name, values in (("logp", logp), ("sa", sa), ("cycle", cycle))}
+    z = {
+        name: (values - stats[name]["mean"]) / stats[name]["std"]
+        for name, values in (("logp", logp), ("sa", sa), ("cycle", cycle))
+    }
     return z["logp"] - z["sa"] - z["cycle"]

@@ -15,7 +15,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Sequence
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import numpy as np
 from rdkit import Chem, DataStructs, RDLogger
@@ -30,12 +30,13 @@ _GENERATORS = {  # count fingerprints, as GuacaMol's (identical to RDKit's older
     "ECFP4": lambda: rdFingerprintGenerator.GetMorganGenerator(radius=2),
     "ECFP6": lambda: rdFingerprintGenerator.GetMorganGenerator(radius=3),
     "FCFP4": lambda: rdFingerprintGenerator.GetMorganGenerator(
-        radius=2, atomInvariantsGenerator=rdFingerprintGenerator.GetMorganFeatureAtomInvGen()),
+        radius=2, atomInvariantsGenerator=rdFingerprintGenerator.GetMorganFeatureAtomInvGen()
+    ),
     "AP": lambda: rdFingerprintGenerator.GetAtomPairGenerator(maxDistance=10),
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def _generator(kind: str):
     return _GENERATORS[kind]()
 
@@ -89,7 +90,9 @@ def _modifier(spec: dict | None) -> Callable[[float], float]:
 
 def _gaussian_around(descriptor: Callable[[Chem.Mol], float], spec: dict) -> Callable[[float], float]:
     """A Gaussian modifier whose centre is the descriptor of another molecule (``mu_of``)."""
-    return _modifier({"kind": spec["kind"], "mu": descriptor(Chem.MolFromSmiles(spec["mu_of"])), "sigma": spec["sigma"]})
+    return _modifier(
+        {"kind": spec["kind"], "mu": descriptor(Chem.MolFromSmiles(spec["mu_of"])), "sigma": spec["sigma"]}
+    )
 
 
 def _formula(formula: str) -> list[tuple[str, int]]:
@@ -100,8 +103,10 @@ def _isomer_term(formula: str) -> Callable[[Chem.Mol], float]:
     """Geometric mean of a Gaussian (σ 1) on each element's count and one (σ 2) on the total atom count."""
     parts = _formula(formula)
     total = sum(count for _, count in parts)
-    terms = [(_descriptor(f"count_{element}"), _modifier({"kind": "gaussian", "mu": count, "sigma": 1.0}))
-             for element, count in parts]
+    terms = [
+        (_descriptor(f"count_{element}"), _modifier({"kind": "gaussian", "mu": count, "sigma": 1.0}))
+        for element, count in parts
+    ]
     terms.append((DESCRIPTORS["num_atoms"], _modifier({"kind": "gaussian", "mu": total, "sigma": 2.0})))
 
     def score(mol: Chem.Mol) -> float:

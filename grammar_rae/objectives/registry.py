@@ -67,7 +67,9 @@ class Objective:
     def check_grammar(self, grammar_name: str) -> None:
         """Raise a clear error if this objective scores strings of another grammar."""
         if self.grammar is not None and self.grammar != grammar_name:
-            raise ObjectiveError(f"The objective {self.name} scores {self.grammar} strings, but the model generates {grammar_name} strings.")
+            raise ObjectiveError(
+                f"The objective {self.name} scores {self.grammar} strings, but the model generates {grammar_name} strings."
+            )
 
 
 @lru_cache(maxsize=1)
@@ -118,20 +120,41 @@ def pmo_version() -> str:
 def _builtin(name: str) -> Objective:
     if name in PMO_TASKS:
         terms = len(task_specs()[name]["terms"])
-        return Objective(name, task_function(name), 0.0, True, "smiles",
-                         f"PMO / GuacaMol task {name} ({terms} term{'s' if terms > 1 else ''}, in [0, 1])", pmo_version())
+        return Objective(
+            name,
+            task_function(name),
+            0.0,
+            True,
+            "smiles",
+            f"PMO / GuacaMol task {name} ({terms} term{'s' if terms > 1 else ''}, in [0, 1])",
+            pmo_version(),
+        )
     if name == "expr-fit":
-        return Objective(name, expr_fit, WORST_EXPR_FIT, False, "expr",
-                         "log(1 + mean(min((f(x) - f*(x))^2, 1000))), f* = 1/3 + x + sin(x*x)")
+        return Objective(
+            name,
+            expr_fit,
+            WORST_EXPR_FIT,
+            False,
+            "expr",
+            "log(1 + mean(min((f(x) - f*(x))^2, 1000))), f* = 1/3 + x + sin(x*x)",
+        )
     if name == "qed":
         return Objective(name, qed, 0.0, True, "smiles", "QED drug-likeness")
     stats = zinc_standardisation()
     version = statistics_version()
     return {
-        "penalized-logp": Objective(name, penalized_logp, stats["composite_min"], True, "smiles",
-                                    "z(logP) + z(-SA) + z(-cycle), standardised over ZINC250k", version),
-        "penalized-logp-raw": Objective(name, penalized_logp_raw, stats["raw_min"], True, "smiles", "logP - SA - cycle",
-                                        version),
+        "penalized-logp": Objective(
+            name,
+            penalized_logp,
+            stats["composite_min"],
+            True,
+            "smiles",
+            "z(logP) + z(-SA) + z(-cycle), standardised over ZINC250k",
+            version,
+        ),
+        "penalized-logp-raw": Objective(
+            name, penalized_logp_raw, stats["raw_min"], True, "smiles", "logP - SA - cycle", version
+        ),
         "logp": Objective(name, logp, stats["logp_min"], True, "smiles", "Crippen logP"),
     }[name]
 
@@ -166,7 +189,9 @@ def get_objective(spec: str | Objective | Callable, worst: float | None = None, 
     if spec in OBJECTIVE_NAMES:
         return _builtin(spec)
     if ":" not in spec:
-        raise ObjectiveError(f"Unknown objective {spec!r}: use one of {', '.join(OBJECTIVE_NAMES)}, or module:function.")
+        raise ObjectiveError(
+            f"Unknown objective {spec!r}: use one of {', '.join(OBJECTIVE_NAMES)}, or module:function."
+        )
     module_name, _, attribute = spec.partition(":")
     try:
         function = getattr(importlib.import_module(module_name), attribute)

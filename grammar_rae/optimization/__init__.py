@@ -9,6 +9,17 @@ from grammar_rae.optimization.report import optimization_figures, optimize, resc
 from grammar_rae.optimization.surrogate import SparseGP, SurrogateSettings
 
 __all__ = [
-    "ACQUISITIONS", "SEARCHES", "BOSettings", "DataRegion", "PMOSettings", "SeedRun", "SparseGP", "SurrogateSettings",
-    "optimization_figures", "optimize", "random_baseline", "rescore", "run_benchmark",
+    "ACQUISITIONS",
+    "SEARCHES",
+    "BOSettings",
+    "DataRegion",
+    "PMOSettings",
+    "SeedRun",
+    "SparseGP",
+    "SurrogateSettings",
+    "optimization_figures",
+    "optimize",
+    "random_baseline",
+    "rescore",
+    "run_benchmark",
 ]

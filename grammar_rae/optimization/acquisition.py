@@ -23,15 +23,14 @@ from contextlib import contextmanager
 
 import numpy as np
 import torch
-from torch import nn
 from botorch.acquisition import qLogExpectedImprovement
 from botorch.acquisition.penalized import PenalizedAcquisitionFunction
 from botorch.optim import optimize_acqf
 from botorch.sampling import SobolQMCNormalSampler
+from torch import nn
 
 from grammar_rae.optimization.data_region import DataRegion, tightened_search
 from grammar_rae.optimization.surrogate import SparseGP
-
 
 SEARCHES = ("greedy", "joint")
 ACQUISITIONS = ("ei", "floor-ei", "weighted-ei")
@@ -81,10 +80,15 @@ def select_batch(
     extra: dict = {}
     function = log_ei
     if acquisition == "floor-ei":
-        extra = {"nonlinear_inequality_constraints": [region.constraint()], "ic_generator": region.initial_conditions(seed),
-                 "gen_candidates": tightened_search}
+        extra = {
+            "nonlinear_inequality_constraints": [region.constraint()],
+            "ic_generator": region.initial_conditions(seed),
+            "gen_candidates": tightened_search,
+        }
     elif acquisition == "weighted-ei":
-        function = PenalizedAcquisitionFunction(log_ei, lambda x: nn.functional.softplus(-region.margin(x)).sum(dim=-1), 1.0)
+        function = PenalizedAcquisitionFunction(
+            log_ei, lambda x: nn.functional.softplus(-region.margin(x)).sum(dim=-1), 1.0
+        )
         extra = {"ic_generator": region.initial_conditions(seed)}
     with frozen(surrogate.model):
         candidates, _ = optimize_acqf(

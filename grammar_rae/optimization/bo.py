@@ -40,9 +40,10 @@ from grammar_rae.optimization.data_region import DataRegion, below_floor
 from grammar_rae.optimization.surrogate import SparseGP, SurrogateSettings
 from grammar_rae.progress import progress_bar
 
-
 STARTS = ("training", "density")
-DEFAULT_INITIAL = 100  # density draws scored to start from (chosen by measurement: docs/optimization.md, "Where BO starts")
+DEFAULT_INITIAL = (
+    100  # density draws scored to start from (chosen by measurement: docs/optimization.md, "Where BO starts")
+)
 
 
 @dataclass
@@ -59,9 +60,15 @@ class BOSettings:
     raw_samples: int | None = None
     surrogate: SurrogateSettings = field(default_factory=SurrogateSettings)
     acquisition: str = "ei"  # or a density-aware one (see optimization.acquisition)
-    density_floor: float = 0.01  # the quantile (of the starting codes' and the GMM's own log-densities) bounding the data region
-    start: str = "training"  # where the surrogate starts: training molecules, or "density" draws (see the module docstring)
-    initial: int | None = None  # starting points: None = every training molecule (the protocol); N = N of them or N draws
+    density_floor: float = (
+        0.01  # the quantile (of the starting codes' and the GMM's own log-densities) bounding the data region
+    )
+    start: str = (
+        "training"  # where the surrogate starts: training molecules, or "density" draws (see the module docstring)
+    )
+    initial: int | None = (
+        None  # starting points: None = every training molecule (the protocol); N = N of them or N draws
+    )
 
     def __post_init__(self) -> None:
         if self.acquisition not in ACQUISITIONS:
@@ -71,10 +78,14 @@ class BOSettings:
         if self.start == "density" and self.initial is None:
             raise GrammarRAEError("A start from the density needs the number of points to draw (initial).")
         if self.initial is not None and self.initial < 10:
-            raise GrammarRAEError(f"BO needs at least 10 starting points (one in ten measures the surrogate), not {self.initial}.")
+            raise GrammarRAEError(
+                f"BO needs at least 10 starting points (one in ten measures the surrogate), not {self.initial}."
+            )
         if not 0.0 <= self.density_floor < 1.0:
-            raise GrammarRAEError(f"The density floor is a quantile between 0 and 1 (0.01: at least 99% of the training "
-                                  f"codes and of the density's mass lie above it), not {self.density_floor}.")
+            raise GrammarRAEError(
+                f"The density floor is a quantile between 0 and 1 (0.01: at least 99% of the training "
+                f"codes and of the density's mass lie above it), not {self.density_floor}."
+            )
 
     def attempts_for(self, grammar_name: str) -> int:
         """Decodes per proposed point."""
@@ -102,8 +113,13 @@ def environment(device: str) -> dict:
     import botorch
     import gpytorch
 
-    return {"threads": torch.get_num_threads(), "torch": torch.__version__, "gpytorch": gpytorch.__version__,
-            "botorch": botorch.__version__, "device": device}
+    return {
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "gpytorch": gpytorch.__version__,
+        "botorch": botorch.__version__,
+        "device": device,
+    }
 
 
 def objective_folder(model: TrainedModel, objective: Objective, settings: BOSettings | None = None) -> Path:
@@ -123,7 +139,9 @@ def objective_folder_name(objective: Objective | str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", objective if isinstance(objective, str) else objective.name)
 
 
-def training_targets(model: TrainedModel, objective: Objective, progress: bool = False, chunk: int = 5000) -> np.ndarray:
+def training_targets(
+    model: TrainedModel, objective: Objective, progress: bool = False, chunk: int = 5000
+) -> np.ndarray:
     """The objective on every training string, cached as ``targets.npy`` next to the seeds (a
     shipped model may carry them in the same place of its own folder), with ``targets.json``
     naming the objective's version: targets of an older definition are recomputed."""
@@ -135,8 +153,9 @@ def training_targets(model: TrainedModel, objective: Objective, progress: bool =
             if len(cached) == rows:
                 return cached
     strings = model.data.strings("train")
-    with progress_bar(total=len(strings), desc=f"scoring the training set ({objective.name})", unit=" strings",
-                      enabled=progress) as bar:
+    with progress_bar(
+        total=len(strings), desc=f"scoring the training set ({objective.name})", unit=" strings", enabled=progress
+    ) as bar:
         parts = []
         for start in range(0, len(strings), chunk):
             parts.append(objective(strings[start : start + chunk]))
@@ -155,8 +174,14 @@ def _targets_version(path: Path) -> str:
 class SeedRun:
     """One seed of the BO loop, resumable after every iteration."""
 
-    def __init__(self, model: TrainedModel, objective: Objective, settings: BOSettings, seed: int,
-                 targets: np.ndarray | None = None):
+    def __init__(
+        self,
+        model: TrainedModel,
+        objective: Objective,
+        settings: BOSettings,
+        seed: int,
+        targets: np.ndarray | None = None,
+    ):
         """``targets``: the objective on every training string (the protocol's start needs them)."""
         self.model, self.objective, self.settings, self.seed = model, objective, settings, seed
         self.folder = objective_folder(model, objective, settings)
@@ -169,14 +194,21 @@ class SeedRun:
         self.state = self._load()
 
     def _load(self) -> dict:
-        fresh = {"seed": self.seed, "objective": self.objective.name, "settings": self.settings.record(self.model.grammar.name), "iterations": []}
+        fresh = {
+            "seed": self.seed,
+            "objective": self.objective.name,
+            "settings": self.settings.record(self.model.grammar.name),
+            "iterations": [],
+        }
         if not self.path.exists():
             return fresh
         state = json.loads(self.path.read_text())
         saved = BOSettings().record(self.model.grammar.name) | state.get("settings", {})  # older files lack newer keys
         same = {k: v for k, v in saved.items() if k != "iterations"}
         if same != {k: v for k, v in fresh["settings"].items() if k != "iterations"}:
-            raise GrammarRAEError(f"{self.path} was made with other BO settings: use the same settings to resume it, or remove it.")
+            raise GrammarRAEError(
+                f"{self.path} was made with other BO settings: use the same settings to resume it, or remove it."
+            )
         state["settings"] = fresh["settings"]  # the number of iterations may grow
         return state
 
@@ -189,7 +221,9 @@ class SeedRun:
         if self.settings.initial is None:
             return self.model.codes("train")
         data = self.model.data
-        return self.model.encode_indices(data.sequences.indices, data.rows("train")[self._training_rows], False, None, 1000)
+        return self.model.encode_indices(
+            data.sequences.indices, data.rows("train")[self._training_rows], False, None, 1000
+        )
 
     @cached_property
     def targets(self) -> np.ndarray:
@@ -202,7 +236,9 @@ class SeedRun:
     def _training_rows(self) -> np.ndarray:
         """The positions in the training split of a training start of ``initial`` molecules."""
         rows = len(self.model.data.rows("train"))
-        return np.sort(np.random.default_rng([self.seed, 1]).choice(rows, min(self.settings.initial, rows), replace=False))
+        return np.sort(
+            np.random.default_rng([self.seed, 1]).choice(rows, min(self.settings.initial, rows), replace=False)
+        )
 
     @cached_property
     def design(self) -> list[dict]:
@@ -219,8 +255,10 @@ class SeedRun:
                 points = [None] * len(strings)
             valid = valid_mask(self.model.grammar.name, strings)
             scores = np.where(valid, self.objective(strings), self.objective.worst)
-            self.state["design"] = [{"z": z, "string": s, "valid": bool(ok), "score": float(score)}
-                                    for z, s, ok, score in zip(points, strings, valid, scores)]
+            self.state["design"] = [
+                {"z": z, "string": s, "valid": bool(ok), "score": float(score)}
+                for z, s, ok, score in zip(points, strings, valid, scores)
+            ]
             save_json(self.path, self.state)
         return self.state["design"]
 
@@ -275,9 +313,13 @@ class SeedRun:
             if fitted_for:
                 gp.load_state_dict(saved, *self._fit_data(*self._observed()))
         bounds = bounding_box(self.codes)
-        if self.settings.acquisition != "ei":  # a region the search cannot start in is refused before the surrogate's fit
+        if (
+            self.settings.acquisition != "ei"
+        ):  # a region the search cannot start in is refused before the surrogate's fit
             log(f"seed {self.seed}, {self.region.describe()}")
-            self.region.draw(1000, torch.as_tensor(bounds, dtype=torch.float64), torch.Generator().manual_seed(self.seed))
+            self.region.draw(
+                1000, torch.as_tensor(bounds, dtype=torch.float64), torch.Generator().manual_seed(self.seed)
+            )
         attempts = self.settings.attempts_for(self.model.grammar.name)
         while not self.done:
             iteration = len(self.state["iterations"]) + 1
@@ -289,39 +331,64 @@ class SeedRun:
                 self._save_gp(gp, iteration)  # an interruption from here on keeps the fit
             metrics = gp.metrics(self.codes[self.test_rows], self.sign * self.targets[self.test_rows])
             fitted = time.perf_counter()
-            z = select_batch(gp, bounds, self.settings.batch, float(y_fit.max()), seed=self.seed * 100 + iteration,
-                             search=self.settings.search, restarts=self.settings.restarts,
-                             raw_samples=self.settings.raw_samples, acquisition=self.settings.acquisition,
-                             region=self.region)
+            z = select_batch(
+                gp,
+                bounds,
+                self.settings.batch,
+                float(y_fit.max()),
+                seed=self.seed * 100 + iteration,
+                search=self.settings.search,
+                restarts=self.settings.restarts,
+                raw_samples=self.settings.raw_samples,
+                acquisition=self.settings.acquisition,
+                region=self.region,
+            )
             selected = time.perf_counter()
             with torch.no_grad():
                 log_density = self.region.log_density(torch.as_tensor(z, dtype=torch.float64)).numpy()
-            strings = decode_points(self.model, z, self.settings.decode, attempts, seed=self.seed * 100 + iteration,
-                                    progress=progress)
+            strings = decode_points(
+                self.model, z, self.settings.decode, attempts, seed=self.seed * 100 + iteration, progress=progress
+            )
             valid = valid_mask(self.model.grammar.name, strings)
             scores = np.where(valid, self.objective(strings), self.objective.worst)
-            self.state["iterations"].append({
-                "iteration": iteration,
-                "surrogate": {"rmse": metrics.rmse, "log_likelihood": metrics.log_likelihood, "n": metrics.n,
-                              "sign": self.sign},
-                "seconds": {"fit": round(fitted - started, 1), "select": round(selected - fitted, 1),
-                            "decode_and_score": round(time.perf_counter() - selected, 1)},
-                "environment": environment(str(self.model.device)),
-                "density_floor": round(self.region.floor, 6),
-                "proposals": [
-                    {"z": [round(float(v), 6) for v in point], "string": s, "valid": bool(ok), "score": float(score),
-                     "log_density": round(float(d), 4)}
-                    for point, s, ok, score, d in zip(z, strings, valid, scores, log_density)
-                ],
-            })
+            self.state["iterations"].append(
+                {
+                    "iteration": iteration,
+                    "surrogate": {
+                        "rmse": metrics.rmse,
+                        "log_likelihood": metrics.log_likelihood,
+                        "n": metrics.n,
+                        "sign": self.sign,
+                    },
+                    "seconds": {
+                        "fit": round(fitted - started, 1),
+                        "select": round(selected - fitted, 1),
+                        "decode_and_score": round(time.perf_counter() - selected, 1),
+                    },
+                    "environment": environment(str(self.model.device)),
+                    "density_floor": round(self.region.floor, 6),
+                    "proposals": [
+                        {
+                            "z": [round(float(v), 6) for v in point],
+                            "string": s,
+                            "valid": bool(ok),
+                            "score": float(score),
+                            "log_density": round(float(d), 4),
+                        }
+                        for point, s, ok, score, d in zip(z, strings, valid, scores, log_density)
+                    ],
+                }
+            )
             self.state["objective_calls"] = self.objective_calls
             save_json(self.path, self.state)
             seen = [p for it in self.state["iterations"] for p in it["proposals"]]
-            log(f"seed {self.seed}, iteration {iteration}: {int(valid.sum())}/{len(valid)} valid, "
+            log(
+                f"seed {self.seed}, iteration {iteration}: {int(valid.sum())}/{len(valid)} valid, "
                 f"best of this batch {self._best_text(scores, valid)}, best so far "
                 f"{self._best_text(np.array([p['score'] for p in seen]), np.array([p['valid'] for p in seen]))}, "
                 f"surrogate RMSE {metrics.rmse:.3f}, {int((~below_floor(log_density, self.region.floor)).sum())}/{len(z)} "
-                "in the data region")
+                "in the data region"
+            )
         return self.state
 
     def _save_gp(self, gp: SparseGP, iteration: int) -> None:
@@ -340,8 +407,14 @@ class SeedRun:
         return f"{pick(scores[valid]):.3f}"
 
 
-def random_baseline(model: TrainedModel, objective: Objective, settings: BOSettings, seed: int, density: str = "gmm",
-                    progress: bool = False) -> dict:
+def random_baseline(
+    model: TrainedModel,
+    objective: Objective,
+    settings: BOSettings,
+    seed: int,
+    density: str = "gmm",
+    progress: bool = False,
+) -> dict:
     """The same budget (iterations × batch points) drawn from the run's ex-post density."""
     path = objective_folder(model, objective, settings) / f"random-seed-{seed}.json"
     points, attempts = settings.iterations * settings.batch, settings.attempts_for(model.grammar.name)
@@ -354,8 +427,13 @@ def random_baseline(model: TrainedModel, objective: Objective, settings: BOSetti
     strings = decode_points(model, z, settings.decode, attempts, seed=10_000 + seed, progress=progress)
     valid = valid_mask(model.grammar.name, strings)
     scores = np.where(valid, objective(strings), objective.worst)
-    state = {"seed": seed, "density": density, "attempts": attempts, "proposals": [
-        {"string": s, "valid": bool(ok), "score": float(score)} for s, ok, score in zip(strings, valid, scores)
-    ]}
+    state = {
+        "seed": seed,
+        "density": density,
+        "attempts": attempts,
+        "proposals": [
+            {"string": s, "valid": bool(ok), "score": float(score)} for s, ok, score in zip(strings, valid, scores)
+        ],
+    }
     save_json(path, state)
     return state

@@ -31,13 +31,17 @@ from grammar_rae.errors import GrammarRAEError
 from grammar_rae.generation.density import LatentDensity
 
 SLACK = 1e-3  # nats: the search is held this far inside the floor (see tightened_search)
-SAVED_PRECISION = 1e-4  # nats: proposals' log-densities are saved to 4 decimals, so one on the floor may read this much below
+SAVED_PRECISION = (
+    1e-4  # nats: proposals' log-densities are saved to 4 decimals, so one on the floor may read this much below
+)
 
 
 def below_floor(log_density: np.ndarray | float, floor: float) -> np.ndarray | bool:
     """Whether saved log-densities lie below the floor, beyond what rounding them for saving can move
     (a proposal the search placed on the floor is inside the region)."""
     return np.asarray(log_density) < floor - SAVED_PRECISION
+
+
 OWN_SAMPLES = 100_000  # draws of the density (seed 0) whose log-densities give its own quantile
 
 
@@ -51,14 +55,16 @@ class DataRegion:
     candidates: dict[str, float] = field(default_factory=dict)  # the floors it was the lower of, by source
 
     @classmethod
-    def of(cls, density: LatentDensity, codes: np.ndarray, quantile: float) -> "DataRegion":
+    def of(cls, density: LatentDensity, codes: np.ndarray, quantile: float) -> DataRegion:
         """The region above the ``quantile`` of the log-densities of ``codes`` (the training codes)
         or of the density's own samples, whichever is lower."""
         if not 0.0 <= quantile < 1.0:
             raise ValueError(f"The density floor is a quantile in [0, 1), not {quantile}.")
         own = density.score_samples(density.sample(OWN_SAMPLES, seed=0))
-        candidates = {"the training codes'": float(np.quantile(density.score_samples(codes), quantile)),
-                      "the GMM's own samples'": float(np.quantile(own, quantile))}
+        candidates = {
+            "the training codes'": float(np.quantile(density.score_samples(codes), quantile)),
+            "the GMM's own samples'": float(np.quantile(own, quantile)),
+        }
         return cls(density, min(candidates.values()), quantile, candidates)
 
     def describe(self) -> str:
@@ -72,8 +78,10 @@ class DataRegion:
     def __post_init__(self) -> None:
         self._mixture = MixtureSameFamily(
             Categorical(probs=torch.as_tensor(self.density.weights_, dtype=torch.float64)),
-            MultivariateNormal(torch.as_tensor(self.density.means_, dtype=torch.float64),
-                               covariance_matrix=torch.as_tensor(self.density.covariances_, dtype=torch.float64)),
+            MultivariateNormal(
+                torch.as_tensor(self.density.means_, dtype=torch.float64),
+                covariance_matrix=torch.as_tensor(self.density.covariances_, dtype=torch.float64),
+            ),
         )
 
     def log_density(self, z: torch.Tensor) -> torch.Tensor:
@@ -106,9 +114,11 @@ class DataRegion:
             total += len(keep)
             if total >= n:
                 return torch.cat(found)[:n]
-        raise GrammarRAEError("The ex-post density puts almost no mass (under 0.5% of its samples) both above "
-                              "its floor and inside the box of the training codes, so the density-aware search has "
-                              "nowhere to start: lower --density-floor or use --acquisition ei.")
+        raise GrammarRAEError(
+            "The ex-post density puts almost no mass (under 0.5% of its samples) both above "
+            "its floor and inside the box of the training codes, so the density-aware search has "
+            "nowhere to start: lower --density-floor or use --acquisition ei."
+        )
 
     def pull_in(self, z: np.ndarray, steps: int = 30) -> np.ndarray:
         """Each point below the floor moved, by bisection on the segment to the mean of its most
@@ -146,16 +156,28 @@ class DataRegion:
         return generate
 
 
-def tightened_search(initial_conditions, acquisition_function, lower_bounds=None, upper_bounds=None,
-                     nonlinear_inequality_constraints=None, **options):
+def tightened_search(
+    initial_conditions,
+    acquisition_function,
+    lower_bounds=None,
+    upper_bounds=None,
+    nonlinear_inequality_constraints=None,
+    **options,
+):
     """botorch's ``gen_candidates_scipy`` (SLSQP here) with each nonlinear constraint tightened by
     ``SLACK``. SLSQP ends on the edge of the set it is given, and botorch then refuses a candidate
     outside by more than 1e-8, which the exact edge misses by rounding; the search is held just
     inside instead, and botorch checks the exact constraint."""
     constraints = nonlinear_inequality_constraints or []
     tightened = [(lambda z, c=c: c(z) - SLACK, intra) for c, intra in constraints]
-    candidates, values = gen_candidates_scipy(initial_conditions, acquisition_function, lower_bounds, upper_bounds,
-                                              nonlinear_inequality_constraints=tightened or None, **options)
+    candidates, values = gen_candidates_scipy(
+        initial_conditions,
+        acquisition_function,
+        lower_bounds,
+        upper_bounds,
+        nonlinear_inequality_constraints=tightened or None,
+        **options,
+    )
     # SLSQP may stop (at its step limit) outside the set: such a search keeps its feasible start
     with torch.no_grad():
         outside = torch.zeros(len(candidates), dtype=torch.bool)

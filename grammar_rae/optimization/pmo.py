@@ -72,8 +72,9 @@ def check_tasks(text: str) -> list[str]:
     names = list(TASKS) if text == "all" else [t.strip() for t in text.split(",") if t.strip()]
     unknown = [t for t in names if t not in TASKS]
     if unknown or not names:
-        raise GrammarRAEError(f"Unknown PMO task {', '.join(unknown) or repr(text)}: use all or names from "
-                              f"{', '.join(TASKS)}.")
+        raise GrammarRAEError(
+            f"Unknown PMO task {', '.join(unknown) or repr(text)}: use all or names from {', '.join(TASKS)}."
+        )
     return names
 
 
@@ -117,7 +118,9 @@ class TaskRun:
             self.iteration += 1
             step = self.seed * 1_000_003 + self.iteration
             if self.iteration == 1 or self.settings.method == "random":
-                points = density.sample(self.settings.initial if self.iteration == 1 else self.settings.batch, seed=step)
+                points = density.sample(
+                    self.settings.initial if self.iteration == 1 else self.settings.batch, seed=step
+                )
             else:
                 gp = self._fit(gp)
                 points = self._choose(gp, density.sample(self.settings.candidates, seed=step))
@@ -130,9 +133,11 @@ class TaskRun:
             self._save(time.process_time() - started, gp)
             started = time.process_time()
             scores = list(self.oracle.scores.values())
-            log(f"{self.task}, seed {self.seed}, iteration {self.iteration}: {self.oracle.calls:,}/{self.settings.budget:,} "
+            log(
+                f"{self.task}, seed {self.seed}, iteration {self.iteration}: {self.oracle.calls:,}/{self.settings.budget:,} "
                 f"calls, best {max(scores):.3f}, top-{self.settings.top} mean "
-                f"{np.mean(sorted(scores)[-self.settings.top:]):.3f}")
+                f"{np.mean(sorted(scores)[-self.settings.top :]):.3f}"
+            )
         return self.summary()
 
     def _training_data(self) -> tuple[np.ndarray, np.ndarray]:
@@ -167,34 +172,64 @@ class TaskRun:
     def _save(self, cpu_seconds: float, gp: SparseGP | None) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         if gp is not None:
-            write_atomic(self.gp_path, lambda out: torch.save(gp.state_dict() | {"inducing": gp.settings.inducing}, out))
-        frame = pd.DataFrame({"call": np.arange(1, self.oracle.calls + 1), "iteration": self.iterations,
-                              "smiles": list(self.oracle.scores), "score": list(self.oracle.scores.values())})
+            write_atomic(
+                self.gp_path, lambda out: torch.save(gp.state_dict() | {"inducing": gp.settings.inducing}, out)
+            )
+        frame = pd.DataFrame(
+            {
+                "call": np.arange(1, self.oracle.calls + 1),
+                "iteration": self.iterations,
+                "smiles": list(self.oracle.scores),
+                "score": list(self.oracle.scores.values()),
+            }
+        )
         write_atomic(self.path, lambda out: out.write(gzip.compress(frame.to_csv(index=False).encode(), mtime=0)))
         previous = json.loads(self.record.read_text()) if self.record.exists() else {}
-        save_json(self.record, {"iterations": self.iteration, "stale": self.stale,
-                                                   "cpu_seconds": round(previous.get("cpu_seconds", 0.0) + cpu_seconds, 1),
-                                                   "settings": asdict(self.settings), **self.summary()})
+        save_json(
+            self.record,
+            {
+                "iterations": self.iteration,
+                "stale": self.stale,
+                "cpu_seconds": round(previous.get("cpu_seconds", 0.0) + cpu_seconds, 1),
+                "settings": asdict(self.settings),
+                **self.summary(),
+            },
+        )
 
     def summary(self) -> dict:
         """AUC top-k, best and top-k mean, and calls of this task and seed."""
         scores, top = list(self.oracle.scores.values()), self.settings.top
-        return {"task": self.task, "seed": self.seed, "calls": len(scores),
-                f"auc_top{top}": top_auc(scores, self.settings.budget, top, self.settings.log_every),
-                "best": max(scores, default=0.0),
-                f"top{top}_mean": float(np.mean(sorted(scores)[-top:])) if scores else 0.0,
-                "finished": "budget" if self.oracle.spent else "no new molecules" if self.done else "interrupted"}
+        return {
+            "task": self.task,
+            "seed": self.seed,
+            "calls": len(scores),
+            f"auc_top{top}": top_auc(scores, self.settings.budget, top, self.settings.log_every),
+            "best": max(scores, default=0.0),
+            f"top{top}_mean": float(np.mean(sorted(scores)[-top:])) if scores else 0.0,
+            "finished": "budget" if self.oracle.spent else "no new molecules" if self.done else "interrupted",
+        }
 
 
-def run_benchmark(model: TrainedModel, tasks: list[str], seeds: list[int], settings: PMOSettings, folder: Path,
-                  resume: bool = False, log: Callable[[str], object] = lambda _: None) -> dict:
+def run_benchmark(
+    model: TrainedModel,
+    tasks: list[str],
+    seeds: list[int],
+    settings: PMOSettings,
+    folder: Path,
+    resume: bool = False,
+    log: Callable[[str], object] = lambda _: None,
+) -> dict:
     """Every task and seed (resuming those with results when ``resume``), then the summary, saved as
     ``<folder>/<method>/summary.json``: per task the AUC top-k of each seed, their mean and standard error."""
     folder = Path(folder)
-    started = [p for task in tasks for seed in seeds if (p := folder / settings.method / task / f"seed-{seed}.csv.gz").exists()]
+    started = [
+        p for task in tasks for seed in seeds if (p := folder / settings.method / task / f"seed-{seed}.csv.gz").exists()
+    ]
     if started and not resume:
-        raise GrammarRAEError(f"{folder / settings.method} already holds PMO runs ({len(started)} task-seeds): pass --resume "
-                              "to continue them, or choose another --out.")
+        raise GrammarRAEError(
+            f"{folder / settings.method} already holds PMO runs ({len(started)} task-seeds): pass --resume "
+            "to continue them, or choose another --out."
+        )
     for task in tasks:
         for seed in seeds:
             run = TaskRun(model, task, seed, settings, folder)
@@ -220,9 +255,17 @@ def top_curve(scores: list[float], top: int) -> np.ndarray:
 
 def top_curves_figure(tasks: list[str], seeds: list[int], folder: Path, top: int = 10) -> Path:
     """``<folder>/top{top}-curves.png``: each task's mean top-k curve against calls, for every method run."""
-    curves = {task: {method: [top_curve(pd.read_csv(path)["score"].tolist(), top) for seed in seeds
-                              if (path := Path(folder) / method / task / f"seed-{seed}.csv.gz").exists()]
-                     for method in METHODS} for task in tasks}
+    curves = {
+        task: {
+            method: [
+                top_curve(pd.read_csv(path)["score"].tolist(), top)
+                for seed in seeds
+                if (path := Path(folder) / method / task / f"seed-{seed}.csv.gz").exists()
+            ]
+            for method in METHODS
+        }
+        for task in tasks
+    }
     return top_k_curves(curves, top, Path(folder) / f"top{top}-curves.png")
 
 
@@ -233,9 +276,20 @@ def summarise(model: TrainedModel, tasks: list[str], seeds: list[int], settings:
     for task in tasks:
         runs = [json.loads((folder / settings.method / task / f"seed-{seed}.json").read_text()) for seed in seeds]
         stats = mean_sem([r[key] for r in runs])
-        table[task] = {key: stats["mean"], "sem": stats["sem"], "seeds": [r[key] for r in runs],
-                       "calls": [r["calls"] for r in runs], "cpu_seconds": [r["cpu_seconds"] for r in runs]}
-    result = {"model": str(model.folder), "method": settings.method, "settings": asdict(settings), "seeds": seeds,
-              "tasks": table, "sum": float(sum(t[key] for t in table.values()))}
+        table[task] = {
+            key: stats["mean"],
+            "sem": stats["sem"],
+            "seeds": [r[key] for r in runs],
+            "calls": [r["calls"] for r in runs],
+            "cpu_seconds": [r["cpu_seconds"] for r in runs],
+        }
+    result = {
+        "model": str(model.folder),
+        "method": settings.method,
+        "settings": asdict(settings),
+        "seeds": seeds,
+        "tasks": table,
+        "sum": float(sum(t[key] for t in table.values())),
+    }
     save_json(folder / settings.method / "summary.json", result)
     return result

@@ -19,8 +19,14 @@ from grammar_rae.files import save_json, write_atomic
 from grammar_rae.generation.sampling import run_density
 from grammar_rae.generation.trained import TrainedModel
 from grammar_rae.objectives.registry import Objective
-from grammar_rae.optimization.bo import (BOSettings, SeedRun, objective_folder, objective_folder_name, random_baseline,
-                                         training_targets)
+from grammar_rae.optimization.bo import (
+    BOSettings,
+    SeedRun,
+    objective_folder,
+    objective_folder_name,
+    random_baseline,
+    training_targets,
+)
 from grammar_rae.optimization.data_region import below_floor
 
 
@@ -28,7 +34,9 @@ def mean_sem(values: Sequence[float]) -> dict:
     values = np.asarray([v for v in values if np.isfinite(v)], dtype=np.float64)
     if len(values) == 0:
         return {"mean": None, "sem": None}
-    sem = float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else None  # the sample std: one seed has no error
+    sem = (
+        float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else None
+    )  # the sample std: one seed has no error
     return {"mean": float(values.mean()), "sem": sem}
 
 
@@ -80,12 +88,23 @@ def optimize(
     randoms = None
     if baseline:
         log(f"random baseline: {settings.iterations * settings.batch} points per seed from the ex-post GMM")
-        randoms = {seed: random_baseline(model, objective, settings, seed, progress=progress)["proposals"] for seed in seeds}
-    return write_summary(folder, str(model.folder), objective, settings.record(model.grammar.name), runs, randoms, extra)
+        randoms = {
+            seed: random_baseline(model, objective, settings, seed, progress=progress)["proposals"] for seed in seeds
+        }
+    return write_summary(
+        folder, str(model.folder), objective, settings.record(model.grammar.name), runs, randoms, extra
+    )
 
 
-def write_summary(folder: Path, model: str, objective: Objective, settings: dict, runs: dict[int, dict],
-                  randoms: dict[int, list[dict]] | None, extra: Sequence[Objective] = ()) -> dict:
+def write_summary(
+    folder: Path,
+    model: str,
+    objective: Objective,
+    settings: dict,
+    runs: dict[int, dict],
+    randoms: dict[int, list[dict]] | None,
+    extra: Sequence[Objective] = (),
+) -> dict:
     """Summarise the seeds' states (and the random baseline's proposals) into
     ``optimization.json`` and ``proposals.csv`` in ``folder``; returns the summary."""
     bo = summarise({s: [p for it in st["iterations"] for p in it["proposals"]] for s, st in runs.items()}, objective)
@@ -94,18 +113,39 @@ def write_summary(folder: Path, model: str, objective: Objective, settings: dict
         "log_likelihood": mean_sem([st["iterations"][0]["surrogate"]["log_likelihood"] for st in runs.values()]),
         "note": "first iteration of each seed; held-out 10% of the starting points; in the maximised units (sign applied)",
     }
-    calls = [st["objective_calls"] for st in runs.values() if "objective_calls" in st]  # absent in seeds run before it was counted
+    calls = [
+        st["objective_calls"] for st in runs.values() if "objective_calls" in st
+    ]  # absent in seeds run before it was counted
     if calls:
-        bo["objective_calls"] = {"start": float(np.mean([c["start"] for c in calls])),
-                                 "proposals": float(np.mean([c["proposals"] for c in calls])),
-                                 "note": "per seed: the starting points scored, then one call per proposal"}
-    below = {s: [bool(below_floor(p["log_density"], it["density_floor"])) for it in st["iterations"] if "density_floor" in it
-                 for p in it["proposals"]] for s, st in runs.items()}
+        bo["objective_calls"] = {
+            "start": float(np.mean([c["start"] for c in calls])),
+            "proposals": float(np.mean([c["proposals"] for c in calls])),
+            "note": "per seed: the starting points scored, then one call per proposal",
+        }
+    below = {
+        s: [
+            bool(below_floor(p["log_density"], it["density_floor"]))
+            for it in st["iterations"]
+            if "density_floor" in it
+            for p in it["proposals"]
+        ]
+        for s, st in runs.items()
+    }
     if any(below.values()):  # seeds run before the density floor was recorded are left out
         bo["below_density_floor"] = mean_sem([np.mean(b) for b in below.values() if b])
-    result = {"model": model, "objective": objective.name, "maximize": objective.maximize, "settings": settings, "bo": bo}
-    rows = [{"method": "bo", "seed": s, "iteration": it["iteration"], **{k: p[k] for k in ("string", "valid", "score")}}
-            for s, st in runs.items() for it in st["iterations"] for p in it["proposals"]]
+    result = {
+        "model": model,
+        "objective": objective.name,
+        "maximize": objective.maximize,
+        "settings": settings,
+        "bo": bo,
+    }
+    rows = [
+        {"method": "bo", "seed": s, "iteration": it["iteration"], **{k: p[k] for k in ("string", "valid", "score")}}
+        for s, st in runs.items()
+        for it in st["iterations"]
+        for p in it["proposals"]
+    ]
     if randoms is not None:
         result["random"] = summarise(randoms, objective)
         rows += [{"method": "random", "seed": s, "iteration": None, **p} for s, ps in randoms.items() for p in ps]
@@ -147,29 +187,45 @@ def rescore(folder: Path, objective: Objective, extra: Sequence[Objective] = ())
         state["proposals"] = _rescored(state["proposals"], objective)
         save_json(path, state)
         randoms[state["seed"]] = state["proposals"]
-    return write_summary(folder, summary["model"], objective, summary["settings"], dict(sorted(runs.items())),
-                         dict(sorted(randoms.items())) if randoms else None, extra)
+    return write_summary(
+        folder,
+        summary["model"],
+        objective,
+        summary["settings"],
+        dict(sorted(runs.items())),
+        dict(sorted(randoms.items())) if randoms else None,
+        extra,
+    )
 
 
 def proposal_scores(folder: Path) -> dict[str, dict[int, list[float]]]:
     """The scores in a ``proposals.csv`` (written by :func:`optimize`) in evaluation order, by
     method (``bo``, ``random``) and seed."""
     frame = pd.read_csv(Path(folder) / "proposals.csv")
-    return {method: {int(seed): group["score"].tolist() for seed, group in rows.groupby("seed")}
-            for method, rows in frame.groupby("method")}
+    return {
+        method: {int(seed): group["score"].tolist() for seed, group in rows.groupby("seed")}
+        for method, rows in frame.groupby("method")
+    }
 
 
-def optimization_figures(model: TrainedModel, objective: Objective, result: dict, settings: BOSettings | None = None) -> list[Path]:
+def optimization_figures(
+    model: TrainedModel, objective: Objective, result: dict, settings: BOSettings | None = None
+) -> list[Path]:
     """``best-so-far.png`` (each seed's running best, BO against the random baseline) and
     ``top.png`` (the top strings: molecules drawn, expressions as curves) next to the seeds' files
     (of the protocol's settings, or of ``settings``)."""
     folder = objective_folder(model, objective, settings)
     scores = proposal_scores(folder)
-    paths = [best_so_far_curves(scores.get("bo", {}), objective.maximize, objective.name, folder / "best-so-far.png",
-                                scores.get("random"))]
+    paths = [
+        best_so_far_curves(
+            scores.get("bo", {}), objective.maximize, objective.name, folder / "best-so-far.png", scores.get("random")
+        )
+    ]
     top = [t["string"] for t in result["bo"]["top"]]
     if top and model.grammar.name == "smiles":
-        paths.append(molecule_grid(top, folder / "top.png", [f"{t['score']:.2f}" for t in result["bo"]["top"]], per_row=3))
+        paths.append(
+            molecule_grid(top, folder / "top.png", [f"{t['score']:.2f}" for t in result["bo"]["top"]], per_row=3)
+        )
     elif top:
         paths.append(expression_curves(top, folder / "top.png"))
     return paths + compare_settings(model, objective)
@@ -187,10 +243,15 @@ def finished_runs(root: Path, grammar_name: str) -> list[tuple[str, Path, dict]]
     """Every finished BO under a run's ``optimization/`` folder ``root`` (its folders with an
     ``optimization.json``) as (settings label, folder, summary), by objective, the protocol's
     folder before those of other settings (their names extend its name)."""
-    results = [(folder, json.loads((folder / "optimization.json").read_text()))
-               for folder in Path(root).glob("*") if (folder / "optimization.json").exists()]
-    return [(settings_label(result["settings"], grammar_name), folder, result)
-            for folder, result in sorted(results, key=lambda item: (item[1]["objective"], item[0].name))]
+    results = [
+        (folder, json.loads((folder / "optimization.json").read_text()))
+        for folder in Path(root).glob("*")
+        if (folder / "optimization.json").exists()
+    ]
+    return [
+        (settings_label(result["settings"], grammar_name), folder, result)
+        for folder, result in sorted(results, key=lambda item: (item[1]["objective"], item[0].name))
+    ]
 
 
 def _flat(settings: dict, prefix: str = "") -> dict:
@@ -210,35 +271,73 @@ def compare_settings(model: TrainedModel, objective: Objective) -> list[Path]:
     like-for-like reading) and ``.png`` (mean best-so-far curves). Returns the paths written."""
     root = model.work_folder / "optimization"
     name = objective_folder_name(objective)
-    results = {label: (folder, result) for label, folder, result in finished_runs(root, model.grammar.name)
-               if result["objective"] == objective.name}
+    results = {
+        label: (folder, result)
+        for label, folder, result in finished_runs(root, model.grammar.name)
+        if result["objective"] == objective.name
+    }
     if len(results) < 2:
         return []
     floors = _recorded_floors(folder for folder, _ in results.values())
     scores = {label: proposal_scores(folder) for label, (folder, _) in results.items()}
     shared = sorted(set.intersection(*[set(s.get("bo", {})) for s in scores.values()]))
     baselines = [label for label, (_, result) in results.items() if "random" in result]
-    rows = ["| settings | seeds | fraction valid | average score | average on seeds " + _seed_text(shared) +
-            " | best per seed | top 3 per seed | best | below the density floor | fraction valid by iteration | "
-            "average by iteration |", "| --- " * 11 + "|"]
+    rows = [
+        "| settings | seeds | fraction valid | average score | average on seeds "
+        + _seed_text(shared)
+        + " | best per seed | top 3 per seed | best | below the density floor | fraction valid by iteration | "
+        "average by iteration |",
+        "| --- " * 11 + "|",
+    ]
     for label, (folder, result) in results.items():
         frame = pd.read_csv(folder / "proposals.csv")
         below = result["bo"].get("below_density_floor") or _share_below(
-            model, folder, floors.get(result["settings"].get("density_floor", 0.01)))
-        rows.append(_comparison_row(label, frame[frame["method"] == "bo"], shared, objective,
-                                    mean_sem_text(below, 2) if below else "not recorded"))
+            model, folder, floors.get(result["settings"].get("density_floor", 0.01))
+        )
+        rows.append(
+            _comparison_row(
+                label,
+                frame[frame["method"] == "bo"],
+                shared,
+                objective,
+                mean_sem_text(below, 2) if below else "not recorded",
+            )
+        )
         if label in baselines:
-            rows.append(_comparison_row("random GMM" + (f", {label}" if len(baselines) > 1 else ""),
-                                        frame[frame["method"] == "random"], shared, objective, "–"))
+            rows.append(
+                _comparison_row(
+                    "random GMM" + (f", {label}" if len(baselines) > 1 else ""),
+                    frame[frame["method"] == "random"],
+                    shared,
+                    objective,
+                    "–",
+                )
+            )
     table = root / f"comparison-{name}.md"
-    write_atomic(table, lambda out: out.write(("\n".join([
-        f"# BO of {objective.name} ({'higher' if objective.maximize else 'lower'} is better), by settings", "",
-        "Mean ± standard error over seeds; averages are those of the valid proposals; best and top 3 "
-        "(each string once, by canonical form) are found per seed, then averaged; by iteration, means "
-        "over seeds. The random GMM baseline draws as many points per seed as BO evaluates. Written by "
-        "`grammar-rae optimize ... --plots`.", "", *rows]) + "\n").encode()))
+    write_atomic(
+        table,
+        lambda out: out.write(
+            (
+                "\n".join(
+                    [
+                        f"# BO of {objective.name} ({'higher' if objective.maximize else 'lower'} is better), by settings",
+                        "",
+                        "Mean ± standard error over seeds; averages are those of the valid proposals; best and top 3 "
+                        "(each string once, by canonical form) are found per seed, then averaged; by iteration, means "
+                        "over seeds. The random GMM baseline draws as many points per seed as BO evaluates. Written by "
+                        "`grammar-rae optimize ... --plots`.",
+                        "",
+                        *rows,
+                    ]
+                )
+                + "\n"
+            ).encode()
+        ),
+    )
     series = {label: scores[label] for label in results}
-    figure = comparison_curves(series, objective.maximize, objective.name, root / f"comparison-{name}.png", by="settings")
+    figure = comparison_curves(
+        series, objective.maximize, objective.name, root / f"comparison-{name}.png", by="settings"
+    )
     return [table, figure]
 
 
@@ -246,14 +345,24 @@ def _comparison_row(label: str, frame: pd.DataFrame, shared: Sequence[int], obje
     """One row of the comparison table from one method's rows of a ``proposals.csv``."""
     stats = seed_statistics(frame, objective)
     by_iteration = stats["by_iteration"]
-    return " | ".join([
-        f"| {label}", _seed_text(stats["seeds"]), mean_sem_text(stats["fraction_valid"], 2), mean_sem_text(stats["average_score"]),
-        mean_sem_text(mean_sem([stats["averages"].get(seed, np.nan) for seed in shared])),
-        mean_sem_text(stats["best"]), mean_sem_text(stats["top"]), "n/a" if stats["best_overall"] is None else f"{stats['best_overall']:.3f}",
-        below,
-        ", ".join(f"{v:.2f}" for v in by_iteration["fraction_valid"]) or "–",
-        ", ".join(f"{v:.2f}" for v in by_iteration["average_score"]) or "–",
-    ]) + " |"
+    return (
+        " | ".join(
+            [
+                f"| {label}",
+                _seed_text(stats["seeds"]),
+                mean_sem_text(stats["fraction_valid"], 2),
+                mean_sem_text(stats["average_score"]),
+                mean_sem_text(mean_sem([stats["averages"].get(seed, np.nan) for seed in shared])),
+                mean_sem_text(stats["best"]),
+                mean_sem_text(stats["top"]),
+                "n/a" if stats["best_overall"] is None else f"{stats['best_overall']:.3f}",
+                below,
+                ", ".join(f"{v:.2f}" for v in by_iteration["fraction_valid"]) or "–",
+                ", ".join(f"{v:.2f}" for v in by_iteration["average_score"]) or "–",
+            ]
+        )
+        + " |"
+    )
 
 
 def seed_statistics(frame: pd.DataFrame, objective: Objective, top: int = 3) -> dict:
@@ -323,7 +432,11 @@ def _share_below(model: TrainedModel, folder: Path, floor: float | None) -> dict
 
 def _seed_text(seeds: Sequence[int]) -> str:
     seeds = sorted(seeds)
-    return f"{seeds[0]}–{seeds[-1]}" if seeds and seeds == list(range(seeds[0], seeds[-1] + 1)) else ", ".join(map(str, seeds))
+    return (
+        f"{seeds[0]}–{seeds[-1]}"
+        if seeds and seeds == list(range(seeds[0], seeds[-1] + 1))
+        else ", ".join(map(str, seeds))
+    )
 
 
 def mean_sem_text(stats: dict | None, digits: int = 3) -> str:

@@ -32,6 +32,7 @@ from gpytorch.variational import TrilNaturalVariationalDistribution
 
 from grammar_rae.progress import progress_bar
 
+
 @dataclass
 class SurrogateSettings:
     """How the sparse GP is built and trained."""
@@ -78,7 +79,7 @@ class SparseGP:
                 variational_distribution=TrilNaturalVariationalDistribution(len(chosen)),
             )
 
-    def fit(self, x: np.ndarray, y: np.ndarray, warm: bool = False, progress: bool = False) -> "SparseGP":
+    def fit(self, x: np.ndarray, y: np.ndarray, warm: bool = False, progress: bool = False) -> SparseGP:
         """Train on codes ``x`` and scores ``y``; with ``warm`` (and an existing model), continue
         from the current state for ``warm_epochs`` epochs instead of ``epochs`` from scratch."""
         torch.manual_seed(self.seed)
@@ -95,8 +96,10 @@ class SparseGP:
         elbo = VariationalELBO(model.likelihood, model.model, num_data=len(x_t))
         variational = [p for name, p in model.named_parameters() if "variational_distribution" in name]
         others = [p for name, p in model.named_parameters() if "variational_distribution" not in name]
-        optimisers = [NGD(variational, num_data=len(x_t), lr=self.settings.natural_lr),
-                      torch.optim.Adam(others, lr=self.settings.lr)]
+        optimisers = [
+            NGD(variational, num_data=len(x_t), lr=self.settings.natural_lr),
+            torch.optim.Adam(others, lr=self.settings.lr),
+        ]
         generator = torch.Generator().manual_seed(self.seed)
         epochs = self.settings.warm_epochs if warm else self.settings.epochs
         batches = math.ceil(len(x_t) / self.settings.batch_size)
@@ -137,10 +140,14 @@ class SparseGP:
 
     def state_dict(self) -> dict:
         """Tensors and plain values to save the fitted surrogate."""
-        return {"gp": self.model.model.state_dict(), "likelihood": self.model.likelihood.state_dict(),
-                "y_mean": self.y_mean, "y_std": self.y_std}
+        return {
+            "gp": self.model.model.state_dict(),
+            "likelihood": self.model.likelihood.state_dict(),
+            "y_mean": self.y_mean,
+            "y_std": self.y_std,
+        }
 
-    def load_state_dict(self, state: dict, x: np.ndarray, y: np.ndarray) -> "SparseGP":
+    def load_state_dict(self, state: dict, x: np.ndarray, y: np.ndarray) -> SparseGP:
         """Restore a saved surrogate (``x``/``y``: its training data, to rebuild the structure)."""
         self.y_mean, self.y_std = float(state["y_mean"]), float(state["y_std"])
         x_t = torch.as_tensor(np.asarray(x), dtype=torch.float64)

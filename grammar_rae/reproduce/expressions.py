@@ -35,9 +35,12 @@ def expressions_experiment(
     experiment = Experiment("expressions", "expr", "expr-fit", out, data=data, models=tuple(models), device=device)
     if scale == "quick":
         experiment.training, experiment.seeds = {"epochs": 3, "max_molecules": 20_000, "test_size": 1000}, (1, 2)
-        experiment.bo = BOSettings(iterations=3, batch=20, restarts=1, raw_samples=32,
-                                   surrogate=SurrogateSettings(epochs=5, warm_epochs=1))
-        experiment.evaluation = EvaluationSettings(test_strings=1000, decodes=10, prior_points=500, prior_decodes=20, samples=5000)
+        experiment.bo = BOSettings(
+            iterations=3, batch=20, restarts=1, raw_samples=32, surrogate=SurrogateSettings(epochs=5, warm_epochs=1)
+        )
+        experiment.evaluation = EvaluationSettings(
+            test_strings=1000, decodes=10, prior_points=500, prior_decodes=20, samples=5000
+        )
     elif scale == "tiny":
         make_tiny(experiment)
     if seeds is not None:

@@ -17,7 +17,12 @@ from grammar_rae.optimization.report import finished_runs, mean_sem_text
 from grammar_rae.training import run_folder as rf
 
 TARGETS_GLOB = "optimization/*/targets.npy"
-MODEL_NAMES = {"grae": "GrammarRAE", "gcvae": "constant-variance Grammar VAE", "gvae": "Grammar VAE", "cvae": "character VAE"}
+MODEL_NAMES = {
+    "grae": "GrammarRAE",
+    "gcvae": "constant-variance Grammar VAE",
+    "gvae": "Grammar VAE",
+    "cvae": "character VAE",
+}
 
 
 def model_card(folder: Path, name: str) -> str:
@@ -29,21 +34,29 @@ def model_card(folder: Path, name: str) -> str:
     model, train = config["model"], config["train"]
     dataset = dataset_with_sha256(config["data"]["sha256"]) or Path(config["data"]["source"]).name
     flags = f" --epochs {train['epochs']}" if config["preset"] == "paper" and train["epochs"] != 50 else ""
-    decoder = (f"autoregressive decoder (previous rule embedded in {model['embedding_dim']})"
-               if model.get("decoder") == "autoregressive" else "the paper's decoder (z repeated at every step)")
+    decoder = (
+        f"autoregressive decoder (previous rule embedded in {model['embedding_dim']})"
+        if model.get("decoder") == "autoregressive"
+        else "the paper's decoder (z repeated at every step)"
+    )
     lines = [
         f"# pretrained:{name} — {MODEL_NAMES.get(model['model'], model['model'])} on {dataset}",
         "",
-        f"Load it with `--model pretrained:{name}` (CLI) or `TrainedModel.load(\"pretrained:{name}\")` (Python).",
+        f'Load it with `--model pretrained:{name}` (CLI) or `TrainedModel.load("pretrained:{name}")` (Python).',
         "",
         "| | |",
         "| --- | --- |",
-        (f"| data | {dataset} (sha256 `{config['data']['sha256'][:12]}…`){', Kekulé SMILES' if config['data'].get('kekule') else ''}, "
-        f"split {config['splits']['train']:,} train / {config['splits']['val']:,} validation / {config['splits']['test']:,} test (seed {train['seed']}) |"),
+        (
+            f"| data | {dataset} (sha256 `{config['data']['sha256'][:12]}…`){', Kekulé SMILES' if config['data'].get('kekule') else ''}, "
+            f"split {config['splits']['train']:,} train / {config['splits']['val']:,} validation / "
+            f"{config['splits']['test']:,} test (seed {train['seed']}) |"
+        ),
         f"| grammar | `{config['grammar']}` (hash `{config['grammar_hash'][:12]}…`) |",
-        (f"| preset | `{config['preset']}`: latent {model['latent_dim']}, {model['gru_layers']} × GRU {model['gru_hidden']}, {decoder}, "
-        f"batch {train['batch_size']}, {train['epochs']} epochs, Adam lr {train['lr']}"
-        f"{', bf16 autocast' if train.get('precision') == 'bf16' else ''} |"),
+        (
+            f"| preset | `{config['preset']}`: latent {model['latent_dim']}, {model['gru_layers']} × GRU {model['gru_hidden']}, {decoder}, "
+            f"batch {train['batch_size']}, {train['epochs']} epochs, Adam lr {train['lr']}"
+            f"{', bf16 autocast' if train.get('precision') == 'bf16' else ''} |"
+        ),
         f"| model settings | beta {model['beta']}, lambda {model['lam']}, regulariser `{model['reg']}`, noise {model['noise_std']} |",
         f"| seed | {train['seed']} |",
         f"| training | {summary['epochs']} epochs in {summary['minutes']:.1f} min (2-core CPU, PyTorch) |",
@@ -66,21 +79,35 @@ def model_card(folder: Path, name: str) -> str:
 
 
 PRESET_NOTES = {
-    "cpu": ("Trained under the `cpu` preset's budget of about one hour on a 2-core CPU (docs/cpu-preset.md), "
-            "not with the paper's settings: its numbers are those of that budget."),
-    "cpu-ar": ("Trained under the `cpu-ar` preset (docs/cpu-preset.md), the project's own molecule model: the paper's "
-               "encoder with an autoregressive decoder, on a 2-core CPU. Decoding applies the SMILES ring-bond and "
-               "valence constraints unless `--constraints none` is given."),
+    "cpu": (
+        "Trained under the `cpu` preset's budget of about one hour on a 2-core CPU (docs/cpu-preset.md), "
+        "not with the paper's settings: its numbers are those of that budget."
+    ),
+    "cpu-ar": (
+        "Trained under the `cpu-ar` preset (docs/cpu-preset.md), the project's own molecule model: the paper's "
+        "encoder with an autoregressive decoder, on a 2-core CPU. Decoding applies the SMILES ring-bond and "
+        "valence constraints unless `--constraints none` is given."
+    ),
 }
-SAMPLING_NOTE = ("`grammar-rae sample` decodes each point of the density greedily (`--decode argmax`, the most "
-                 "probable rule at each step) by default, chosen by measurement (docs/latent-space.md); `--decode sample` "
-                 "draws each rule instead, as the evaluation above does.")
-RECONSTRUCTIONS = (("reconstruction", "stochastic decodes"), ("reconstruction/greedy", "argmax decode"),
-                   ("reconstruction/beam", "beam search"))
+SAMPLING_NOTE = (
+    "`grammar-rae sample` decodes each point of the density greedily (`--decode argmax`, the most "
+    "probable rule at each step) by default, chosen by measurement (docs/latent-space.md); `--decode sample` "
+    "draws each rule instead, as the evaluation above does."
+)
+RECONSTRUCTIONS = (
+    ("reconstruction", "stochastic decodes"),
+    ("reconstruction/greedy", "argmax decode"),
+    ("reconstruction/beam", "beam search"),
+)
 # (key, name, decimals) of the sample figures a card shows beside validity: the MOSES table's for
 # molecules, the samples stage's for expressions
-SAMPLE_FIGURES = (("uniqueness", "unique", 3), ("unique@10k", "unique@10k", 3),
-                  ("novelty", "novelty", 3), ("fcd", "FCD/test", 2), ("expr_fit_mean", "mean expression fit", 3))
+SAMPLE_FIGURES = (
+    ("uniqueness", "unique", 3),
+    ("unique@10k", "unique@10k", 3),
+    ("novelty", "novelty", 3),
+    ("fcd", "FCD/test", 2),
+    ("expr_fit_mean", "mean expression fit", 3),
+)
 SAMPLE_LABELS = (("gmm", "ex-post GMM (10 components, shipped)"), ("prior", "N(0, I)"))
 
 
@@ -91,19 +118,30 @@ def _evaluation_rows(evaluation: dict, constraints: str) -> list[str]:
         if stage in evaluation:
             r = evaluation[stage]
             times = f" × {r['decodes']} {how}" if r["mode"] == "sample" else f", {how}"
-            rows.append(f"| {stage.replace('/', ', ')} | {r['accuracy']:.3f} exact match ({r['n']:,} test strings × "
-                        f"{r['encodes']} encoding{'s' * (r['encodes'] > 1)}{times}) |")
+            rows.append(
+                f"| {stage.replace('/', ', ')} | {r['accuracy']:.3f} exact match ({r['n']:,} test strings × "
+                f"{r['encodes']} encoding{'s' * (r['encodes'] > 1)}{times}) |"
+            )
     with_constraints = " with constraints" if constraints != "none" else ""
     for kind, label in SAMPLE_LABELS:
-        for stage, note in ((f"validity/{kind}", with_constraints), (f"validity/{kind}/unconstrained", " without constraints")):
+        for stage, note in (
+            (f"validity/{kind}", with_constraints),
+            (f"validity/{kind}/unconstrained", " without constraints"),
+        ):
             if stage in evaluation:
                 v = evaluation[stage]
-                rows.append(f"| sample validity, {label}{note} | {v['validity']:.3f} ({v['points']:,} points × {v['decodes']} decodes) |")
+                rows.append(
+                    f"| sample validity, {label}{note} | {v['validity']:.3f} ({v['points']:,} points × {v['decodes']} decodes) |"
+                )
         if f"samples/{kind}" in evaluation:
             s = evaluation[f"samples/{kind}"]
-            valid = s["validity"] if "validity" in s else s["valid"]  # MOSES's "valid" is a fraction, the expression stage's a count
-            figures = ", ".join([f"valid {valid:.3f}"] + [f"{name} {s[key]:.{digits}f}" for key, name, digits in SAMPLE_FIGURES
-                                                           if s.get(key) is not None])
+            valid = (
+                s["validity"] if "validity" in s else s["valid"]
+            )  # MOSES's "valid" is a fraction, the expression stage's a count
+            figures = ", ".join(
+                [f"valid {valid:.3f}"]
+                + [f"{name} {s[key]:.{digits}f}" for key, name, digits in SAMPLE_FIGURES if s.get(key) is not None]
+            )
             rows.append(f"| {s['n']:,} samples, {label}{with_constraints} | {figures} |")
     return rows
 
@@ -121,10 +159,14 @@ def _optimization_rows(folder: Path, grammar_name: str) -> list[str]:
         best = f", best {top[0]['score']:.2f}" if top else ""
         random = f"; random GMM baseline {result['random']['average_score']['mean']:.2f}" if "random" in result else ""
         below = bo.get("below_density_floor") or {}
-        floor = f"; below the density floor {below['mean']:.2f}" if not protocol and below.get("mean") is not None else ""
-        rows.append(f"| BO of {result['objective']}{label} ({len(bo['seeds'])} seeds, {'higher' if result['maximize'] else 'lower'} is better) "
-                    f"| fraction valid {bo['fraction_valid']['mean']:.2f}, average {mean_sem_text(bo['average_score'], 2)}"
-                    f"{best}{random}{floor} |")
+        floor = (
+            f"; below the density floor {below['mean']:.2f}" if not protocol and below.get("mean") is not None else ""
+        )
+        rows.append(
+            f"| BO of {result['objective']}{label} ({len(bo['seeds'])} seeds, {'higher' if result['maximize'] else 'lower'} is better) "
+            f"| fraction valid {bo['fraction_valid']['mean']:.2f}, average {mean_sem_text(bo['average_score'], 2)}"
+            f"{best}{random}{floor} |"
+        )
     return rows
 
 
@@ -138,8 +180,10 @@ def _accuracy(summary: dict) -> str:
 def check_model_name(name: str, root: str | Path) -> None:
     """Refuse a model name that is not a plain name (it becomes a folder of ``root``; ``../x`` would escape it)."""
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name) or ".." in name:
-        raise GrammarRAEError(f"A model name is a plain name of letters, digits, '.', '_' and '-' (it becomes a folder in "
-                              f"{root}), not {name!r}.")
+        raise GrammarRAEError(
+            f"A model name is a plain name of letters, digits, '.', '_' and '-' (it becomes a folder in "
+            f"{root}), not {name!r}."
+        )
 
 
 def export_model(folder: str | Path, name: str, root: str | Path) -> Path:

@@ -46,14 +46,30 @@ def molecules_experiment(
     check_scale(scale)
     if preset not in preset_names():
         raise ValueError(f"Unknown preset {preset!r}: use one of {', '.join(preset_names())}.")
-    experiment = Experiment("molecules", "smiles", "penalized-logp", Path(out or default_out(scale, preset)), data=data,
-                            models=tuple(models), preset=preset, extra_objectives=companion_objectives("penalized-logp"), device=device)
+    experiment = Experiment(
+        "molecules",
+        "smiles",
+        "penalized-logp",
+        Path(out or default_out(scale, preset)),
+        data=data,
+        models=tuple(models),
+        preset=preset,
+        extra_objectives=companion_objectives("penalized-logp"),
+        device=device,
+    )
     if scale == "quick":
         experiment.training, experiment.seeds = {"epochs": 1, "max_molecules": 20_000, "test_size": 1000}, (1, 2)
-        experiment.bo = BOSettings(iterations=3, batch=20, attempts=100, restarts=1, raw_samples=32,
-                                   surrogate=SurrogateSettings(epochs=5, warm_epochs=1))
-        experiment.evaluation = EvaluationSettings(test_strings=500, decodes=10, prior_points=300, prior_decodes=20,
-                                                   samples=2000)
+        experiment.bo = BOSettings(
+            iterations=3,
+            batch=20,
+            attempts=100,
+            restarts=1,
+            raw_samples=32,
+            surrogate=SurrogateSettings(epochs=5, warm_epochs=1),
+        )
+        experiment.evaluation = EvaluationSettings(
+            test_strings=500, decodes=10, prior_points=300, prior_decodes=20, samples=2000
+        )
     elif scale == "tiny":
         make_tiny(experiment)
     if seeds is not None:

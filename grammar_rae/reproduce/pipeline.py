@@ -50,22 +50,45 @@ class Experiment:
 
     def record(self) -> dict:
         """The settings, as written into ``results.json``."""
-        return {"name": self.name, "grammar": self.grammar, "objective": self.objective, "data": self.data,
-                "models": list(self.models), "preset": self.preset, "training": self.training,
-                "seeds": list(self.seeds),
-                "bo": self.bo.record(self.grammar), "evaluation": asdict(self.evaluation),
-                "extra_objective": self.extra_objectives[0] if self.extra_objectives else None}
+        return {
+            "name": self.name,
+            "grammar": self.grammar,
+            "objective": self.objective,
+            "data": self.data,
+            "models": list(self.models),
+            "preset": self.preset,
+            "training": self.training,
+            "seeds": list(self.seeds),
+            "bo": self.bo.record(self.grammar),
+            "evaluation": asdict(self.evaluation),
+            "extra_objective": self.extra_objectives[0] if self.extra_objectives else None,
+        }
 
 
 def train_stage(experiment: Experiment, model: str, progress: bool, log: Callable[[str], object]) -> Path:
     """Train (or continue training) one model into ``<out>/<model>``."""
     folder = experiment.out / model
     if (folder / rf.CONFIG).exists():
-        train(out=folder, resume=True, epochs=experiment.training.get("epochs"), device=experiment.device,
-              progress=progress, log=log)
+        train(
+            out=folder,
+            resume=True,
+            epochs=experiment.training.get("epochs"),
+            device=experiment.device,
+            progress=progress,
+            log=log,
+        )
     else:
-        train(experiment.grammar, model, experiment.data, folder, experiment.preset, device=experiment.device,
-              progress=progress, log=log, **experiment.training)
+        train(
+            experiment.grammar,
+            model,
+            experiment.data,
+            folder,
+            experiment.preset,
+            device=experiment.device,
+            progress=progress,
+            log=log,
+            **experiment.training,
+        )
     return folder
 
 
@@ -79,13 +102,18 @@ def run_experiment(experiment: Experiment, progress: bool = False, log: Callable
         started = time.perf_counter()
         log(f"[{name}] training")
         folder = train_stage(experiment, name, progress, log)
-        model = TrainedModel.load(folder, experiment.device, constraints="none")  # the papers decoded with the grammar mask alone
+        model = TrainedModel.load(
+            folder, experiment.device, constraints="none"
+        )  # the papers decoded with the grammar mask alone
         log(f"[{name}] evaluation")
         evaluate(model, experiment.evaluation, progress=progress, log=log)
         log(f"[{name}] Bayesian optimisation of {objective.name}, seeds {list(experiment.seeds)}")
-        optimisation = optimize(model, objective, experiment.seeds, experiment.bo, extra=extra, log=log, progress=progress)
-        figures = (evaluation_figures(model, experiment.evaluation.densities)
-                   + optimization_figures(model, objective, optimisation, experiment.bo))
+        optimisation = optimize(
+            model, objective, experiment.seeds, experiment.bo, extra=extra, log=log, progress=progress
+        )
+        figures = evaluation_figures(model, experiment.evaluation.densities) + optimization_figures(
+            model, objective, optimisation, experiment.bo
+        )
         log(f"[{name}] figures: {', '.join(str(f) for f in figures)}")
         log(f"[{name}] done in {time.perf_counter() - started:.0f} s")
         results = write_tables(experiment)
@@ -111,9 +139,16 @@ def comparison_figure(experiment: Experiment, models: Sequence[str], objective: 
     BO against the random baseline, to see the table's averages as a search."""
     tag = experiment.bo.tag(experiment.grammar)
     folders = {name: optimization_folder(experiment.out / name, objective.name, tag) for name in models}
-    series = {name.upper(): proposal_scores(folder) for name, folder in folders.items() if (folder / "proposals.csv").exists()}
-    return comparison_curves(series, objective.maximize, objective.name, experiment.out / "best-so-far.png",
-                             [name.upper() for name in MODELS])
+    series = {
+        name.upper(): proposal_scores(folder) for name, folder in folders.items() if (folder / "proposals.csv").exists()
+    }
+    return comparison_curves(
+        series,
+        objective.maximize,
+        objective.name,
+        experiment.out / "best-so-far.png",
+        [name.upper() for name in MODELS],
+    )
 
 
 def collect_results(experiment: Experiment) -> dict:
@@ -127,9 +162,12 @@ def collect_results(experiment: Experiment) -> dict:
         evaluation = folder / EVALUATION
         optimisation = optimization_folder(folder, objective, tag) / "optimization.json"
         if evaluation.exists() and optimisation.exists() and (folder / rf.BEST).exists():
-            models[name] = {"run": str(folder), "training": rf.training_summary(folder),
-                            "evaluation": json.loads(evaluation.read_text())["stages"],
-                            "optimization": json.loads(optimisation.read_text())}
+            models[name] = {
+                "run": str(folder),
+                "training": rf.training_summary(folder),
+                "evaluation": json.loads(evaluation.read_text())["stages"],
+                "optimization": json.loads(optimisation.read_text()),
+            }
     record = experiment.record()
     record["models"] = list(models)
     return {"experiment": record, "models": models}

@@ -20,8 +20,15 @@ def check_scale(scale: str) -> None:
 def make_tiny(experiment: Experiment) -> Experiment:
     """The tests' scale: 3,000 strings, one epoch, one seed of 2 × 4 points, a token evaluation."""
     experiment.training, experiment.seeds = {"epochs": 1, "max_molecules": 3_000, "test_size": 300}, (1,)
-    experiment.bo = BOSettings(iterations=2, batch=4, attempts=5, raw_samples=32, restarts=1,
-                               surrogate=SurrogateSettings(inducing=50, epochs=2, warm_epochs=1, batch_size=1000))
-    experiment.evaluation = EvaluationSettings(test_strings=50, encodes=2, decodes=2, prior_points=20, prior_decodes=2,
-                                               samples=100)
+    experiment.bo = BOSettings(
+        iterations=2,
+        batch=4,
+        attempts=5,
+        raw_samples=32,
+        restarts=1,
+        surrogate=SurrogateSettings(inducing=50, epochs=2, warm_epochs=1, batch_size=1000),
+    )
+    experiment.evaluation = EvaluationSettings(
+        test_strings=50, encodes=2, decodes=2, prior_points=20, prior_decodes=2, samples=100
+    )
     return experiment

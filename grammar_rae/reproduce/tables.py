@@ -45,11 +45,29 @@ def _paper_best(theirs: dict) -> str:
 
 # the columns of the samples table: (heading, key in the evaluation's samples stage)
 SAMPLE_COLUMNS = {
-    "smiles": [("valid", "valid"), ("unique@1k", "unique@1k"), ("unique@10k", "unique@10k"), ("novelty", "novelty"),
-               ("IntDiv", "intdiv"), ("IntDiv2", "intdiv2"), ("SNN", "snn"), ("Frag", "frag"), ("Scaf", "scaf"),
-               ("Filters", "filters"), ("FCD", "fcd"), ("logP W1", "logp"), ("SA W1", "sa"), ("QED W1", "qed"),
-               ("weight W1", "weight")],
-    "expr": [("valid", "validity"), ("unique", "uniqueness"), ("novelty", "novelty"), ("mean expr-fit", "expr_fit_mean")],
+    "smiles": [
+        ("valid", "valid"),
+        ("unique@1k", "unique@1k"),
+        ("unique@10k", "unique@10k"),
+        ("novelty", "novelty"),
+        ("IntDiv", "intdiv"),
+        ("IntDiv2", "intdiv2"),
+        ("SNN", "snn"),
+        ("Frag", "frag"),
+        ("Scaf", "scaf"),
+        ("Filters", "filters"),
+        ("FCD", "fcd"),
+        ("logP W1", "logp"),
+        ("SA W1", "sa"),
+        ("QED W1", "qed"),
+        ("weight W1", "weight"),
+    ],
+    "expr": [
+        ("valid", "validity"),
+        ("unique", "uniqueness"),
+        ("novelty", "novelty"),
+        ("mean expr-fit", "expr_fit_mean"),
+    ],
 }
 
 
@@ -57,26 +75,41 @@ def samples_markdown(results: dict) -> list[str]:
     """One row per model and density of the evaluation's samples stage (the MOSES table for molecules)."""
     experiment = results["experiment"]
     columns = SAMPLE_COLUMNS.get(experiment["grammar"], [])
-    rows = [(name, stage_name.split("/", 1)[1], stage)
-            for name, entry in results["models"].items()
-            for stage_name, stage in entry["evaluation"].items() if stage_name.startswith("samples/")]
+    rows = [
+        (name, stage_name.split("/", 1)[1], stage)
+        for name, entry in results["models"].items()
+        for stage_name, stage in entry["evaluation"].items()
+        if stage_name.startswith("samples/")
+    ]
     if not columns or not rows:
         return []
     n = experiment.get("evaluation", {}).get("samples")
-    lines = ["", f"Samples (protocol §7): {n:,} latent points per density, one decode each." if n else "Samples.", "",
-             "| model | density | " + " | ".join(h for h, _ in columns) + " |",
-             "| --- | --- | " + " | ".join("---" for _ in columns) + " |"]
+    lines = [
+        "",
+        f"Samples (protocol §7): {n:,} latent points per density, one decode each." if n else "Samples.",
+        "",
+        "| model | density | " + " | ".join(h for h, _ in columns) + " |",
+        "| --- | --- | " + " | ".join("---" for _ in columns) + " |",
+    ]
     earlier = False
     for name, density, stage in rows:
         cells = ["" if stage.get(key) is None else f"{stage[key]:.3f}" for _, key in columns]
-        old = experiment["grammar"] == "smiles" and "weight" not in stage  # evaluated before the MOSES-exact Frag/Filters
+        old = (
+            experiment["grammar"] == "smiles" and "weight" not in stage
+        )  # evaluated before the MOSES-exact Frag/Filters
         earlier |= old
-        lines.append(f"| {name}{' *' if old else ''} | {'N(0, I)' if density == 'prior' else density.upper()} | "
-                     + " | ".join(cells) + " |")
+        lines.append(
+            f"| {name}{' *' if old else ''} | {'N(0, I)' if density == 'prior' else density.upper()} | "
+            + " | ".join(cells)
+            + " |"
+        )
     if earlier:
-        lines += ["", "\\* Evaluated before Frag and Filters followed MOSES exactly (BRICS pieces counted with repeats; "
-                  "MOSES's MCF and PAINS lists) and before the property distances existed; `grammar-rae evaluate --stages samples --force` "
-                  "with the run's evaluation settings recomputes them."]
+        lines += [
+            "",
+            "\\* Evaluated before Frag and Filters followed MOSES exactly (BRICS pieces counted with repeats; "
+            "MOSES's MCF and PAINS lists) and before the property distances existed; `grammar-rae evaluate --stages samples --force` "
+            "with the run's evaluation settings recomputes them.",
+        ]
     return lines
 
 
@@ -88,15 +121,21 @@ def results_markdown(results: dict) -> str:
     evaluation = experiment.get("evaluation", {})
     seeds = experiment["seeds"]
     lines = [
-        (f"# {experiment['name'].capitalize()}: {experiment['objective']} (preset {experiment['preset']}, "
-        f"seeds {seeds[0]}–{seeds[-1]})"),
+        (
+            f"# {experiment['name'].capitalize()}: {experiment['objective']} (preset {experiment['preset']}, "
+            f"seeds {seeds[0]}–{seeds[-1]})"
+        ),
         "",
-        ("Bayesian optimisation (protocol §9): fraction valid and average score of the valid proposals, mean ± "
-        f"standard error over {len(seeds)} seeds (sample std, ddof = 1, over √seeds); the paper's ± is the std over 5 trials. "
-        "`random` draws the same number of points from the ex-post GMM."),
+        (
+            "Bayesian optimisation (protocol §9): fraction valid and average score of the valid proposals, mean ± "
+            f"standard error over {len(seeds)} seeds (sample std, ddof = 1, over √seeds); the paper's ± is the std over 5 trials. "
+            "`random` draws the same number of points from the ex-post GMM."
+        ),
         "",
-        ("| model | method | fraction valid | average score | paper: fraction valid | paper: average score | top 3 | "
-         "paper: best | surrogate RMSE | surrogate log-lik. |"),
+        (
+            "| model | method | fraction valid | average score | paper: fraction valid | paper: average score | top 3 | "
+            "paper: best | surrogate RMSE | surrogate log-lik. |"
+        ),
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for name, entry in results["models"].items():
@@ -116,9 +155,11 @@ def results_markdown(results: dict) -> str:
             )
     lines += [
         "",
-        ("Models (protocol §7): exact-match reconstruction of test strings; validity of "
-         f"{evaluation.get('prior_points', 1000):,} points × {evaluation.get('prior_decodes', 100)} decodes "
-         "from the ex-post GMM and from N(0, I)."),
+        (
+            "Models (protocol §7): exact-match reconstruction of test strings; validity of "
+            f"{evaluation.get('prior_points', 1000):,} points × {evaluation.get('prior_decodes', 100)} decodes "
+            "from the ex-post GMM and from N(0, I)."
+        ),
         "",
         "| model | epochs | training (min) | best validation loss | reconstruction | validity, GMM | validity, N(0, I) |",
         "| --- | --- | --- | --- | --- | --- | --- |",

@@ -11,8 +11,8 @@ import torch
 
 from grammar_rae.data.batching import Splits, make_splits
 from grammar_rae.data.prepare import PreparedDataset, prepare_dataset, run_dataset
-from grammar_rae.data.sources import recipe_of
 from grammar_rae.data.sequences import SequenceArrays, char_sequences, grammar_sequences
+from grammar_rae.data.sources import recipe_of
 from grammar_rae.errors import GrammarRAEError
 from grammar_rae.files import save_json
 from grammar_rae.grammar.cfg import Grammar
@@ -21,7 +21,13 @@ from grammar_rae.models.autoencoders import build_model
 from grammar_rae.models.config import ModelConfig, preset_settings, shipped_recipe
 from grammar_rae.training import run_folder as rf
 from grammar_rae.training.distributed import World, barrier, gather, init_world, shutdown
-from grammar_rae.training.trainer import TrainConfig, Trainer, collect_digests, cpu_has_native_bf16, estimate_epoch_seconds
+from grammar_rae.training.trainer import (
+    TrainConfig,
+    Trainer,
+    collect_digests,
+    cpu_has_native_bf16,
+    estimate_epoch_seconds,
+)
 
 MODEL_SETTINGS = {f.name for f in fields(ModelConfig)} - {"model", "grammar", "vocab_size", "max_length"}
 TRAIN_SETTINGS = {f.name for f in fields(TrainConfig)}
@@ -91,12 +97,14 @@ class RunData:
     splits: Splits
 
     @classmethod
-    def of(cls, folder: str | Path) -> "RunData":
+    def of(cls, folder: str | Path) -> RunData:
         """The data of the run in ``folder`` (prepared from the cache, or again if the cache is gone)."""
         saved = rf.read_config(Path(folder))
         dataset = run_dataset(Grammar.load(saved["grammar"]), saved["data"], progress=True)
         if dataset.meta["source_sha256"] != saved["data"]["sha256"]:
-            raise rf.RunError(f"The data of {folder} ({saved['data']['source']}) has changed since the run was trained.")
+            raise rf.RunError(
+                f"The data of {folder} ({saved['data']['source']}) has changed since the run was trained."
+            )
         model_config, train_config = ModelConfig.from_dict(saved["model"]), TrainConfig.from_dict(saved["train"])
         sequences = sequences_for(model_config, dataset)
         return cls(dataset, sequences, split_rows(sequences, train_config))
@@ -131,9 +139,13 @@ def _new_configs(grammar: Grammar, model: str, preset: str, overrides: dict) -> 
     return model_config, TrainConfig.from_dict(train_values)
 
 
-def _saved_configs(folder: Path, saved: dict, grammar: Grammar, overrides: dict, write: bool) -> tuple[ModelConfig, TrainConfig]:
+def _saved_configs(
+    folder: Path, saved: dict, grammar: Grammar, overrides: dict, write: bool
+) -> tuple[ModelConfig, TrainConfig]:
     if saved["grammar_hash"] != grammar.hash:
-        raise rf.RunError(f"{folder} was trained with a different {grammar.name} grammar; it cannot be resumed with this one.")
+        raise rf.RunError(
+            f"{folder} was trained with a different {grammar.name} grammar; it cannot be resumed with this one."
+        )
     model_config = ModelConfig.from_dict(saved["model"])
     train_config = TrainConfig.from_dict(saved["train"])
     current = {**asdict(model_config), **asdict(train_config)}
@@ -188,7 +200,9 @@ def train(
         if model is not None and model != saved["model"]["model"]:
             raise rf.RunError(f"{out} holds a {saved['model']['model']} run, not {model}: drop --model to continue it.")
         if preset is not None and preset != saved["preset"]:
-            raise rf.RunError(f"--resume continues {out} with its own preset ({saved['preset']}): drop --preset {preset}.")
+            raise rf.RunError(
+                f"--resume continues {out} with its own preset ({saved['preset']}): drop --preset {preset}."
+            )
         grammar, model, preset = grammar or saved["grammar"], saved["model"]["model"], saved["preset"]
     grammar_ = Grammar.load(grammar or "smiles")
     if preset is None:
@@ -214,7 +228,9 @@ def train(
         model_config, train_config = _new_configs(grammar_, model, preset, overrides)
         if kekule is None:  # the preset says whether molecules are read in their Kekulé form
             kekule = preset_settings(preset, grammar_.name).get("kekule", False)
-        dataset = prepare_dataset(grammar_, data, workers=workers, progress=progress and world.is_main, kekule=bool(kekule))
+        dataset = prepare_dataset(
+            grammar_, data, workers=workers, progress=progress and world.is_main, kekule=bool(kekule)
+        )
     if resume and dataset.meta["source_sha256"] != saved["data"]["sha256"]:
         raise rf.RunError(f"The data of {folder} ({saved['data']['source']}) has changed since the run started.")
     sequences = sequences_for(model_config, dataset)
@@ -241,18 +257,31 @@ def train(
         trainer.restore(rf.load_tensors(folder / rf.CHECKPOINT, device_))
     if world.is_main:
         if resume and trainer.epoch >= train_config.epochs:
-            log(f"{folder} has finished all {train_config.epochs} epochs: nothing to train "
-                f"(pass --epochs N above {train_config.epochs} to train it for longer).")
+            log(
+                f"{folder} has finished all {train_config.epochs} epochs: nothing to train "
+                f"(pass --epochs N above {train_config.epochs} to train it for longer)."
+            )
         elif resume:
             log(f"Resuming {folder} at epoch {trainer.epoch + 1}, batch {trainer.batch + 1}.")
-        log(f"Training {model_config.model} on {len(splits.train):,} {grammar_.name} strings "
-            f"({len(splits.val):,} validation, {len(splits.test):,} test) on {device_} into {folder}.")
+        log(
+            f"Training {model_config.model} on {len(splits.train):,} {grammar_.name} strings "
+            f"({len(splits.val):,} validation, {len(splits.test):,} test) on {device_} into {folder}."
+        )
         if not resume:
             seconds = estimate_epoch_seconds(network, sequences, splits.train, train_config.batch_size, device_)
-            log(recipe_line(preset, shipped_name, model_config, train_config, dataset.meta.get("kekule", False), seconds, device_))
+            log(
+                recipe_line(
+                    preset,
+                    shipped_name,
+                    model_config,
+                    train_config,
+                    dataset.meta.get("kekule", False),
+                    seconds,
+                    device_,
+                )
+            )
         if device_.type == "cpu" and train_config.precision == "bf16" and not cpu_has_native_bf16():
-            log("This CPU has no bfloat16 instructions, so bf16 autocast may train slower here than "
-                "--precision fp32.")
+            log("This CPU has no bfloat16 instructions, so bf16 autocast may train slower here than --precision fp32.")
     try:
         metrics = trainer.train(progress)
         digests = collect_digests(trainer)
@@ -275,21 +304,32 @@ def _finished_run(folder: Path, saved: dict, epochs: int | None, world: World, l
     planned = saved["train"]["epochs"]
     if len(metrics) < planned or (epochs is not None and epochs > len(metrics)):
         wanted = epochs if epochs is not None else planned
-        raise rf.RunError(f"{folder} has {len(metrics)} of {wanted} epochs but no {rf.CHECKPOINT} to continue from: "
-                          "its training state was removed, so start a new run to train longer.")
+        raise rf.RunError(
+            f"{folder} has {len(metrics)} of {wanted} epochs but no {rf.CHECKPOINT} to continue from: "
+            "its training state was removed, so start a new run to train longer."
+        )
     if world.is_main:
         log(f"{folder} has finished all {len(metrics)} epochs (its {rf.CHECKPOINT} was removed): nothing to train.")
     return TrainResult(folder, metrics, world)
 
 
-def recipe_line(preset: str, shipped_name: str | None, model: ModelConfig, train_config: TrainConfig, kekule: bool,
-                epoch_seconds: float, device: torch.device) -> str:
+def recipe_line(
+    preset: str,
+    shipped_name: str | None,
+    model: ModelConfig,
+    train_config: TrainConfig,
+    kekule: bool,
+    epoch_seconds: float,
+    device: torch.device,
+) -> str:
     """The line ``train`` says before training: which recipe, what it is, how long it will take
     here (from a timed typical batch) and the alternative."""
     whose = f", the recipe of the shipped pretrained:{shipped_name}" if shipped_name else ""
     form = ", Kekulé SMILES" if kekule else (", aromatic SMILES" if model.grammar == "smiles" else "")
-    what = (f"{model.model}, {model.encoder} encoder, {model.decoder} decoder ({model.gru_layers} × GRU {model.gru_hidden}), "
-            f"latent {model.latent_dim}{form}, {train_config.epochs} epoch{'s' if train_config.epochs != 1 else ''}")
+    what = (
+        f"{model.model}, {model.encoder} encoder, {model.decoder} decoder ({model.gru_layers} × GRU {model.gru_hidden}), "
+        f"latent {model.latent_dim}{form}, {train_config.epochs} epoch{'s' if train_config.epochs != 1 else ''}"
+    )
     where = f"this GPU ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else "this CPU"
     if preset != "paper":
         other = "--preset paper for the papers' own setting"
@@ -297,8 +337,10 @@ def recipe_line(preset: str, shipped_name: str | None, model: ModelConfig, train
         other = "it is the papers' own setting too"
     else:
         other = "the papers' own setting (without --preset: the shipped model's recipe)"
-    return (f"Preset {preset}{whose}: {what}. About {_duration(epoch_seconds)} an epoch on {where}, "
-            f"{_duration(epoch_seconds * train_config.epochs)} in all; {other}.")
+    return (
+        f"Preset {preset}{whose}: {what}. About {_duration(epoch_seconds)} an epoch on {where}, "
+        f"{_duration(epoch_seconds * train_config.epochs)} in all; {other}."
+    )
 
 
 def _duration(seconds: float) -> str:

@@ -81,8 +81,13 @@ def training_summary(folder: Path) -> dict:
     and ``best.json``)."""
     epochs = read_metrics(folder)
     best = json.loads((folder / BEST).read_text())
-    return {"epochs": len(epochs), "minutes": round(sum(e.get("seconds", 0.0) for e in epochs) / 60, 1),
-            "best_epoch": best["epoch"], "val_loss": best["val_loss"], "val_accuracy": best.get("val_accuracy")}
+    return {
+        "epochs": len(epochs),
+        "minutes": round(sum(e.get("seconds", 0.0) for e in epochs) / 60, 1),
+        "best_epoch": best["epoch"],
+        "val_loss": best["val_loss"],
+        "val_accuracy": best.get("val_accuracy"),
+    }
 
 
 def read_metrics(folder: Path) -> list[dict]:

@@ -31,7 +31,6 @@ from grammar_rae.progress import progress_bar
 from grammar_rae.training import run_folder as rf
 from grammar_rae.training.distributed import World, all_sum, barrier, gather, shard
 
-
 PRECISIONS = ("auto", "bf16", "fp32")
 
 
@@ -67,7 +66,7 @@ class TrainConfig:
             raise GrammarRAEError(f"warmup steps must be 0 or more, not {self.warmup_steps}.")
 
     @classmethod
-    def from_dict(cls, values: dict) -> "TrainConfig":
+    def from_dict(cls, values: dict) -> TrainConfig:
         """Rebuild from ``asdict`` output."""
         return settings_from_dict(cls, values, "training")
 
@@ -92,7 +91,7 @@ class Trainer:
         sequences: SequenceArrays,
         splits: Splits,
         device: torch.device,
-        world: World = World(),
+        world: World = World(),  # noqa: B008 (a frozen dataclass: one shared default is safe)
     ):
         self.folder = folder
         self.config = train_config
@@ -101,7 +100,11 @@ class Trainer:
         self.device = device
         self.world = world
         self.model = model.to(device)
-        self.net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None) if world.distributed else model
+        self.net = (
+            DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+            if world.distributed
+            else model
+        )
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=train_config.lr)
         self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
             self.optimizer, factor=train_config.lr_factor, patience=train_config.patience, min_lr=train_config.min_lr
@@ -125,7 +128,12 @@ class Trainer:
 
     def _my_batches(self, epoch: int) -> list[np.ndarray]:
         batches = epoch_batches(
-            self.splits.train, self.sequences.lengths, self.config.batch_size, self.config.seed, epoch, self.config.bucket
+            self.splits.train,
+            self.sequences.lengths,
+            self.config.batch_size,
+            self.config.seed,
+            epoch,
+            self.config.bucket,
         )
         return shard(batches, self.world)
 
@@ -168,7 +176,12 @@ class Trainer:
             x, targets, steps = self._tensors(rows_)
             terms = self.model(x, targets, steps)
             n = len(rows_)
-            sums = [s + v for s, v in zip(sums, (terms.total.item() * n, terms.reconstruction.item() * n, terms.exact.float().sum().item(), n))]
+            sums = [
+                s + v
+                for s, v in zip(
+                    sums, (terms.total.item() * n, terms.reconstruction.item() * n, terms.exact.float().sum().item(), n)
+                )
+            ]
         loss, rec, exact, count = all_sum(sums, self.world, self.device)
         return EpochMetrics(loss / count, rec / count, exact / count)
 
@@ -193,7 +206,9 @@ class Trainer:
                         rows = batches[self.batch]
                         tick = time.perf_counter()
                         loss, rec, exact = self._step(rows)
-                        self.partial = [s + v for s, v in zip(self.partial, (loss * len(rows), rec * len(rows), exact, len(rows)))]
+                        self.partial = [
+                            s + v for s, v in zip(self.partial, (loss * len(rows), rec * len(rows), exact, len(rows)))
+                        ]
                         self.batch += 1
                         bar.set_postfix(
                             loss=f"{loss:.4f}",
@@ -235,12 +250,15 @@ class Trainer:
         if self.world.is_main:
             if improved:
                 rf.save_tensors(self.folder / rf.WEIGHTS, self.model.state_dict())
-                save_json(self.folder / rf.BEST, {"epoch": self.epoch, "val_loss": val.loss, "val_accuracy": val.accuracy})
+                save_json(
+                    self.folder / rf.BEST, {"epoch": self.epoch, "val_loss": val.loss, "val_accuracy": val.accuracy}
+                )
             rf.append_metrics(self.folder, record)
             self.save_checkpoint()
             tqdm.write(
                 f"epoch {record['epoch']}: train loss {record['train_loss']:.4f}, val loss {val.loss:.4f}, "
-                f"val accuracy {val.accuracy:.3f}, lr {record['lr']:.1e}, {seconds:.0f} s" + (" (best)" if improved else "")
+                f"val accuracy {val.accuracy:.3f}, lr {record['lr']:.1e}, {seconds:.0f} s"
+                + (" (best)" if improved else "")
             )
         barrier(self.world)
 
@@ -310,7 +328,9 @@ def _amp_dtype(device: torch.device, precision: str) -> torch.dtype | None:
     return None
 
 
-def estimate_epoch_seconds(model: Autoencoder, sequences: SequenceArrays, rows: np.ndarray, batch_size: int, device: torch.device) -> float:
+def estimate_epoch_seconds(
+    model: Autoencoder, sequences: SequenceArrays, rows: np.ndarray, batch_size: int, device: torch.device
+) -> float:
     """Seconds per training epoch, from timing forward + backward on one typical batch (of median
     length) of a copy of the model, after one untimed pass that warms up the kernels."""
     trial = copy.deepcopy(model).to(device).train()

@@ -41,7 +41,9 @@ def has_constraints(grammar: Grammar) -> bool:
     return grammar.name == "smiles"
 
 
-def make_constraints(grammar: Grammar, rows: int, steps: int | None = None, parts: tuple[str, ...] | None = None) -> Constraints:
+def make_constraints(
+    grammar: Grammar, rows: int, steps: int | None = None, parts: tuple[str, ...] | None = None
+) -> Constraints:
     """Fresh constraints for ``rows`` derivations of at most ``steps`` rules; ``parts`` picks some
     of a module's constraints (all by default), for measuring what each adds."""
     if grammar.name == "smiles":

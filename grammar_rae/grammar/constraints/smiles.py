@@ -39,16 +39,30 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from grammar_rae.grammar.symbols import Nonterminal
 
 from grammar_rae.errors import GrammarError
 from grammar_rae.grammar.cfg import Grammar
+from grammar_rae.grammar.symbols import Nonterminal
 from grammar_rae.resources import shipped
 
 _BOND_ORDERS = {"-": 1, "=": 2, "#": 3, "/": 1, "\\": 1}
 _PRODUCERS = ("branched_atom", "chain", "BB", "branch")  # nonterminals that derive at least one atom
-_NEEDED = ("branched_atom", "atom", "aliphatic_organic", "aromatic_organic", "RB", "BB", "ringbond", "DIGIT", "bond",
-           "hcount", "BAC", "BAH", "BACH", "charge")
+_NEEDED = (
+    "branched_atom",
+    "atom",
+    "aliphatic_organic",
+    "aromatic_organic",
+    "RB",
+    "BB",
+    "ringbond",
+    "DIGIT",
+    "bond",
+    "hcount",
+    "BAC",
+    "BAH",
+    "BACH",
+    "charge",
+)
 _UNLIMITED = 99  # no limit: a bracket atom's budget before its element is read, or a slack that cannot run out
 _MAX_H = 8  # the most hydrogens a bracket can write ('H8')
 PARTS = ("rings", "valences")  # the two kinds of constraint; measuring one without the other needs them apart
@@ -113,7 +127,9 @@ def _rule(grammar: Grammar, lhs: str, rhs: tuple) -> int:
     for i, p in enumerate(grammar.productions):
         if str(p.lhs()) == lhs and tuple(p.rhs()) == wanted:
             return i
-    raise GrammarError(f"The SMILES constraints need the production {lhs} -> {' '.join(rhs)}, which the {grammar.name} grammar lacks.")
+    raise GrammarError(
+        f"The SMILES constraints need the production {lhs} -> {' '.join(rhs)}, which the {grammar.name} grammar lacks."
+    )
 
 
 @lru_cache(maxsize=4)
@@ -121,7 +137,9 @@ def _tables_for(grammar: Grammar) -> _Tables:
     names = {str(lhs): i for i, lhs in enumerate(grammar.lhs_list)}
     missing = [n for n in _NEEDED if n not in names]
     if missing:
-        raise GrammarError(f"The SMILES constraints need the nonterminals {', '.join(missing)}, which the grammar lacks.")
+        raise GrammarError(
+            f"The SMILES constraints need the nonterminals {', '.join(missing)}, which the grammar lacks."
+        )
     n_lhs, terminals = len(grammar.lhs_list), grammar.terminals
     token = {t: i for i, t in enumerate(terminals)}
     ids = lambda sym: names[str(sym)] if isinstance(sym, Nonterminal) else n_lhs + token[sym]  # noqa: E731
@@ -147,7 +165,11 @@ def _tables_for(grammar: Grammar) -> _Tables:
     bracket = np.zeros((grammar.n_rules, 3), dtype=np.int64)
     bracket_degree = np.zeros(grammar.n_rules, np.int16)
     for i, p in enumerate(grammar.productions):
-        if str(p.lhs()) in ("aliphatic_organic", "aromatic_organic") and len(p.rhs()) == 1 and isinstance(p.rhs()[0], str):
+        if (
+            str(p.lhs()) in ("aliphatic_organic", "aromatic_organic")
+            and len(p.rhs()) == 1
+            and isinstance(p.rhs()[0], str)
+        ):
             element = p.rhs()[0]
             element_rules.append(i)
             organic[i], degree[i] = organic_of[element], degree_of[element]
@@ -157,7 +179,11 @@ def _tables_for(grammar: Grammar) -> _Tables:
     token_bracket_degree = np.zeros(len(terminals), np.int16)
     for element, i in token.items():
         if element in organic_of:
-            token_organic[i], token_degree[i], token_bracket[i] = organic_of[element], degree_of[element], charged[element]
+            token_organic[i], token_degree[i], token_bracket[i] = (
+                organic_of[element],
+                degree_of[element],
+                charged[element],
+            )
             token_bracket_degree[i] = bracket_degree_of[element]
     token_digit = np.array([int(t) if t.isdigit() else 0 for t in terminals], dtype=np.int16)
     token_order = np.array([_BOND_ORDERS.get(t, 0) for t in terminals], dtype=np.int16)
@@ -279,10 +305,41 @@ class SmilesConstraints:
         self.producers[:] = t.producer[self.stack[:, 1]]
         self._emit()
 
-    _ARRAYS = ("stack", "pointer", "producers", "ringbonds", "in_bracket", "bracket_element", "charge", "last_token", "atoms", "cur", "pending",
-               "next_reserve", "next_forced", "next_rb", "next_bb", "next_flexible", "rb_open", "bb_open", "roots", "depth", "used", "reserved",
-               "bonds", "capacity", "target", "flexible", "degree", "parent",
-               "ring_atom", "ring_order", "ring_paid", "partners", "partner_count")
+    _ARRAYS = (
+        "stack",
+        "pointer",
+        "producers",
+        "ringbonds",
+        "in_bracket",
+        "bracket_element",
+        "charge",
+        "last_token",
+        "atoms",
+        "cur",
+        "pending",
+        "next_reserve",
+        "next_forced",
+        "next_rb",
+        "next_bb",
+        "next_flexible",
+        "rb_open",
+        "bb_open",
+        "roots",
+        "depth",
+        "used",
+        "reserved",
+        "bonds",
+        "capacity",
+        "target",
+        "flexible",
+        "degree",
+        "parent",
+        "ring_atom",
+        "ring_order",
+        "ring_paid",
+        "partners",
+        "partner_count",
+    )
 
     def select(self, index: np.ndarray) -> None:
         """Keep rows ``index`` (in that order)."""
@@ -325,19 +382,35 @@ class SmilesConstraints:
     def _distinct(self, rows: np.ndarray, closable: np.ndarray) -> np.ndarray:
         """How many different atoms the closable rings of each row were opened at."""
         openers = np.sort(np.where(closable, self.ring_atom[rows], -1), axis=1)
-        return (openers[:, :1] >= 0).sum(axis=1) + ((openers[:, 1:] != openers[:, :-1]) & (openers[:, 1:] >= 0)).sum(axis=1)
+        return (openers[:, :1] >= 0).sum(axis=1) + ((openers[:, 1:] != openers[:, :-1]) & (openers[:, 1:] >= 0)).sum(
+            axis=1
+        )
 
     # ----- masks -----------------------------------------------------------------------------
     def allowed(self, top: np.ndarray, candidates: np.ndarray) -> np.ndarray:
         """(N, W) which candidates keep each row's derivation completable."""
         t, ok = self.t, np.ones((self.n, self.t.push.shape[0]), dtype=bool)
         lhs = t.lhs
-        masks = [("branched_atom", self._mask_branched_atom), ("RB", self._mask_ring_count), ("DIGIT", self._mask_digit)]
+        masks = [
+            ("branched_atom", self._mask_branched_atom),
+            ("RB", self._mask_ring_count),
+            ("DIGIT", self._mask_digit),
+        ]
         if self.valences:
-            masks += [("atom", self._mask_atom), ("aliphatic_organic", self._mask_element), ("aromatic_organic", self._mask_element),
-                      ("bond", self._mask_bond), ("BB", self._mask_branch_count), ("hcount", self._mask_hydrogens),
-                      ("BAC", self._mask_chirality), ("BAH", self._mask_hydrogen_count), ("charge", self._mask_charge),
-                      ("branch", self._mask_branch), ("ringbond", self._mask_ringbond), ("symbol", self._mask_symbol)]
+            masks += [
+                ("atom", self._mask_atom),
+                ("aliphatic_organic", self._mask_element),
+                ("aromatic_organic", self._mask_element),
+                ("bond", self._mask_bond),
+                ("BB", self._mask_branch_count),
+                ("hcount", self._mask_hydrogens),
+                ("BAC", self._mask_chirality),
+                ("BAH", self._mask_hydrogen_count),
+                ("charge", self._mask_charge),
+                ("branch", self._mask_branch),
+                ("ringbond", self._mask_ringbond),
+                ("symbol", self._mask_symbol),
+            ]
         for name, mask in masks:
             rows = np.flatnonzero(top == lhs[name])
             if rows.size:
@@ -376,7 +449,9 @@ class SmilesConstraints:
         promised = self.next_reserve[outside] + self.next_forced[outside]
         need = (self._incoming(outside) + promised + self._owed(outside))[:, None]
         neighbours = ((self.cur[outside] >= 0) + promised)[:, None]
-        ok[np.ix_(outside, elements)] &= (need <= t.element_organic[elements]) & (neighbours <= t.element_degree[elements])
+        ok[np.ix_(outside, elements)] &= (need <= t.element_organic[elements]) & (
+            neighbours <= t.element_degree[elements]
+        )
         inside = rows[bracket]  # the bracket atom exists already: its bonds so far and its promises
         need, valences = self._need(inside)[:, None], t.element_bracket[elements][None, :, :]
         slack = self._slack(inside, aromatic=t.element_bracket_degree[elements][None, :] < _UNLIMITED)
@@ -414,7 +489,9 @@ class SmilesConstraints:
         t = self.t
         inside = rows[self.in_bracket[rows]]
         hydrogens = inside[self.last_token[inside] == t.token["H"]]
-        if hydrogens.size and self.valences:  # 'H' DIGIT: the digit is the hydrogen count ('H' itself was charged already)
+        if (
+            hydrogens.size and self.valences
+        ):  # 'H' DIGIT: the digit is the hydrogen count ('H' itself was charged already)
             need, target = self._need(hydrogens)[:, None], self._hydrogen_target(hydrogens)[:, None]
             extra = np.arange(t.ring_digits)[None, :]
             ok[np.ix_(hydrogens, t.digit_rules)] &= _reachable(need + extra, target, 0, self._slack(hydrogens)[:, None])
@@ -432,8 +509,11 @@ class SmilesConstraints:
         conflict = (pending > 0) & (self.ring_order[rows] > 0) & (self.ring_order[rows] != pending)
         valence, _ = self._free(rows)  # this ring bond's unit is among the reserved ones
         extra = order - self.ring_paid[rows]
-        opener_free = (self.capacity[rows[:, None], np.maximum(openers, 0)] - self.used[rows[:, None], np.maximum(openers, 0)]
-                       - self.reserved[rows[:, None], np.maximum(openers, 0)])
+        opener_free = (
+            self.capacity[rows[:, None], np.maximum(openers, 0)]
+            - self.used[rows[:, None], np.maximum(openers, 0)]
+            - self.reserved[rows[:, None], np.maximum(openers, 0)]
+        )
         future = (self.producers[rows] > 0)[:, None]
         close = self._closable(rows, (c, self._at(self.parent, rows, c))) & ~conflict if self.rings else openers >= 0
         opening = (openers < 0) & future if self.rings else openers < 0
@@ -458,7 +538,9 @@ class SmilesConstraints:
         ok[np.ix_(rows, bonds)] &= self._counts_open(rows)[:, None] | self._completes(rows[:, None], cur, orders - 1, 1)
         ring = rows[self._below(rows) == self.t.lhs["DIGIT"]]  # a ring bond's order: some ring digit must take it
         for bond in bonds:
-            ok[ring, bond] &= self._ring_options(ring, np.full(len(ring), self.t.bond_order[bond], np.int16)).any(axis=1)
+            ok[ring, bond] &= self._ring_options(ring, np.full(len(ring), self.t.bond_order[bond], np.int16)).any(
+                axis=1
+            )
 
     def _mask_ringbond(self, rows: np.ndarray, ok: np.ndarray) -> None:
         """A ring bond without a bond symbol needs a ring digit that takes the order it then has."""
@@ -489,7 +571,9 @@ class SmilesConstraints:
         current = atoms == self.cur[rows]
         if current.any():  # the current atom's ring bonds may be held back by their openers
             row_index = np.broadcast_to(rows, atoms.shape)[current]
-            slack[current] = self._open_valence(row_index, np.broadcast_to(settled, atoms.shape)[current], rings_closed=True)
+            slack[current] = self._open_valence(
+                row_index, np.broadcast_to(settled, atoms.shape)[current], rings_closed=True
+            )
         return (target == 0) | _reachable(need, target, 0, slack)
 
     # Inside brackets the element comes first, then chirality, hydrogens and charge. Each choice
@@ -538,7 +622,11 @@ class SmilesConstraints:
             aromatic = self.t.token_bracket_degree[self.bracket_element[rows]] < _UNLIMITED
         column = lambda values: values if aromatic.ndim == 1 else values[:, None]  # noqa: E731
         reserved = column(self._at(self.reserved, rows, self.cur[rows]))
-        return np.where(aromatic, np.where(column(self._counts_open(rows)), _UNLIMITED, 2 * reserved), column(self._open_valence(rows)))
+        return np.where(
+            aromatic,
+            np.where(column(self._counts_open(rows)), _UNLIMITED, 2 * reserved),
+            column(self._open_valence(rows)),
+        )
 
     def _open_valence(self, rows: np.ndarray, settled: np.ndarray | int = 0, rings_closed: bool = False) -> np.ndarray:
         """How much more valence the current atom may still take, once ``settled`` of its bonds
@@ -552,7 +640,9 @@ class SmilesConstraints:
         pending = np.minimum(self.ringbonds[rows] + self.rb_open[rows], flexible)  # its ring bonds still to write
         openers = self.ring_atom[rows]
         safe = np.maximum(openers, 0)
-        opener_free = (self.capacity[rows[:, None], safe] - self.used[rows[:, None], safe] - self.reserved[rows[:, None], safe])
+        opener_free = (
+            self.capacity[rows[:, None], safe] - self.used[rows[:, None], safe] - self.reserved[rows[:, None], safe]
+        )
         written = self.ring_order[rows]
         room = np.where(written > 0, written - 1, np.clip(opener_free, 0, 2))
         closable = (openers >= 0) & (openers != c[:, None]) & (openers != self._at(self.parent, rows, c)[:, None])
@@ -588,7 +678,12 @@ class SmilesConstraints:
         ok[rows, self.rules["h_digit"]] &= _reachable(need, target, 1, _MAX_H + slack)
 
     def _mask_charge(self, rows: np.ndarray, ok: np.ndarray) -> None:
-        valences, need, r, slack = self.t.token_bracket[self.bracket_element[rows]], self._need(rows), self.rules, self._slack(rows)
+        valences, need, r, slack = (
+            self.t.token_bracket[self.bracket_element[rows]],
+            self._need(rows),
+            self.rules,
+            self._slack(rows),
+        )
         ok[rows, r["plus"]] &= _reachable(need, valences[:, 1], 0, slack)
         ok[rows, r["minus"]] &= _reachable(need, valences[:, 2], 0, slack)
         for name in ("plus_digit", "minus_digit", "plus_digits", "minus_digits"):  # the budgets know charges of one
@@ -659,7 +754,9 @@ class SmilesConstraints:
             self.in_bracket[rows[opening]] = True
         named = inside & is_element
         if named.any():  # the largest budget until the charge is known
-            self.capacity[rows[named], self.cur[rows[named]]] = _highest(np.bitwise_or.reduce(t.token_bracket[token[named]], axis=1))
+            self.capacity[rows[named], self.cur[rows[named]]] = _highest(
+                np.bitwise_or.reduce(t.token_bracket[token[named]], axis=1)
+            )
             self.degree[rows[named], self.cur[rows[named]]] = t.token_bracket_degree[token[named]]
             self.bracket_element[rows[named]] = token[named]
             self.charge[rows[named]] = 0
@@ -732,7 +829,7 @@ class SmilesConstraints:
         self.flexible[rows[settled], c[settled]] -= 1
         rc, oc = rows[closing], opener[closing]
         self.used[rc, oc] += (order - self.ring_paid[rows, digit])[closing]
-        self.flexible[rc, oc] -= (written[closing] == 0)  # the opener's unwritten order is settled now
+        self.flexible[rc, oc] -= written[closing] == 0  # the opener's unwritten order is settled now
         slot = np.minimum(self.partner_count[rc], self.t.ring_digits - 1)
         self.partners[rc, slot] = oc
         self.partner_count[rc] += 1
