@@ -75,9 +75,11 @@ def test_the_data_region_bounds_the_density_aware_acquisitions():
         assert z.shape == (4, 2) and np.all(z >= box[0] - 1e-6) and np.all(z <= box[1] + 1e-6)
         if acquisition == "floor-ei":
             assert region.inside(z).all()  # the constraint holds for every point
-        else:  # the soft weight keeps this batch in the region (without it, from the same starts, one point leaves it)
+        else:  # the soft weight pulls the batch into the region (it bounds nothing: how many points stay in varies
+            # with the thread count's rounding, 3 or 4 of 4 here, against 0 or 2 of plain EI's)
             log_p = lambda points: region.log_density(torch.as_tensor(points, dtype=torch.float64)).numpy()  # noqa: E731
-            assert region.inside(z).all() and np.median(log_p(z)) > np.median(log_p(plain))
+            assert region.inside(z).sum() > region.inside(plain).sum() and region.inside(z).sum() >= 3
+            assert np.median(log_p(z)) > np.median(log_p(plain))
     far = np.array([[3.0, 3.0], [-1.5, -1.5]], dtype=np.float32)
     pulled = region.pull_in(far)
     assert region.inside(pulled).all() and np.array_equal(pulled[1], far[1])  # a point inside stays where it is
