@@ -26,8 +26,8 @@ from grammar_rae import Grammar
 from grammar_rae.data import prepare_dataset
 from grammar_rae.data.sequences import grammar_sequences
 from grammar_rae.models import ModelConfig, build_model
-from grammar_rae.training.api import split_rows
-from grammar_rae.training.trainer import TrainConfig, Trainer
+from grammar_rae.run_folder import TrainConfig, split_rows
+from grammar_rae.training.trainer import Trainer
 
 ARCHITECTURES = [  # (GRU width, GRU layers, batch size)
     (501, 3, 500),  # the paper architecture: throughput only

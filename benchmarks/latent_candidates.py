@@ -41,6 +41,7 @@ import torch
 from _common import data_argument
 
 from grammar_rae import Grammar
+from grammar_rae import run_folder as rf
 from grammar_rae.data import prepare_dataset
 from grammar_rae.data.sequences import grammar_sequences
 from grammar_rae.data.validity import canonical_many
@@ -51,9 +52,8 @@ from grammar_rae.generation.trained import TrainedModel
 from grammar_rae.models import ModelConfig, build_model
 from grammar_rae.models.config import preset_settings
 from grammar_rae.models.losses import reconstruction_terms
-from grammar_rae.training import run_folder as rf
-from grammar_rae.training.api import split_rows
-from grammar_rae.training.trainer import TrainConfig, Trainer
+from grammar_rae.run_folder import TrainConfig, split_rows
+from grammar_rae.training.trainer import Trainer
 
 BASELINE = "cpu-ar"
 CANDIDATES = {  # name → ModelConfig overrides of the cpu-ar preset

@@ -24,8 +24,9 @@ from grammar_rae import Grammar
 from grammar_rae.data import prepare_dataset
 from grammar_rae.models import ModelConfig, build_model
 from grammar_rae.models.config import preset_names, preset_settings, shipped_recipe
-from grammar_rae.training.api import TRAIN_SETTINGS, sequences_for, split_rows
-from grammar_rae.training.trainer import TrainConfig, Trainer
+from grammar_rae.run_folder import TrainConfig, sequences_for, split_rows
+from grammar_rae.training.api import TRAIN_SETTINGS
+from grammar_rae.training.trainer import Trainer
 
 DATA_FILES = {"smiles": "zinc250k.smi", "expr": "expr100k.txt"}
 

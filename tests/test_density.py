@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from scipy.stats import multivariate_normal
 
-from grammar_rae.generation.density import DensityError, LatentDensity, density_filename
+from grammar_rae.generation.density import DensityError, LatentDensity
+from grammar_rae.run_folder import density_filename
 
 
 @pytest.fixture(scope="module")

@@ -81,3 +81,45 @@ def test_each_subpackage_says_what_it_offers():
     quick_start = readme[readme.index("## From Python") : readme.index("## Grammars")]
     deep = [line for line in quick_start.splitlines() if line.startswith("from grammar_rae.") and line.count(".") > 1]
     assert not deep, deep
+
+
+# The layers, lowest first: a module imports only from its own layer and those below it.
+LAYERS = [
+    {"errors", "files", "resources", "progress", "parallel"},
+    {"grammar"},
+    {"data"},
+    {"models"},
+    {"run_folder"},
+    {"training"},
+    {"generation"},
+    {"evaluation", "objectives", "optimization"},
+    {"reproduce"},
+    {"cli"},
+]
+
+INFERENCE = {"generation", "evaluation", "objectives", "optimization"}
+
+
+def test_no_import_runs_back_up_the_layers():
+    """grammar → data → models → run_folder → training → generation → evaluation, objectives,
+    optimization → reproduce → cli: inference never imports training, the grammar never imports torch's side."""
+    import ast
+
+    package = Path(__file__).resolve().parents[1] / "grammar_rae"
+    level = {name: i for i, layer in enumerate(LAYERS) for name in layer}
+    wrong = []
+    for path in sorted(package.rglob("*.py")):
+        parts = path.relative_to(package).with_suffix("").parts
+        if parts == ("__init__",):
+            continue
+        own = level[parts[0]]
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.ImportFrom) or not (node.module or "").startswith("grammar_rae"):
+                continue
+            # from grammar_rae.X.y import z, or from grammar_rae import X (a module, or a name such as __version__)
+            targets = [node.module.split(".")[1]] if "." in node.module else [alias.name for alias in node.names]
+            above = [t for t in targets if level.get(t, 0) > own]
+            if parts[0] in INFERENCE:  # what uses a trained model needs none of the training code
+                above += [t for t in targets if t == "training"]
+            wrong += [f"{path.relative_to(package)} imports {node.module}: {t}" for t in above]
+    assert not wrong, wrong

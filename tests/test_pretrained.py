@@ -287,3 +287,23 @@ def test_optimize_works_offline_from_the_density(no_data, no_network, tmp_path, 
     assert result["bo"]["top"][0]["score"] >= 10  # heavy atoms of a real molecule
     seed = json.loads(next(no_data.rglob("mymodule_score-*/seed-1.json")).read_text())
     assert len(seed["design"]) == 40 and seed["objective_calls"] == {"start": 40, "proposals": 6}
+
+
+def test_a_run_folder_knows_where_each_file_is(no_data, tmp_path):
+    """A shipped model writes into the user cache and is read from there first, then from the package;
+    a run of one's own keeps everything in its folder."""
+    from grammar_rae.run_folder import RunFolder
+
+    shipped = RunFolder(pretrained.pretrained_folder("pretrained:expr-grae"))
+    assert shipped.is_shipped and shipped.work == no_data / "pretrained" / "expr-grae"
+    assert shipped.density("gmm").name == "density-gmm10.npz" and shipped.density("gmm").parent == shipped.work
+    own_copy = shipped.path / "density-gmm10.npz"
+    assert shipped.stored(shipped.density("gmm")) == [shipped.density("gmm"), own_copy] and own_copy.exists()
+    assert shipped.optimization("qed").relative_to(shipped.work).parts == ("optimization", "qed")
+    mine = RunFolder(tmp_path / "run")
+    assert (
+        not mine.is_shipped
+        and mine.work == mine.path
+        and mine.stored(mine.evaluation) == [mine.path / "evaluation.json"]
+    )
+    assert mine.samples("gmm", ".smi") == mine.path / "samples" / "gmm.smi" and mine.weights.name == "model.pt"

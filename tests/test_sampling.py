@@ -16,15 +16,14 @@ from grammar_rae.data.reading import read_strings, write_strings
 from grammar_rae.data.validity import canonical_many, valid_mask
 from grammar_rae.errors import GrammarRAEError
 from grammar_rae.evaluation import protocol
-from grammar_rae.evaluation.protocol import EVALUATION, EvaluationSettings, evaluate, sample_report, samples_path
+from grammar_rae.evaluation.protocol import EvaluationSettings, evaluate, sample_report, samples_path
 from grammar_rae.evaluation.reconstruction import reconstruction_accuracy
-from grammar_rae.generation.density import LatentDensity, density_filename
+from grammar_rae.generation.density import LatentDensity
 from grammar_rae.generation.interpolation import interpolate
 from grammar_rae.generation.sampling import fit_density, most_frequent_valid, run_density, sample
 from grammar_rae.generation.trained import TrainedModel, find_run
 from grammar_rae.grammar.batch import grammar_of
-from grammar_rae.training.api import RunData
-from grammar_rae.training.run_folder import RunError
+from grammar_rae.run_folder import EVALUATION, RunData, RunError, density_filename
 
 
 @pytest.fixture(scope="module")

@@ -15,14 +15,14 @@ import numpy as np
 import pytest
 import torch
 
+from grammar_rae import run_folder as rf
 from grammar_rae.cli.main import main
 from grammar_rae.errors import GrammarRAEError
 from grammar_rae.generation.trained import TrainedModel
 from grammar_rae.models import MODELS
+from grammar_rae.run_folder import RunData
 from grammar_rae.training import Trainer, train
-from grammar_rae.training import run_folder as rf
 from grammar_rae.training import trainer as trainer_module
-from grammar_rae.training.api import RunData
 from grammar_rae.training.distributed import World, shard
 from grammar_rae.training.trainer import TrainingError, weights_digest
 
@@ -376,7 +376,7 @@ def test_without_a_preset_train_repeats_the_shipped_recipe(zinc_slice, expr_slic
     preset, model, architecture and data form, and says so in one line before training."""
     from grammar_rae.generation import pretrained
     from grammar_rae.models import ModelConfig
-    from grammar_rae.training.trainer import TrainConfig
+    from grammar_rae.run_folder import TrainConfig
 
     for grammar, data in (("smiles", zinc_slice), ("expr", expr_slice)):
         said = []

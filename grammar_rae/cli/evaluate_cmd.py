@@ -9,7 +9,7 @@ import sys
 from grammar_rae.cli.commands import summary
 from grammar_rae.cli.options import add_model_option, add_workers_option, load_model, positive_int
 from grammar_rae.errors import GrammarRAEError
-from grammar_rae.evaluation.protocol import EVALUATION, STAGES, EvaluationSettings, evaluate, evaluation_figures
+from grammar_rae.evaluation.protocol import STAGES, EvaluationSettings, evaluate, evaluation_figures
 from grammar_rae.generation.density import DENSITIES
 
 _COUNTS = {
@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(results))
     else:
-        print_results(results, model.work_folder / EVALUATION)
+        print_results(results, model.run.evaluation)
     return 0
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from grammar_rae import run_folder as rf
 from grammar_rae.cli.commands import summary
 from grammar_rae.generation.trained import find_run
 from grammar_rae.reproduce.model_card import check_model_name, export_model
-from grammar_rae.training import run_folder as rf
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

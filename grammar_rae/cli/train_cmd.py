@@ -28,7 +28,8 @@ from grammar_rae.models.config import (
     presets,
     shipped_recipe,
 )
-from grammar_rae.training.api import split_strings, train
+from grammar_rae.run_folder import split_strings
+from grammar_rae.training.api import train
 
 # flag → (setting, type, help)
 _OVERRIDES = {

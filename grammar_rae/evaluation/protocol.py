@@ -36,7 +36,6 @@ from grammar_rae.generation.trained import TrainedModel
 from grammar_rae.grammar.constraints import constraints_wanted
 from grammar_rae.objectives.expressions import expr_fit
 
-EVALUATION = "evaluation.json"
 STAGES = ("reconstruction", "validity", "samples")
 
 
@@ -72,7 +71,7 @@ class Evaluation:
     def __init__(self, model: TrainedModel, settings: EvaluationSettings, force: bool = False):
         self.model = model
         self.settings = settings
-        self.path = model.work_folder / EVALUATION
+        self.path = model.run.evaluation
         self.results: dict = {"settings": self._settings_record(), "stages": {}}
         if self.path.exists():
             try:
@@ -196,7 +195,7 @@ def evaluation_figures(model: TrainedModel, densities: Sequence[str], workers: i
         if not path.exists():
             continue
         strings = [line or None for line in path.read_text().split("\n")[:-1]]
-        paths += sample_figures(model, strings, model.work_folder / f"evaluation-{kind}", workers)
+        paths += sample_figures(model, strings, model.run.evaluation_figures(kind), workers)
     return paths
 
 

@@ -147,8 +147,3 @@ class LatentDensity:
     def __repr__(self) -> str:
         state = f"d={self.dim}" if self.means_ is not None else "not fitted"
         return f"LatentDensity({self.kind!r}, components={self.components}, {state})"
-
-
-def density_filename(kind: str, components: int = 10) -> str:
-    """The file name of a density in a run folder: ``density-gmm10.npz``, ``density-gaussian.npz``."""
-    return f"density-{kind}{components}.npz" if kind == "gmm" else f"density-{kind}.npz"

@@ -13,15 +13,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from grammar_rae.resources import cache_dir, shipped
-from grammar_rae.training import run_folder as rf
+from grammar_rae import run_folder as rf
+from grammar_rae.run_folder import RunFolder, shipped_root
 
 PREFIX = "pretrained:"
-
-
-def shipped_root() -> Path:
-    """The folder holding the shipped models."""
-    return Path(str(shipped("grammar_rae.pretrained")))
 
 
 def available() -> list[str]:
@@ -48,10 +43,4 @@ def default_folder(grammar_name: str) -> Path | None:
 
 def is_shipped(folder: Path) -> bool:
     """Whether ``folder`` is one of the shipped models."""
-    return folder.resolve().parent == shipped_root().resolve()
-
-
-def work_folder(folder: Path) -> Path:
-    """Where results for the model in ``folder`` are written: the run folder itself, or for a
-    shipped model ``<user cache>/pretrained/NAME``."""
-    return cache_dir() / "pretrained" / folder.name if is_shipped(folder) else folder
+    return RunFolder(folder).is_shipped

@@ -17,7 +17,7 @@ import torch
 
 from grammar_rae.data.validity import valid_mask
 from grammar_rae.errors import GrammarRAEError
-from grammar_rae.generation.density import LatentDensity, density_filename
+from grammar_rae.generation.density import LatentDensity
 from grammar_rae.generation.trained import TrainedModel
 from grammar_rae.progress import progress_bar
 
@@ -34,8 +34,8 @@ def fit_density(
     with ``save``, store it in the run folder."""
     codes = model.codes("train", progress=progress) if kind != "prior" else np.zeros((1, model.latent_dim))
     density = LatentDensity(kind, components, seed).fit(codes)
-    if save and model.work_folder is not None:
-        density.save(model.work_folder / density_filename(kind, components))
+    if save and model.run is not None:
+        density.save(model.run.density(kind, components))
     return density
 
 
@@ -46,15 +46,15 @@ def run_density(
     whether it was fitted now."""
     if kind == "prior":
         return fit_density(model, kind, save=False), False
-    for folder in (model.work_folder, model.folder):  # a shipped model's density is in its own folder
-        if folder is not None and (folder / density_filename(kind, components)).exists():
-            return LatentDensity.load(folder / density_filename(kind, components)), False
+    for path in model.run.stored(model.run.density(kind, components)) if model.run is not None else []:
+        if path.exists():  # a shipped model's density is in its own folder
+            return LatentDensity.load(path), False
     return fit_density(model, kind, components, seed, progress=progress), True
 
 
 def samples_file(model: TrainedModel, name: str) -> Path:
     """``<work folder>/samples/NAME.smi`` (molecules) or ``.txt`` (other grammars)."""
-    return model.work_folder / "samples" / f"{name}{'.smi' if model.grammar.name == 'smiles' else '.txt'}"
+    return model.run.samples(name, ".smi" if model.grammar.name == "smiles" else ".txt")
 
 
 def most_frequent_valid(

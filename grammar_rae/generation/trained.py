@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from grammar_rae import run_folder as rf
 from grammar_rae.data.prepare import run_data_at_hand
 from grammar_rae.data.sequences import one_hot_rows
 from grammar_rae.data.validity import input_form, input_form_name
@@ -21,8 +22,7 @@ from grammar_rae.grammar.constraints import constraints_wanted, make_constraints
 from grammar_rae.models.autoencoders import Autoencoder, build_model
 from grammar_rae.models.config import ModelConfig
 from grammar_rae.progress import progress_bar
-from grammar_rae.training import run_folder as rf
-from grammar_rae.training.api import RunData, select_device
+from grammar_rae.run_folder import RunData, RunFolder, select_device
 
 
 def find_run(spec: str | Path | None = None, root: str | Path = "runs", grammar: str | None = None) -> Path:
@@ -71,7 +71,8 @@ class TrainedModel:
         self.grammar = grammar
         self.device = device
         self.folder = folder
-        self.work_folder = None if folder is None else pretrained.work_folder(folder)  # where results go
+        self.run = None if folder is None else RunFolder(folder)  # where each of its files is
+        self.work_folder = None if folder is None else self.run.work  # where results go
         self._data: RunData | None = None
         self.config: ModelConfig = network.config
         self.kekule = kekule  # the training strings were Kekulé SMILES: inputs are rewritten so

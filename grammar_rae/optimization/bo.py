@@ -39,6 +39,7 @@ from grammar_rae.optimization.acquisition import ACQUISITIONS, bounding_box, sel
 from grammar_rae.optimization.data_region import DataRegion, below_floor
 from grammar_rae.optimization.surrogate import SparseGP, SurrogateSettings
 from grammar_rae.progress import progress_bar
+from grammar_rae.run_folder import RunFolder
 
 STARTS = ("training", "density")
 DEFAULT_INITIAL = (
@@ -125,13 +126,13 @@ def environment(device: str) -> dict:
 def objective_folder(model: TrainedModel, objective: Objective, settings: BOSettings | None = None) -> Path:
     """``<run>/optimization/<objective>/`` where the seeds' files of the protocol's settings live,
     or ``<objective>-<tag>/`` for other ``settings`` (see ``BOSettings.tag``)."""
-    return optimization_folder(model.work_folder, objective.name, settings.tag(model.grammar.name) if settings else "")
+    return optimization_folder(model.run, objective.name, settings.tag(model.grammar.name) if settings else "")
 
 
-def optimization_folder(work_folder: Path, objective_name: str, tag: str = "") -> Path:
-    """Where :func:`objective_folder` puts the BO files of the run whose outputs go to ``work_folder``."""
+def optimization_folder(run: RunFolder | Path, objective_name: str, tag: str = "") -> Path:
+    """Where :func:`objective_folder` puts the BO files of the run in ``run``."""
     name = objective_folder_name(objective_name)
-    return Path(work_folder) / "optimization" / (f"{name}-{tag}" if tag else name)
+    return (run if isinstance(run, RunFolder) else RunFolder(run)).optimization(f"{name}-{tag}" if tag else name)
 
 
 def objective_folder_name(objective: Objective | str) -> str:
@@ -147,7 +148,7 @@ def training_targets(
     naming the objective's version: targets of an older definition are recomputed."""
     path = objective_folder(model, objective) / "targets.npy"
     rows = len(model.data.rows("train"))
-    for cached_path in (path, model.folder / path.relative_to(model.work_folder)):
+    for cached_path in model.run.stored(path):
         if cached_path.exists() and _targets_version(cached_path) == objective.version:
             cached = np.load(cached_path, allow_pickle=False)
             if len(cached) == rows:

@@ -269,7 +269,7 @@ def compare_settings(model: TrainedModel, objective: Objective) -> list[Path]:
     fraction valid, average, best and top 3 per seed, share of proposals below the density floor,
     fraction valid and average by iteration; the average also over the seeds every row has, for a
     like-for-like reading) and ``.png`` (mean best-so-far curves). Returns the paths written."""
-    root = model.work_folder / "optimization"
+    root = model.run.optimization()
     name = objective_folder_name(objective)
     results = {
         label: (folder, result)

@@ -9,14 +9,12 @@ import re
 import shutil
 from pathlib import Path
 
+from grammar_rae import run_folder as rf
 from grammar_rae.data.sources import dataset_with_sha256
 from grammar_rae.errors import GrammarRAEError
 from grammar_rae.files import save_json, write_atomic
-from grammar_rae.generation.density import density_filename
 from grammar_rae.optimization.report import finished_runs, mean_sem_text
-from grammar_rae.training import run_folder as rf
 
-TARGETS_GLOB = "optimization/*/targets.npy"
 MODEL_NAMES = {
     "grae": "GrammarRAE",
     "gcvae": "constant-variance Grammar VAE",
@@ -152,7 +150,7 @@ def _optimization_rows(folder: Path, grammar_name: str) -> list[str]:
     floor-ei``), named by how it differs from the protocol, with its share of proposals below the
     density floor."""
     rows = []
-    for settings, _, result in finished_runs(Path(folder) / "optimization", grammar_name):
+    for settings, _, result in finished_runs(rf.RunFolder(folder).optimization(), grammar_name):
         bo, top = result["bo"], result["bo"]["top"]
         protocol = settings == "protocol"
         label = "" if protocol else f", {settings}"
@@ -191,7 +189,7 @@ def export_model(folder: str | Path, name: str, root: str | Path) -> Path:
     GMM (fitted beforehand) and model card; the data source becomes the data set's name."""
     check_model_name(name, root)
     folder, target = Path(folder), Path(root) / name
-    gmm = folder / density_filename("gmm", 10)
+    gmm = folder / rf.density_filename("gmm", 10)
     if not gmm.exists():
         raise GrammarRAEError(f"{folder} has no fitted GMM yet: run `grammar-rae fit-density --model {folder}` first.")
     target.mkdir(parents=True, exist_ok=True)
@@ -200,10 +198,10 @@ def export_model(folder: str | Path, name: str, root: str | Path) -> Path:
     if dataset:
         config["data"]["source"] = dataset
     save_json(target / rf.CONFIG, config)
-    for file in (rf.WEIGHTS, rf.BEST, rf.METRICS, gmm.name, "evaluation.json"):
+    for file in (rf.WEIGHTS, rf.BEST, rf.METRICS, gmm.name, rf.EVALUATION):
         if (folder / file).exists():
             shutil.copyfile(folder / file, target / file)
-    for targets in folder.glob(TARGETS_GLOB):  # the objective on the training strings, so BO starts at once
+    for targets in folder.glob(rf.TARGETS_GLOB):  # the objective on the training strings, so BO starts at once
         (target / targets.relative_to(folder)).parent.mkdir(parents=True, exist_ok=True)
         for file in (targets, targets.with_suffix(".json")):  # with the sidecar naming the objective's version
             if file.exists():

@@ -16,15 +16,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from grammar_rae import run_folder as rf
 from grammar_rae.evaluation.plots import comparison_curves
-from grammar_rae.evaluation.protocol import EVALUATION, EvaluationSettings, evaluate, evaluation_figures
+from grammar_rae.evaluation.protocol import EvaluationSettings, evaluate, evaluation_figures
 from grammar_rae.files import locked, save_json, write_atomic
 from grammar_rae.generation.trained import TrainedModel
 from grammar_rae.objectives.registry import Objective, get_objective
 from grammar_rae.optimization.bo import BOSettings, optimization_folder
 from grammar_rae.optimization.report import optimization_figures, optimize, proposal_scores
 from grammar_rae.reproduce.tables import results_markdown
-from grammar_rae.training import run_folder as rf
 from grammar_rae.training.api import train
 
 MODELS = ("grae", "gcvae", "gvae", "cvae")
@@ -159,7 +159,7 @@ def collect_results(experiment: Experiment) -> dict:
     models = {}
     for name in MODELS:
         folder = experiment.out / name
-        evaluation = folder / EVALUATION
+        evaluation = rf.RunFolder(folder).evaluation
         optimisation = optimization_folder(folder, objective, tag) / "optimization.json"
         if evaluation.exists() and optimisation.exists() and (folder / rf.BEST).exists():
             models[name] = {

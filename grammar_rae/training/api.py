@@ -6,23 +6,19 @@ import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from grammar_rae.data.batching import Splits, make_splits
+from grammar_rae import run_folder as rf
 from grammar_rae.data.prepare import PreparedDataset, prepare_dataset, run_dataset
-from grammar_rae.data.sequences import SequenceArrays, char_sequences, grammar_sequences
 from grammar_rae.data.sources import recipe_of
-from grammar_rae.errors import GrammarRAEError
 from grammar_rae.files import save_json
 from grammar_rae.grammar.cfg import Grammar
 from grammar_rae.grammar.charset import CharCodec
 from grammar_rae.models.autoencoders import build_model
 from grammar_rae.models.config import ModelConfig, preset_settings, shipped_recipe
-from grammar_rae.training import run_folder as rf
+from grammar_rae.run_folder import TrainConfig, select_device, sequences_for, split_rows
 from grammar_rae.training.distributed import World, barrier, gather, init_world, shutdown
 from grammar_rae.training.trainer import (
-    TrainConfig,
     Trainer,
     collect_digests,
     cpu_has_native_bf16,
@@ -47,29 +43,9 @@ class TrainResult:
         return min(self.metrics, key=lambda m: m["val_loss"])
 
 
-def select_device(name: str = "auto", world: World | None = None) -> torch.device:
-    """``auto``: CUDA when present (one GPU per local process), else CPU."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        device = torch.device(name)
-    except RuntimeError as exc:
-        raise GrammarRAEError(f"Unknown device '{name}': use auto, cpu, cuda or cuda:N.") from exc
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise GrammarRAEError("--device cuda was asked for, but PyTorch sees no CUDA GPU here.")
-    if device.type == "cuda" and device.index is None:
-        device = torch.device("cuda", world.local_rank if world else 0)
-    return device
-
-
 def default_run_folder(model: str, grammar: str, root: str | Path = "runs") -> Path:
     """``runs/<model>-<grammar>-<date>-<time>``."""
     return Path(root) / f"{model}-{grammar}-{time.strftime('%Y%m%d-%H%M%S')}"
-
-
-def sequences_for(config: ModelConfig, dataset: PreparedDataset) -> SequenceArrays:
-    """Production sequences for grammar models, character sequences for the CVAE."""
-    return grammar_sequences(dataset) if config.is_grammar_model else char_sequences(dataset, config.max_length)
 
 
 def data_record(dataset: PreparedDataset) -> dict:
@@ -79,51 +55,6 @@ def data_record(dataset: PreparedDataset) -> dict:
     record = {"source": meta["source"], "sha256": meta["source_sha256"], "kekule": bool(meta.get("kekule", False))}
     recipe = recipe_of(meta["source_sha256"])
     return record | ({"recipe": recipe} if recipe is not None else {})
-
-
-def split_rows(sequences: SequenceArrays, train_config: TrainConfig) -> Splits:
-    """The splits of protocol section 1 over the usable rows (at most ``max_molecules`` of them)."""
-    usable = np.flatnonzero(sequences.usable)[: train_config.max_molecules]
-    splits = make_splits(len(usable), train_config.test_size, train_config.val_fraction, train_config.shuffle_split)
-    return Splits(usable[splits.train], usable[splits.val], usable[splits.test])
-
-
-@dataclass
-class RunData:
-    """A run's prepared data set, its training sequences and its splits, recomputed from ``config.json``."""
-
-    dataset: PreparedDataset
-    sequences: SequenceArrays
-    splits: Splits
-
-    @classmethod
-    def of(cls, folder: str | Path) -> RunData:
-        """The data of the run in ``folder`` (prepared from the cache, or again if the cache is gone)."""
-        saved = rf.read_config(Path(folder))
-        dataset = run_dataset(Grammar.load(saved["grammar"]), saved["data"], progress=True)
-        if dataset.meta["source_sha256"] != saved["data"]["sha256"]:
-            raise rf.RunError(
-                f"The data of {folder} ({saved['data']['source']}) has changed since the run was trained."
-            )
-        model_config, train_config = ModelConfig.from_dict(saved["model"]), TrainConfig.from_dict(saved["train"])
-        sequences = sequences_for(model_config, dataset)
-        return cls(dataset, sequences, split_rows(sequences, train_config))
-
-    def rows(self, split: str) -> np.ndarray:
-        """Row numbers of the ``train``, ``val`` or ``test`` split."""
-        if split not in ("train", "val", "test"):
-            raise ValueError(f"Unknown split {split!r}: use train, val or test.")
-        return getattr(self.splits, split)
-
-    def strings(self, split: str) -> list[str]:
-        """The strings of a split."""
-        strings = self.dataset.strings
-        return [strings[i] for i in self.rows(split)]
-
-
-def split_strings(folder: str | Path, split: str = "test") -> list[str]:
-    """The strings of a run's ``train``, ``val`` or ``test`` split, recomputed from its config."""
-    return RunData.of(folder).strings(split)
 
 
 def _new_configs(grammar: Grammar, model: str, preset: str, overrides: dict) -> tuple[ModelConfig, TrainConfig]:
@@ -211,7 +142,7 @@ def train(
     model = model or "grae"
     preset_settings(preset, grammar_.name)  # an unknown preset, or one without this grammar, is refused before any work
     world = init_world(select_device(device))
-    device_ = select_device(device, world)
+    device_ = select_device(device, world.local_rank)
     folder = Path(gather(str(out or default_run_folder(model, grammar_.name)), world)[0])
     if resume and not (folder / rf.CHECKPOINT).exists() and (folder / rf.WEIGHTS).exists():
         shutdown(world)

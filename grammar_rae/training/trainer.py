@@ -21,54 +21,21 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
+from grammar_rae import run_folder as rf
 from grammar_rae.data.batching import Splits, epoch_batches, eval_batches
 from grammar_rae.data.sequences import SequenceArrays, one_hot_rows
 from grammar_rae.errors import GrammarRAEError
 from grammar_rae.files import save_json
 from grammar_rae.models.autoencoders import Autoencoder
-from grammar_rae.models.config import settings_from_dict
 from grammar_rae.progress import progress_bar
-from grammar_rae.training import run_folder as rf
+from grammar_rae.run_folder import TrainConfig
 from grammar_rae.training.distributed import World, all_sum, barrier, gather, shard
-
-PRECISIONS = ("auto", "bf16", "fp32")
 
 
 class TrainingError(GrammarRAEError):
     """Training cannot go on (for example the loss became NaN)."""
 
     kind = "training failed"
-
-
-@dataclass
-class TrainConfig:
-    """Optimisation settings (protocol section 4 defaults), saved in ``config.json``."""
-
-    epochs: int
-    batch_size: int
-    patience: int
-    lr: float = 1e-3
-    lr_factor: float = 0.2
-    min_lr: float = 1e-4
-    seed: int = 0
-    test_size: int = 5000
-    val_fraction: float = 0.1
-    max_molecules: int | None = None
-    bucket: bool = True
-    shuffle_split: bool = False
-    warmup_steps: int = 0  # the learning rate rises linearly to ``lr`` over the first optimiser steps
-    precision: str = "auto"  # "auto": bf16 autocast on GPUs with bf16, fp32 elsewhere; "bf16"; "fp32"
-
-    def __post_init__(self) -> None:
-        if self.precision not in PRECISIONS:
-            raise GrammarRAEError(f"Unknown precision {self.precision!r}: use one of {', '.join(PRECISIONS)}.")
-        if self.warmup_steps < 0:
-            raise GrammarRAEError(f"warmup steps must be 0 or more, not {self.warmup_steps}.")
-
-    @classmethod
-    def from_dict(cls, values: dict) -> TrainConfig:
-        """Rebuild from ``asdict`` output."""
-        return settings_from_dict(cls, values, "training")
 
 
 @dataclass
