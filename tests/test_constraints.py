@@ -8,7 +8,7 @@ import pytest
 import torch
 from rdkit import Chem, RDLogger
 
-from grammar_rae.data.validity import kekule_smiles
+from grammar_rae.data.domains import kekule_smiles
 from grammar_rae.errors import GrammarRAEError
 from grammar_rae.generation.decoding import DecodingTables, masked_decode
 from grammar_rae.grammar.codec import Codec

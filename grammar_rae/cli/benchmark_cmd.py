@@ -74,7 +74,7 @@ def run_pmo(args: argparse.Namespace) -> int:
     tasks, seeds = check_tasks(args.tasks), parse_seeds(args.seeds)
     settings = PMOSettings(budget=args.budget, method=args.method, batch=args.batch, initial=args.initial)
     model = load_model(args, "smiles")
-    if model.grammar.name != "smiles":
+    if model.domain.name != "molecules":
         from grammar_rae.errors import GrammarRAEError
 
         raise GrammarRAEError(

@@ -32,9 +32,10 @@ from pathlib import Path
 
 import numpy as np
 
+from grammar_rae.data.domains import domain_of
 from grammar_rae.data.reading import read_strings
 from grammar_rae.data.sources import dataset_with_sha256, file_sha256, local_dataset, resolve_data, run_source
-from grammar_rae.data.validity import canonical_many, kekule_smiles, semantic_check
+from grammar_rae.data.validity import canonical_many
 from grammar_rae.errors import DataError
 from grammar_rae.files import save_lines
 from grammar_rae.grammar.batch import parse_many
@@ -132,7 +133,7 @@ def prepare_dataset(
     grammar's default data set; see :func:`grammar_rae.data.sources.resolve_data`. ``kekule``
     rewrites molecules in their Kekulé form first (SMILES only).
     """
-    if kekule and grammar.name != "smiles":
+    if kekule and domain_of(grammar).kekule_form is None:
         raise DataError(f"The Kekulé form exists for molecules only, not for the {grammar.name} grammar.")
     path = resolve_data(data, grammar.name)
     max_length = max_length or grammar.max_length
@@ -193,13 +194,15 @@ def _build(
     started = time.perf_counter()
     line_numbers, strings = read_strings(path, column)
     if kekule:  # a line RDKit cannot read keeps its text, and the semantic check below rejects it
-        forms = parallel_map(kekule_smiles, strings, workers, progress="Kekulé forms" if progress else False)
+        forms = parallel_map(
+            domain_of(grammar).kekule_form, strings, workers, progress="Kekulé forms" if progress else False
+        )
         strings = [form if form is not None else text for form, text in zip(forms, strings)]
     outcomes = parse_many(
         grammar,
         strings,
         max_length=max_length,
-        check=semantic_check(grammar.name),
+        check=domain_of(grammar).check,
         workers=workers,
         progress=f"preparing {path.name}" if progress else False,
     )

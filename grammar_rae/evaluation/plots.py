@@ -106,7 +106,7 @@ def sample_figures(
     test = model.data.strings("test")
     codes = model.codes("test")
     paths = []
-    if model.grammar.name == "smiles":
+    if model.domain.figures == "molecules":
         table = property_table(test, workers)
         raw = table[:, 0] - table[:, 2] - table[:, 3]
         paths.append(latent_pca(codes, raw, "penalized logP (logP − SA − cycle)", f"{prefix}-latent.png"))
@@ -118,7 +118,7 @@ def sample_figures(
         )
         if valid:
             paths.append(molecule_grid(valid[:grid], f"{prefix}-molecules.png"))
-    else:
+    elif model.domain.figures == "expressions":
         paths.append(latent_pca(codes, expr_fit(test), "expression fit (lower is better)", f"{prefix}-latent.png"))
         if valid:
             paths.append(expression_curves(valid[:8], f"{prefix}-curves.png"))

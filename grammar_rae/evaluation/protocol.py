@@ -128,7 +128,6 @@ def evaluate(
     settings = settings or EvaluationSettings()
     settings.check()
     evaluation = Evaluation(model, settings, force)
-    grammar = model.grammar.name
     data = model.data
     if "reconstruction" in settings.stages:
         test = data.strings("test")[: settings.test_strings]
@@ -154,7 +153,7 @@ def evaluate(
             )
     # what the stages share is computed when the first stage that needs it runs (not on a resume)
     training = cache(lambda: training_forms(model, workers, progress))
-    reference = cache(lambda: reference_features(model, workers) if grammar == "smiles" else None)
+    reference = cache(lambda: reference_features(model, workers) if model.domain.reference_metrics == "moses" else None)
     for kind in settings.densities:
         density = cache(lambda kind=kind: run_density(model, kind, settings.components, settings.seed)[0])
         if "validity" in settings.stages:
@@ -233,13 +232,14 @@ def _samples(model, density, settings: EvaluationSettings, training, reference, 
     strings = decode_points(model, z, "sample", 1, settings.seed, progress=progress)
     save_lines(samples_path(model, density.kind), (s or "" for s in strings))
     canonical = canonical_many(model.grammar.name, strings, workers)
-    if model.grammar.name == "smiles":
+    if model.domain.reference_metrics == "moses":
         table = moses_metrics(canonical, reference, training, workers, settings.fcd, progress)
         table["properties"] = property_summary([c for c in canonical if c is not None], workers)
         return table
     table = set_metrics(canonical, training).to_dict()
-    scores = expr_fit([c for c in canonical if c is not None])
-    table["expr_fit_mean"] = float(scores.mean()) if len(scores) else None
+    if model.domain.properties == "expressions":
+        scores = expr_fit([c for c in canonical if c is not None])
+        table["expr_fit_mean"] = float(scores.mean()) if len(scores) else None
     return table
 
 
@@ -288,13 +288,13 @@ def sample_report(
     out["valid"] = sum(out["valid_rows"])
     valid = [c for c in canonical if c is not None]
     if "properties" in reports:
-        if grammar == "smiles":
+        if model.domain.properties == "molecules":
             out["properties"] = property_summary(valid, workers)
-        else:
+        elif model.domain.properties == "expressions":
             scores = expr_fit(valid)
             out["properties"] = {
                 "expr_fit": {"mean": float(scores.mean()), "sd": float(scores.std())} if len(scores) else None
             }
-    if "moses" in reports and grammar == "smiles":
+    if "moses" in reports and model.domain.reference_metrics == "moses":
         out["moses"] = moses_metrics(canonical, reference_features(model, workers), training, workers, fcd)
     return out

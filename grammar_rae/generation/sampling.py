@@ -54,7 +54,7 @@ def run_density(
 
 def samples_file(model: TrainedModel, name: str) -> Path:
     """``<work folder>/samples/NAME.smi`` (molecules) or ``.txt`` (other grammars)."""
-    return model.run.samples(name, ".smi" if model.grammar.name == "smiles" else ".txt")
+    return model.run.samples(name, model.domain.suffix)
 
 
 def most_frequent_valid(

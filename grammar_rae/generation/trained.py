@@ -9,9 +9,9 @@ import numpy as np
 import torch
 
 from grammar_rae import run_folder as rf
+from grammar_rae.data.domains import domain_of
 from grammar_rae.data.prepare import run_data_at_hand
 from grammar_rae.data.sequences import one_hot_rows
-from grammar_rae.data.validity import input_form, input_form_name
 from grammar_rae.errors import GrammarRAEError
 from grammar_rae.generation import pretrained
 from grammar_rae.generation.decoding import DecodingTables, beam_decode, char_decode, masked_decode
@@ -76,7 +76,8 @@ class TrainedModel:
         self._data: RunData | None = None
         self.config: ModelConfig = network.config
         self.kekule = kekule  # the training strings were Kekulé SMILES: inputs are rewritten so
-        self._form = input_form(grammar.name, kekule)
+        self.domain = domain_of(grammar)  # the language: validity, input form, file suffix
+        self._form = self.domain.input_form(kekule)
         if self.config.is_grammar_model:
             self.codec = Codec(grammar, self.config.max_length)
             self.tables = DecodingTables(grammar, device)
@@ -126,7 +127,7 @@ class TrainedModel:
     @property
     def input_form(self) -> str | None:
         """What user strings are rewritten to before parsing (None: they are read as written)."""
-        return None if self._form is None else input_form_name(self.kekule)
+        return None if self._form is None else self.domain.input_form_name(self.kekule)
 
     def in_model_form(self, strings: list[str]) -> tuple[list[str], dict[int, str]]:
         """``strings`` rewritten into the form of the model's training strings (for molecules,

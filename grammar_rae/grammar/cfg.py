@@ -33,6 +33,16 @@ _META_RE = re.compile(r"^#\s*@(\w+)\s*:\s*(.*?)\s*$")
 _REQUIRED_META = ("name", "start", "padding", "max_length", "separator")
 
 
+_DOMAIN_OF: dict[str, str] = {}  # grammar name -> the language its header names, for every grammar loaded
+
+
+def grammar_domain(name: str) -> str:
+    """The language (``@domain``) of the grammar called ``name``: a shipped one, or one loaded before."""
+    if name not in _DOMAIN_OF and name in builtin_grammars():
+        Grammar.load(name)
+    return _DOMAIN_OF.get(name, "strings")
+
+
 def builtin_grammars() -> list[str]:
     """Names of the grammars shipped with the package (``smiles``, ``expr``)."""
     folder = shipped("grammar_rae.grammars")
@@ -117,6 +127,7 @@ class Grammar:
     separator: str
     padding_rule: int
     source_text: str = field(repr=False)
+    domain: str = "strings"  # the language (``@domain``), see grammar_rae.data.domains
 
     @classmethod
     def load(cls, name_or_path: str | Path = "smiles") -> Grammar:
@@ -134,7 +145,9 @@ class Grammar:
             raise GrammarError(f"The padding nonterminal {meta['padding']} must have exactly one production.")
         if not any(p.lhs() == start for p in productions):
             raise GrammarError(f"The start symbol {start} has no production.")
-        return cls(meta["name"], productions, start, meta["max_length"], meta["separator"], padding[0], text)
+        domain = meta.get("domain", "strings")
+        _DOMAIN_OF[meta["name"]] = domain
+        return cls(meta["name"], productions, start, meta["max_length"], meta["separator"], padding[0], text, domain)
 
     @cached_property
     def cfg(self):

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from grammar_rae.data.domains import domain_of
 from grammar_rae.data.validity import valid_mask
 from grammar_rae.errors import GrammarRAEError
 from grammar_rae.files import save_json, write_atomic
@@ -92,7 +93,7 @@ class BOSettings:
         """Decodes per proposed point."""
         if self.attempts is not None:
             return self.attempts
-        return 500 if grammar_name == "smiles" else 25
+        return domain_of(grammar_name).bo_decodes
 
     def record(self, grammar_name: str) -> dict:
         """The settings as saved with every seed (a resumed seed must use the same ones)."""

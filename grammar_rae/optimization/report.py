@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from grammar_rae.data.validity import canonical_form
+from grammar_rae.data.domains import domain_of
 from grammar_rae.errors import GrammarRAEError
 from grammar_rae.evaluation.plots import best_so_far_curves, comparison_curves, expression_curves, molecule_grid
 from grammar_rae.files import save_json, write_atomic
@@ -44,7 +44,7 @@ def summarise(proposals_by_seed: dict[int, list[dict]], objective: Objective, to
     """Fraction valid and average valid score (mean ± standard error over seeds, from the sample std) and the top strings.
     The top list names each molecule (canonical form) once, by the first string that proposed it:
     ``CCCCCCCC`` and ``CCCCCCC(C)`` are both octane."""
-    canonical = canonical_form(objective.grammar)
+    canonical = domain_of(objective.grammar).canonical
     fractions, averages, best = [], [], {}
     for proposals in proposals_by_seed.values():
         valid = [p for p in proposals if p["valid"]]
@@ -222,11 +222,11 @@ def optimization_figures(
         )
     ]
     top = [t["string"] for t in result["bo"]["top"]]
-    if top and model.grammar.name == "smiles":
+    if top and model.domain.figures == "molecules":
         paths.append(
             molecule_grid(top, folder / "top.png", [f"{t['score']:.2f}" for t in result["bo"]["top"]], per_row=3)
         )
-    elif top:
+    elif top and model.domain.figures == "expressions":
         paths.append(expression_curves(top, folder / "top.png"))
     return paths + compare_settings(model, objective)
 
@@ -370,7 +370,7 @@ def seed_statistics(frame: pd.DataFrame, objective: Objective, top: int = 3) -> 
     average valid score, best score and mean of the ``top`` best distinct strings (each canonical
     form once), each as mean ± sem over seeds; the best overall; and, where the rows carry BO
     iterations, the fraction valid and average by iteration (means over seeds)."""
-    canonical = canonical_form(objective.grammar)
+    canonical = domain_of(objective.grammar).canonical
     better = max if objective.maximize else min
     frame = frame.assign(valid=frame["valid"].astype(bool))
     fractions, averages, best, tops = {}, {}, {}, {}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 
+from grammar_rae.data.domains import domain_of
 from grammar_rae.optimization.report import mean_sem_text
 from grammar_rae.resources import shipped
 
@@ -95,7 +96,7 @@ def samples_markdown(results: dict) -> list[str]:
     for name, density, stage in rows:
         cells = ["" if stage.get(key) is None else f"{stage[key]:.3f}" for _, key in columns]
         old = (
-            experiment["grammar"] == "smiles" and "weight" not in stage
+            domain_of(experiment["grammar"]).reference_metrics == "moses" and "weight" not in stage
         )  # evaluated before the MOSES-exact Frag/Filters
         earlier |= old
         lines.append(

@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 
 from grammar_rae import run_folder as rf
+from grammar_rae.data.domains import domain_of
 from grammar_rae.data.prepare import PreparedDataset, prepare_dataset, run_dataset
 from grammar_rae.data.sources import recipe_of
 from grammar_rae.files import save_json
@@ -256,7 +257,11 @@ def recipe_line(
     """The line ``train`` says before training: which recipe, what it is, how long it will take
     here (from a timed typical batch) and the alternative."""
     whose = f", the recipe of the shipped pretrained:{shipped_name}" if shipped_name else ""
-    form = ", Kekulé SMILES" if kekule else (", aromatic SMILES" if model.grammar == "smiles" else "")
+    form = (
+        ", " + domain_of(model.grammar).input_form_name(kekule).removeprefix("canonical ")
+        if domain_of(model.grammar).user_form
+        else ""
+    )
     what = (
         f"{model.model}, {model.encoder} encoder, {model.decoder} decoder ({model.gru_layers} × GRU {model.gru_hidden}), "
         f"latent {model.latent_dim}{form}, {train_config.epochs} epoch{'s' if train_config.epochs != 1 else ''}"

@@ -13,6 +13,7 @@ without one get none.
 
 from __future__ import annotations
 
+import importlib
 from typing import Protocol
 
 import numpy as np
@@ -36,9 +37,12 @@ class Constraints(Protocol):
         """Keep rows ``index`` (in that order), as beam search reorders its hypotheses."""
 
 
+CONSTRAINT_MODULES = {"smiles": "grammar_rae.grammar.constraints.smiles"}  # grammar name -> its constraint module
+
+
 def has_constraints(grammar: Grammar) -> bool:
     """Whether a constraint module exists for this grammar."""
-    return grammar.name == "smiles"
+    return grammar.name in CONSTRAINT_MODULES
 
 
 def make_constraints(
@@ -46,10 +50,9 @@ def make_constraints(
 ) -> Constraints:
     """Fresh constraints for ``rows`` derivations of at most ``steps`` rules; ``parts`` picks some
     of a module's constraints (all by default), for measuring what each adds."""
-    if grammar.name == "smiles":
-        from grammar_rae.grammar.constraints.smiles import PARTS, SmilesConstraints
-
-        return SmilesConstraints(grammar, rows, steps or grammar.max_length, parts or PARTS)
+    if grammar.name in CONSTRAINT_MODULES:
+        module = importlib.import_module(CONSTRAINT_MODULES[grammar.name])  # imported on first use
+        return module.CONSTRAINTS(grammar, rows, steps or grammar.max_length, parts or module.PARTS)
     raise GrammarRAEError(f"The {grammar.name} grammar has no semantic constraints: use --constraints none.")
 
 

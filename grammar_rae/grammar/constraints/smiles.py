@@ -839,3 +839,6 @@ class SmilesConstraints:
         self.ring_order[ro, do] = pending[~closing]
         self.ring_paid[ro, do] = order[~closing]
         self.pending[rows] = 0
+
+
+CONSTRAINTS = SmilesConstraints  # what grammar_rae.grammar.constraints builds for this grammar

@@ -1,0 +1,131 @@
+"""The languages grammar-rae models, and everything that differs between them.
+
+A grammar file names its language in its header (``# @domain: molecules``); a grammar without one
+is read as plain ``strings``. A :class:`Domain` holds what the rest of the package asks of a
+language, so that no module tests a grammar's name:
+
+- what makes a generated string valid and its canonical form (uniqueness, novelty), and the extra
+  check on training strings (RDKit for SMILES);
+- the form users' strings are rewritten into before parsing (RDKit's canonical SMILES, aromatic
+  or Kekulé as the model was trained), so that every spelling of a molecule is one input;
+- the suffix of sample files, the decodes per BO point, and which reference metrics, sample
+  properties and figures apply (``moses``, ``molecules``, ``expressions``: the evaluation, BO
+  report and plots dispatch on these names).
+
+A new language is one :func:`register` call and a grammar file naming it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rdkit import Chem, RDLogger
+
+from grammar_rae.data.expressions import evaluator
+from grammar_rae.errors import GrammarRAEError
+from grammar_rae.grammar.cfg import Grammar, grammar_domain
+
+
+def rdkit_reason(smiles: str) -> str | None:
+    """None if RDKit can build a molecule from ``smiles``, else why not."""
+    RDLogger.DisableLog("rdApp.*")
+    return None if Chem.MolFromSmiles(smiles) is not None else "RDKit cannot build a molecule from it"
+
+
+def canonical_smiles(smiles: str | None) -> str | None:
+    """RDKit's canonical SMILES, or None if RDKit cannot read it, it has no atoms, or RDKit
+    cannot read the canonical SMILES it wrote."""
+    if smiles is None:
+        return None
+    RDLogger.DisableLog("rdApp.*")
+    mol = Chem.MolFromSmiles(smiles)
+    if mol is None or mol.GetNumAtoms() == 0:
+        return None
+    text = Chem.MolToSmiles(mol)
+    return text if Chem.MolFromSmiles(text) is not None else None
+
+
+def kekule_smiles(smiles: str) -> str | None:
+    """RDKit's canonical SMILES of the molecule written with alternating single and double bonds
+    instead of aromatic atoms (``c1ccccc1`` -> ``C1=CC=CC=C1``), or None if RDKit cannot read it."""
+    RDLogger.DisableLog("rdApp.*")
+    mol = Chem.MolFromSmiles(smiles)
+    if mol is None or mol.GetNumAtoms() == 0:
+        return None
+    Chem.Kekulize(mol, clearAromaticFlags=True)
+    return Chem.MolToSmiles(mol, kekuleSmiles=True)
+
+
+def canonical_expression(text: str | None) -> str | None:
+    """The expression itself if it is valid (tokens already space-separated), else None."""
+    return text if text is not None and evaluator().finite(text) else None
+
+
+def _itself(text: str | None) -> str | None:
+    return text
+
+
+@dataclass(frozen=True)
+class Domain:
+    """One language: its validity, input forms and what evaluation and BO do with its strings."""
+
+    name: str
+    canonical: Callable[[str | None], str | None] = _itself  # a valid string's canonical form; None when invalid
+    check: Callable[[str], str | None] | None = None  # why a training string is no member (beyond the grammar)
+    user_form: Callable[[str], str | None] | None = None  # how users' strings are rewritten (None: read as written)
+    kekule_form: Callable[[str], str | None] | None = None  # the Kekulé form, for languages that have one
+    suffix: str = ".txt"  # of sample files
+    bo_decodes: int = 25  # decodes per BO point by default (the most frequent valid one is scored)
+    reference_metrics: str | None = None  # "moses": the MOSES metrics against a reference set
+    properties: str | None = None  # "molecules" (logP, SA, QED, ...) or "expressions" (fit to the target)
+    figures: str | None = None  # "molecules" (grids, property histograms) or "expressions" (curves)
+
+    def input_form(self, kekule: bool = False) -> Callable[[str], str | None] | None:
+        """How a user's string is rewritten into the form of a model's training strings (Kekulé
+        or not) before it is parsed; None for languages read as written."""
+        return self.kekule_form if kekule else self.user_form
+
+    def input_form_name(self, kekule: bool) -> str:
+        """The words for the input form, for messages and model cards ("" when read as written)."""
+        if self.input_form(kekule) is None:
+            return ""
+        return "canonical Kekulé SMILES" if kekule else "canonical aromatic SMILES"
+
+
+DOMAINS: dict[str, Domain] = {}
+
+
+def register(domain: Domain) -> Domain:
+    """Make a language known by its name (what grammar headers say in ``@domain``)."""
+    DOMAINS[domain.name] = domain
+    return domain
+
+
+register(
+    Domain(
+        "molecules",
+        canonical=canonical_smiles,
+        check=rdkit_reason,
+        user_form=canonical_smiles,
+        kekule_form=kekule_smiles,
+        suffix=".smi",
+        bo_decodes=500,
+        reference_metrics="moses",
+        properties="molecules",
+        figures="molecules",
+    )
+)
+register(Domain("expressions", canonical=canonical_expression, properties="expressions", figures="expressions"))
+register(Domain("strings"))
+
+
+def domain_of(grammar: Grammar | str) -> Domain:
+    """The language of a grammar (or of a loaded grammar's name)."""
+    name = grammar.domain if isinstance(grammar, Grammar) else grammar_domain(grammar)
+    if name not in DOMAINS:
+        raise GrammarRAEError(
+            f"The grammar names the language {name!r}, which grammar-rae does not know: "
+            f"register it (grammar_rae.data.domains.register) or use one of {', '.join(DOMAINS)}."
+        )
+    return DOMAINS[name]
