@@ -5,7 +5,9 @@ A run folder (``runs/<name>/``, or a shipped model's folder) holds:
 - ``config.json``: model config, training config, grammar name and hash, data source;
 - ``checkpoint.pt``: the latest full training state (weights, optimiser, scheduler, RNG,
   position in the epoch), rewritten every epoch and on Ctrl-C;
-- ``model.pt``: the weights with the best validation loss, and ``best.json`` saying which;
+- ``model.pt``: the weights with the best validation loss, and ``best.json`` saying which (a
+  finished run whose weights ship with the package keeps them there once, and ``weights.json``
+  names the shipped model and their sha256 instead);
 - ``metrics.jsonl``: one JSON line per finished epoch.
 
 What commands write for a model (densities ``density-gmm10.npz``, ``evaluation.json`` and its
@@ -22,6 +24,7 @@ config for either.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +46,7 @@ CHECKPOINT = "checkpoint.pt"
 WEIGHTS = "model.pt"
 BEST = "best.json"
 METRICS = "metrics.jsonl"
+WEIGHTS_RECORD = "weights.json"  # a finished run whose weights ship with the package: which model and digest
 EVALUATION = "evaluation.json"
 OPTIMIZATION = "optimization"
 TARGETS_GLOB = f"{OPTIMIZATION}/*/targets.npy"  # the objectives' values on the training strings
@@ -90,6 +94,25 @@ class RunFolder:
     @property
     def weights(self) -> Path:
         return self.path / WEIGHTS
+
+    @property
+    def weights_record(self) -> Path:
+        return self.path / WEIGHTS_RECORD
+
+    def weights_source(self) -> Path:
+        """The file holding this run's weights: its ``model.pt``, or for a finished run whose weights
+        ship with the package (kept there once), the shipped copy its ``weights.json`` names,
+        checked against the digest recorded there."""
+        if self.weights.exists() or not self.weights_record.exists():
+            return self.weights
+        record = json.loads(self.weights_record.read_text())
+        shipped = shipped_root() / record["shipped_as"].split(":", 1)[-1] / WEIGHTS
+        if not shipped.is_file() or hashlib.sha256(shipped.read_bytes()).hexdigest() != record["sha256"]:
+            raise RunError(
+                f"The weights of {self.path} ship as {record['shipped_as']}, which this installation lacks or "
+                "holds with other weights."
+            )
+        return shipped
 
     @property
     def best(self) -> Path:

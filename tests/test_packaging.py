@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -123,3 +126,28 @@ def test_no_import_runs_back_up_the_layers():
                 above += [t for t in targets if t == "training"]
             wrong += [f"{path.relative_to(package)} imports {node.module}: {t}" for t in above]
     assert not wrong, wrong
+
+
+def test_weights_are_kept_once():
+    """No tracked weights outside pretrained/ repeat shipped ones (their run folder names the shipped
+    model in weights.json instead), and a checkpoint is tracked only beside a run still training."""
+    import hashlib
+
+    root = Path(__file__).resolve().parents[1]
+    listed = subprocess.run(["git", "ls-files", "*.pt"], cwd=root, capture_output=True, text=True)
+    if listed.returncode != 0:
+        pytest.skip("not a git checkout")
+    digest = lambda path: hashlib.sha256(path.read_bytes()).hexdigest()  # noqa: E731
+    shipped = {digest(path) for path in (root / "pretrained").glob("*/model.pt")}
+    for name in listed.stdout.split():
+        path = root / name
+        if name.startswith("pretrained/"):
+            continue
+        if path.name == "checkpoint.pt":
+            continue  # a run in progress (the folder's weights are its own until it finishes)
+        assert (path.parent / "checkpoint.pt").exists() or digest(path) not in shipped, (
+            f"{name} repeats a shipped model"
+        )
+    for record in root.glob("results/**/weights.json"):
+        saved = json.loads(record.read_text())
+        assert saved["sha256"] in shipped and not (record.parent / "model.pt").exists(), record

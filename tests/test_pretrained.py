@@ -307,3 +307,24 @@ def test_a_run_folder_knows_where_each_file_is(no_data, tmp_path):
         and mine.stored(mine.evaluation) == [mine.path / "evaluation.json"]
     )
     assert mine.samples("gmm", ".smi") == mine.path / "samples" / "gmm.smi" and mine.weights.name == "model.pt"
+
+
+def test_a_finished_run_reads_its_weights_from_the_model_it_shipped_as(tmp_path):
+    """results/expressions/grae keeps no copy of the weights it shipped as pretrained:expr-grae."""
+    import torch
+
+    from grammar_rae.run_folder import RunError
+
+    source = Path(__file__).resolve().parents[1] / "results" / "expressions" / "grae"
+    run = tmp_path / "grae"
+    run.mkdir()
+    for name in ("config.json", "best.json", "weights.json"):
+        shutil.copyfile(source / name, run / name)
+    mine, shipped = TrainedModel.load(run, "cpu"), TrainedModel.load("pretrained:expr-grae", "cpu")
+    assert mine.work_folder == run  # results go to the run folder, the weights come from the package
+    for key, value in shipped.network.state_dict().items():
+        assert torch.equal(mine.network.state_dict()[key], value), key
+    record = json.loads((run / "weights.json").read_text())
+    (run / "weights.json").write_text(json.dumps(record | {"sha256": "0" * 64}))
+    with pytest.raises(RunError, match="ship as pretrained:expr-grae, which this installation lacks or holds"):
+        TrainedModel.load(run, "cpu")

@@ -95,10 +95,11 @@ class TrainedModel:
             raise rf.RunError(f"{folder} was trained with a different {grammar.name} grammar than the one installed.")
         config = ModelConfig.from_dict(saved["model"])
         network = build_model(config, grammar.rule_masks)
-        if not (folder / rf.WEIGHTS).exists():
+        weights = RunFolder(folder).weights_source()
+        if not weights.exists():
             raise rf.RunError(f"{folder} has no trained model yet ({rf.WEIGHTS} appears after the first epoch).")
         try:
-            network.load_state_dict(rf.load_tensors(folder / rf.WEIGHTS))
+            network.load_state_dict(rf.load_tensors(weights))
         except RuntimeError as exc:
             raise rf.RunError(f"The weights in {folder} do not match its config.json.") from exc
         return cls(

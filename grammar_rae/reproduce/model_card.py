@@ -198,7 +198,10 @@ def export_model(folder: str | Path, name: str, root: str | Path) -> Path:
     if dataset:
         config["data"]["source"] = dataset
     save_json(target / rf.CONFIG, config)
-    for file in (rf.WEIGHTS, rf.BEST, rf.METRICS, gmm.name, rf.EVALUATION):
+    weights = rf.RunFolder(folder).weights_source()  # the run's own, or the shipped copy it names
+    if weights.exists():
+        shutil.copyfile(weights, target / rf.WEIGHTS)
+    for file in (rf.BEST, rf.METRICS, gmm.name, rf.EVALUATION):
         if (folder / file).exists():
             shutil.copyfile(folder / file, target / file)
     for targets in folder.glob(rf.TARGETS_GLOB):  # the objective on the training strings, so BO starts at once
