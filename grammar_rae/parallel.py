@@ -57,11 +57,15 @@ def parallel_map(
     chunk_size: int = 1000,
     progress: bool | str = False,
 ) -> list[R]:
-    """``[function(item) for item in items]`` on ``workers`` processes (default: all cores).
+    """``[function(item) for item in items]`` on several processes. Small inputs (one chunk) and
+    ``workers == 1`` run in this process.
 
-    Small inputs (one chunk) and ``workers == 1`` run in this process. ``function`` must be
-    picklable (a module-level function or a picklable callable object). ``progress`` shows a
-    bar; a string sets its description.
+    Args:
+        function: picklable (a module-level function or a picklable callable object).
+        items: the inputs.
+        workers: processes (default: all cores).
+        chunk_size: items per task.
+        progress: show a bar (a string sets its description).
     """
     workers = workers or default_workers()
     jobs = [(function, items[i : i + chunk_size]) for i in range(0, len(items), chunk_size)]

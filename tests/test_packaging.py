@@ -151,3 +151,23 @@ def test_weights_are_kept_once():
     for record in root.glob("results/**/weights.json"):
         saved = json.loads(record.read_text())
         assert saved["sha256"] in shipped and not (record.parent / "model.pt").exists(), record
+
+
+def test_public_functions_with_many_parameters_say_what_each_is():
+    """A public function or method with more than four parameters documents them in an ``Args:`` block."""
+    import ast
+
+    package = Path(__file__).resolve().parents[1] / "grammar_rae"
+    undocumented = []
+    for path in sorted(package.rglob("*.py")):
+        if path.relative_to(package).parts[0] == "cli":
+            continue  # the commands' parameters are their options, documented by --help
+        tree = ast.parse(path.read_text())
+        members = [m for c in tree.body if isinstance(c, ast.ClassDef) and not c.name.startswith("_") for m in c.body]
+        for node in tree.body + members:
+            if isinstance(node, ast.FunctionDef) and not node.name.startswith("_"):
+                arguments = node.args.posonlyargs + node.args.args + node.args.kwonlyargs
+                if len([a for a in arguments if a.arg not in ("self", "cls")]) > 4:
+                    if "Args:" not in (ast.get_docstring(node) or ""):
+                        undocumented.append(f"{path.relative_to(package)}:{node.lineno} {node.name}")
+    assert not undocumented, undocumented

@@ -47,7 +47,15 @@ def epoch_batches(
     rows: np.ndarray, lengths: np.ndarray, batch_size: int, seed: int, epoch: int, bucket: bool = True
 ) -> list[np.ndarray]:
     """The batches of one epoch: shuffled rows, sorted by length within buckets of 50 batches,
-    the batch order shuffled again. Without ``bucket``, plain shuffled batches."""
+    the batch order shuffled again.
+
+    Args:
+        rows: the row numbers to batch (a split).
+        lengths: each row's sequence length, indexed by row number.
+        batch_size: rows per batch (the last batch may be smaller).
+        seed, epoch: together fix the shuffles, so a resumed run sees the same batches.
+        bucket: sort by length within buckets; False gives plain shuffled batches.
+    """
     rng = np.random.default_rng([seed, epoch])
     order = rows[rng.permutation(len(rows))]
     if bucket:

@@ -108,7 +108,15 @@ class PreparedDataset:
 
 
 def cache_key(grammar: Grammar, data_sha256: str, column: str | None, max_length: int, kekule: bool = False) -> str:
-    """The cache folder name for one grammar, data file, column, maximum length and form."""
+    """The cache folder name for one prepared data set.
+
+    Args:
+        grammar: the grammar parsing it (its hash is part of the key).
+        data_sha256: the sha256 of the data file.
+        column: the column read from a table, or None for a plain list.
+        max_length: the longest production sequence kept.
+        kekule: whether molecules were rewritten in their Kekulé form first.
+    """
     detail = json.dumps(
         [grammar.hash, data_sha256, column, max_length, _FORMAT_VERSION] + (["kekule"] if kekule else [])
     )
@@ -129,9 +137,17 @@ def prepare_dataset(
 ) -> PreparedDataset:
     """Parse a data file into the cache (or reuse the cache) and return the prepared data set.
 
-    ``data`` is a file path, a data set name (``zinc250k``, ``expr100k``) or None for the
-    grammar's default data set; see :func:`grammar_rae.data.sources.resolve_data`. ``kekule``
-    rewrites molecules in their Kekulé form first (SMILES only).
+    Args:
+        grammar: the grammar to parse with; its language's check screens each string (RDKit for SMILES).
+        data: a file path, a data set name (``zinc250k``, ``expr100k``) or None for the grammar's
+            default data set; see :func:`grammar_rae.data.sources.resolve_data`.
+        column: the column holding the strings in a CSV/TSV table (default: the first).
+        max_length: the longest production sequence kept (default: the grammar's).
+        cache_dir: where prepared arrays live (default: the user cache).
+        workers: parsing processes (default: all cores).
+        force: prepare again even where the cache holds the result.
+        progress: show a progress bar.
+        kekule: rewrite molecules in their Kekulé form first (languages that have one).
     """
     if kekule and domain_of(grammar).kekule_form is None:
         raise DataError(f"The Kekulé form exists for molecules only, not for the {grammar.name} grammar.")

@@ -97,9 +97,17 @@ def _generated(sha256: str, suffix: str) -> Path:
 
 
 def generate_dataset(grammar: str, n: int, max_productions: int, seed: int, out: Path, progress: bool = False) -> dict:
-    """Write ``n`` distinct strings of the grammar (a shipped name or a file; see
-    ``generate_strings``) to ``out`` and remember the recipe under the file's sha256; returns the
-    recipe."""
+    """Write distinct random strings of a grammar to a file and remember the recipe under the
+    file's sha256 (so a run on it can make it again); returns the recipe.
+
+    Args:
+        grammar: a shipped grammar's name or a grammar file.
+        n: how many distinct strings.
+        max_productions: the longest derivation drawn (see ``generate_strings``).
+        seed: the random seed.
+        out: the file written.
+        progress: show a progress bar.
+    """
     loaded = Grammar.load(grammar)
     save_lines(out, generate_strings(loaded, n, max_productions, seed, progress=progress))
     recipe = {

@@ -249,10 +249,17 @@ def moses_metrics(
     fcd: bool = True,
     progress: bool = False,
 ) -> dict:
-    """The MOSES table for generated molecules given as canonical SMILES (None = invalid);
-    novelty needs the training set's canonical SMILES (None: not computed). A figure that is
-    undefined for these sets (MOSES's NaN, e.g. Scaf when no molecule has a ring) is None, and
-    ``missing`` says why for each such figure."""
+    """The MOSES table for generated molecules. A figure that is undefined for these sets (MOSES's
+    NaN, e.g. Scaf when no molecule has a ring) is None, and ``missing`` says why for each such figure.
+
+    Args:
+        canonical: the generated molecules as canonical SMILES, None for an invalid string.
+        reference: the reference set's features (MOSES's test set, or ZINC's test split).
+        training: the training set's canonical SMILES, for novelty (None: not computed).
+        workers: processes for the per-molecule work (default: all cores).
+        fcd: compute the Fréchet ChemNet Distance (the slowest figure).
+        progress: show progress bars.
+    """
     counts = set_metrics(canonical, training)
     valid = [c for c in canonical if c is not None]
     out: dict = {

@@ -33,7 +33,15 @@ def _save(figure, path: str | Path) -> Path:
 
 
 def latent_pca(codes: np.ndarray, values: np.ndarray, label: str, path: str | Path, title: str = "") -> Path:
-    """2-D PCA of latent codes, each point coloured by ``values`` (NaN values are grey)."""
+    """2-D PCA of latent codes, each point coloured by a value; returns the figure's path.
+
+    Args:
+        codes: the codes (N, d).
+        values: one value per code (NaN values are grey).
+        label: the colour bar's label.
+        path: the PNG written.
+        title: the figure's title.
+    """
     points = PCA(n_components=2).fit(codes).transform(codes)
     finite = np.isfinite(values)
     figure, axes = plt.subplots(figsize=(6.5, 5.5))
@@ -99,8 +107,16 @@ def sample_figures(
     model, strings: Sequence[str | None], prefix: str | Path, workers: int | None = None, grid: int = 20
 ) -> list[Path]:
     """The figures of a sample (``<prefix>-*.png``): the latent PCA of the run's test codes
-    coloured by the objective, and for molecules a grid of sampled molecules and property
-    histograms against 5,000 training molecules (for expressions, curves of sampled expressions)."""
+    coloured by the objective, and by the language's figures a grid of sampled molecules and property
+    histograms against 5,000 training molecules, or curves of sampled expressions.
+
+    Args:
+        model: the model that drew the sample (its run gives the test and training strings).
+        strings: the sample (None where decoding failed).
+        prefix: the figures' path without ``-latent.png`` and the like.
+        workers: processes for the molecular properties (default: all cores).
+        grid: how many valid molecules the grid shows.
+    """
     prefix = Path(prefix)
     valid = [s for s in strings if s is not None and is_valid(model.grammar.name, s)]
     test = model.data.strings("test")
@@ -161,7 +177,15 @@ def best_so_far_curves(
     baseline: dict[int, Sequence[float]] | None = None,
 ) -> Path:
     """Best score found after each evaluation: each seed a thin line, the mean over seeds a thick
-    one, BO solid and the random baseline dashed."""
+    one, BO solid and the random baseline dashed; returns the figure's path.
+
+    Args:
+        scores_by_seed: each seed's scores in evaluation order.
+        maximize: whether higher scores are better.
+        label: the objective's name for the axis.
+        path: the PNG written.
+        baseline: the random baseline's scores by seed, drawn dashed (None: none).
+    """
     figure, axes = plt.subplots(figsize=(7, 4.5))
     shown = []
     for (runs, style, name), colour in zip(
@@ -185,10 +209,18 @@ def comparison_curves(
     order: Sequence[str] = (),
     by: str = "model",
 ) -> Path:
-    """The mean best-so-far curve of each entry (``series[name][method][seed]`` are the scores in
-    evaluation order, method ``bo`` or ``random``; a name is a model, or the BO settings, named
-    ``by``): one colour per entry, BO solid, random dashed. An entry named in ``order`` keeps the
-    colour of its place there, whichever others are shown."""
+    """The mean best-so-far curve of each entry, one colour per entry, BO solid, random dashed;
+    returns the figure's path.
+
+    Args:
+        series: ``series[name][method][seed]``: the scores in evaluation order, method ``bo`` or
+            ``random``; a name is a model, or the BO settings.
+        maximize: whether higher scores are better.
+        label: the objective's name for the axis.
+        path: the PNG written.
+        order: names whose colours keep their place, whichever others are shown.
+        by: what a name is, for the legend's title (``model``, ``settings``).
+    """
     figure, axes = plt.subplots(figsize=(7, 4.5))
     shown = []
     for index, (name, methods) in enumerate(series.items()):

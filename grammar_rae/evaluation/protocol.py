@@ -124,7 +124,16 @@ def evaluate(
     force: bool = False,
     log: Callable[[str], object] = print,
 ) -> dict:
-    """Run the evaluation protocol on a run and return (and save) its results."""
+    """Run the evaluation protocol on a run and return (and save) its results.
+
+    Args:
+        model: the trained model; results go to its run's ``evaluation.json``.
+        settings: the protocol's sizes and stages (default: the papers' protocol).
+        workers: processes for validity and metrics (default: all cores).
+        progress: show progress bars.
+        force: run every stage again, even those already saved.
+        log: where one line per finished stage goes.
+    """
     settings = settings or EvaluationSettings()
     settings.check()
     evaluation = Evaluation(model, settings, force)
@@ -265,9 +274,18 @@ def sample_report(
     """The numbers ``grammar-rae sample --report`` prints: always ``n``, ``valid`` (how many),
     ``validity`` and ``uniqueness`` (fractions) and ``valid_rows`` (each string's validity), plus
     ``novelty`` (which needs the training data), ``properties`` (molecules: logP, QED, SA mean and
-    sd; expressions: expression-fit) and ``moses`` when asked for. Where the training data is
-    not on this machine, ``novelty`` is None and ``moses`` left out, and ``missing`` says why and
-    how to get it, instead of a download."""
+    sd; expressions: expression-fit) and ``moses`` when asked for. Where the training data is not on
+    this machine, ``novelty`` is None and ``moses`` left out, and ``missing`` says why and how to get
+    it, instead of a download.
+
+    Args:
+        model: the model that drew the strings.
+        strings: the sample (None where decoding failed).
+        reports: which of ``REPORTS`` to compute.
+        workers: processes for validity and metrics (default: all cores).
+        fcd: with ``moses``, compute the Fréchet ChemNet Distance too.
+        progress: show progress bars.
+    """
     check_reports(reports)
     grammar = model.grammar.name
     canonical = canonical_many(grammar, strings, workers)

@@ -43,11 +43,23 @@ def reconstruction_accuracy(
     progress: bool = False,
     beam: int = 5,
 ) -> Reconstruction:
-    """Encode each string ``encodes`` times (draws from stochastic encoders when > 1, else the deterministic code),
-    decode each encoding ``decodes`` times (``mode`` ``sample``, ``argmax``, or ``beam`` with
-    ``beam`` hypotheses: one decode) and count exact string matches with the input written in the
-    model's form (for molecules RDKit's canonical SMILES, Kekulé where the model trained so, so
-    that any spelling of a molecule counts). Strings the model cannot encode count as failures."""
+    """How often decoding a string's code gives the string back, counted as exact matches with the
+    input written in the model's form (for molecules RDKit's canonical SMILES, Kekulé where the model
+    trained so, so that any spelling of a molecule counts). Strings the model cannot encode count as
+    failures.
+
+    Args:
+        model: the trained model.
+        strings: the strings to encode and decode.
+        encodes: encodings per string (draws from stochastic encoders when above 1, else the
+            deterministic code).
+        decodes: decodes per encoding.
+        mode: ``argmax``, ``sample``, or ``beam`` (one decode with ``beam`` hypotheses).
+        seed: the random seed of draws and sampled decodes.
+        chunk: strings encoded and decoded at once.
+        progress: show a progress bar.
+        beam: hypotheses of beam search.
+    """
     if mode == "beam":
         decodes = 1
     generator = torch.Generator(device=model.device).manual_seed(seed)

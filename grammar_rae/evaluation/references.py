@@ -137,8 +137,17 @@ def file_metrics(
     progress: bool = False,
 ) -> dict:
     """The MOSES table of the generated SMILES in a file, with what was read: per-line failures
-    are counted and listed (invalid generated strings count against validity, as in MOSES;
-    invalid reference molecules are left out). ``test``/``train`` default to the ZINC250k splits."""
+    are counted and listed (invalid generated strings count against validity, as in MOSES; invalid
+    reference molecules are left out).
+
+    Args:
+        generated: the generated molecules (a file, or strings).
+        test: the reference set (default: ZINC250k's test split).
+        train: the training set, for novelty (default: ZINC250k's training split).
+        workers: processes (default: all cores).
+        fcd: compute the Fréchet ChemNet Distance.
+        progress: show progress bars.
+    """
     for source in (generated, test, train):
         if source is not None:
             source.check()

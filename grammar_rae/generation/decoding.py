@@ -192,9 +192,17 @@ def masked_decode(
 ) -> DecodeResult:
     """Decode ``rows`` sequences of at most ``steps`` rules from a stepper, all rows at once.
 
-    ``mode`` is ``"sample"`` (Gumbel-max on logits / ``temperature``; ``noise`` of shape
-    ``tables.noise_shape(rows, steps)`` may be given to fix the draws, otherwise it is drawn from
-    ``generator``) or ``"argmax"``. ``constraints`` narrow each step's choices further.
+    Args:
+        stepper: gives each step's logits for every row (see the decoders' steppers).
+        rows: sequences decoded together.
+        tables: the grammar's masks and rule tables on the device.
+        steps: the most rules per sequence.
+        mode: ``sample`` (Gumbel-max on logits / ``temperature``) or ``argmax``.
+        generator: draws the Gumbel noise when ``noise`` is not given.
+        noise: fixed Gumbel draws of shape ``tables.noise_shape(rows, steps)``.
+        temperature: divides the logits before sampling.
+        constraints: narrow each step's choices further (the grammar's semantic constraints).
+        device: where the decoding runs.
     """
     _check_mode(mode, temperature)
     device = torch.device(device)
@@ -238,10 +246,18 @@ def beam_decode(
     device: torch.device | str = "cpu",
 ) -> DecodeResult:
     """The most probable sequence of each of ``rows`` samples found by a beam of ``beam``.
+    Hypotheses are ranked by the sum of their masked log-probabilities; a finished one only extends
+    with the padding rule at no cost.
 
-    ``stepper`` (and ``constraints``) must hold ``rows * beam`` rows, each sample repeated
-    ``beam`` times in a row (``repeat_interleave``). Hypotheses are ranked by the sum of their
-    masked log-probabilities; a finished one only extends with the padding rule at no cost.
+    Args:
+        stepper: holds ``rows * beam`` rows, each sample repeated ``beam`` times in a row
+            (``repeat_interleave``).
+        rows: the samples.
+        beam: hypotheses kept per sample.
+        tables: the grammar's masks and rule tables on the device.
+        steps: the most rules per sequence.
+        constraints: narrow each step's choices (held for ``rows * beam`` rows like the stepper).
+        device: where the decoding runs.
     """
     if beam < 1:
         raise ValueError(f"The beam width must be at least 1, not {beam}.")
@@ -294,8 +310,19 @@ def char_decode(
     device: torch.device | str = "cpu",
 ) -> torch.Tensor:
     """Character indices (rows, steps) from a character model's stepper, without a grammar: each
-    step takes the argmax (or Gumbel-max sample) over all characters, and decoding stops once
-    every row has written the padding character."""
+    step takes the argmax (or Gumbel-max sample) over all characters, and decoding stops once every
+    row has written the padding character.
+
+    Args:
+        stepper: gives each step's logits for every row.
+        rows: sequences decoded together.
+        steps: the most characters per sequence.
+        mode: ``sample`` or ``argmax``.
+        generator: draws the Gumbel noise.
+        temperature: divides the logits before sampling.
+        pad: the padding character's index.
+        device: where the decoding runs.
+    """
     _check_mode(mode, temperature)
     chosen = torch.full((rows, steps), pad, dtype=torch.long, device=device)
     finished = torch.zeros(rows, dtype=torch.bool, device=device)
@@ -324,10 +351,19 @@ def reference_masked_decode(
     temperature: float = 1.0,
     constraints_for: Callable[[int], Constraints] | None = None,
 ) -> DecodeResult:
-    """The same algorithm as :func:`masked_decode`, one sample and one step at a time.
+    """The same algorithm as :func:`masked_decode`, one sample and one step at a time (the
+    reference the batched decoder is tested against).
 
-    ``stepper_for(b)`` gives a one-row stepper for sample ``b`` (and ``constraints_for(b)`` its
-    one-row constraints)."""
+    Args:
+        stepper_for: ``stepper_for(b)`` gives a one-row stepper for sample ``b``.
+        rows: the samples.
+        grammar: the grammar whose masks apply.
+        steps: the most rules per sequence.
+        mode: ``sample`` or ``argmax``.
+        noise: fixed Gumbel draws, as for :func:`masked_decode`.
+        temperature: divides the logits before sampling.
+        constraints_for: ``constraints_for(b)`` gives sample ``b``'s one-row constraints (None: none).
+    """
     _check_mode(mode, temperature)
     noise_np = noise.numpy() if mode == "sample" else None
     allowed = [np.flatnonzero(row) for row in grammar.lhs_mask]

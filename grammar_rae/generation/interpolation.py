@@ -20,8 +20,15 @@ def encode_strict(model: TrainedModel, strings: list[str]) -> np.ndarray:
 def interpolate(
     model: TrainedModel, start: str, end: str, steps: int = 8, mode: str = "argmax"
 ) -> list[tuple[float, str | None]]:
-    """``steps`` points t = 0 … 1 on the segment from the code of ``start`` to that of ``end``,
-    each with its decoded string (None: no complete derivation)."""
+    """Points t = 0 … 1 on the segment from the code of ``start`` to that of ``end``, each with its
+    decoded string (None: no complete derivation).
+
+    Args:
+        model: the trained model.
+        start, end: the two strings (molecules in any spelling RDKit reads).
+        steps: points on the segment, both ends included.
+        mode: how each point is decoded (``argmax``, ``sample`` or ``beam``).
+    """
     if steps < 2:
         raise GrammarRAEError(f"Interpolation needs at least 2 steps, not {steps}.")
     a, b = encode_strict(model, [start, end])

@@ -30,8 +30,16 @@ def fit_density(
     save: bool = True,
     progress: bool = False,
 ) -> LatentDensity:
-    """Fit a density to the codes of the run's training split (posterior means for VAEs) and,
-    with ``save``, store it in the run folder."""
+    """Fit a density to the codes of the run's training split (posterior means for VAEs).
+
+    Args:
+        model: the trained model.
+        kind: ``gmm``, ``gaussian`` or ``prior`` (see ``DENSITIES``).
+        components: mixture components of a GMM.
+        seed: the fit's random seed.
+        save: store it in the run's work folder.
+        progress: show a progress bar while encoding.
+    """
     codes = model.codes("train", progress=progress) if kind != "prior" else np.zeros((1, model.latent_dim))
     density = LatentDensity(kind, components, seed).fit(codes)
     if save and model.run is not None:
@@ -43,7 +51,15 @@ def run_density(
     model: TrainedModel, kind: str = "gmm", components: int = 10, seed: int = 0, progress: bool = False
 ) -> tuple[LatentDensity, bool]:
     """The run's stored density of this kind, or a newly fitted (and stored) one; the flag says
-    whether it was fitted now."""
+    whether it was fitted now.
+
+    Args:
+        model: the trained model.
+        kind: ``gmm``, ``gaussian`` or ``prior``.
+        components: mixture components of a GMM.
+        seed: the fit's random seed, when it is fitted now.
+        progress: show a progress bar while encoding.
+    """
     if kind == "prior":
         return fit_density(model, kind, save=False), False
     for path in model.run.stored(model.run.density(kind, components)) if model.run is not None else []:
@@ -85,8 +101,19 @@ def decode_points(
     progress: bool = False,
     temperature: float = 1.0,
 ) -> list[str | None]:
-    """Decode latent points, ``attempts`` times each keeping the most frequent valid string
-    (with ``attempts == 1``, the single decode as it is)."""
+    """Decode latent points, keeping for each the most frequent valid of its decodes (with one
+    attempt, the single decode as it is).
+
+    Args:
+        model: the trained model.
+        z: the points (N, d).
+        mode: ``sample``, ``argmax`` or ``beam``.
+        attempts: decodes per point.
+        seed: the random seed of sampled decodes.
+        chunk: points decoded at once.
+        progress: show a progress bar.
+        temperature: divides the logits before sampling.
+    """
     generator = torch.Generator(device=model.device).manual_seed(seed)
     strings: list[str | None] = []
     with progress_bar(total=len(z), desc="decoding", unit=" points", enabled=bool(progress)) as bar:
@@ -108,9 +135,19 @@ def sample(
     progress: bool = False,
     temperature: float = 1.0,
 ) -> Samples:
-    """Draw ``n`` points from ``density`` (an object or the name of the run's density) and decode
-    them, greedily by default (``mode="sample"`` draws each rule, ``"beam"`` searches with a beam of 5;
-    docs/latent-space.md measures them)."""
+    """Draw points from a density and decode them.
+
+    Args:
+        model: the trained model.
+        n: how many points.
+        density: a density, or the name of the run's density (``gmm``, ``gaussian``, ``prior``).
+        mode: ``argmax`` (the default: greedy decoding is closest to the data, docs/latent-space.md),
+            ``sample`` (each rule drawn) or ``beam`` (a beam of 5).
+        attempts: decodes per point; the most frequent valid one is kept.
+        seed: the random seed of the draws and of sampled decodes.
+        progress: show a progress bar.
+        temperature: divides the logits before sampling.
+    """
     if n < 1:
         raise GrammarRAEError(f"The number of samples must be at least 1, not {n}.")
     if isinstance(density, str):

@@ -170,7 +170,16 @@ class TrainedModel:
         batch_size: int,
         progress: bool = False,
     ) -> np.ndarray:
-        """Latent codes of ``rows`` of an index array (draws from the encoder with ``draw``)."""
+        """Latent codes of some rows of an index array.
+
+        Args:
+            indices: the production (or character) index rows of a data set.
+            rows: which rows to encode.
+            draw: draw from a stochastic encoder instead of taking its mean.
+            generator: the random draws' source.
+            batch_size: rows encoded at once.
+            progress: show a progress bar.
+        """
         codes = np.empty((len(rows), self.latent_dim), dtype=np.float32)
         with progress_bar(total=len(rows), desc="encoding", unit=" strings", enabled=progress) as bar:
             for start in range(0, len(rows), batch_size):
@@ -210,13 +219,21 @@ class TrainedModel:
         constraints: str | None = None,
         advance: Callable[[int], object] | None = None,
     ) -> list[list[str | None]]:
-        """``attempts`` decodes of each latent point (N lists of ``attempts`` strings, None where
-        decoding gives no complete derivation). ``mode`` is ``sample`` (Gumbel-max on logits /
-        ``temperature``, from ``generator``) or ``argmax``; ``constraints`` (``auto``: the
-        grammar's semantic constraints where it has them, or ``none``; default: the model's
-        setting) narrow each step's choices; ``advance`` is told the number of points done after
-        each chunk (for a progress bar).
-        The repeat decoder runs once per point; only the masked choice is repeated."""
+        """Several decodes of each latent point: N lists of ``attempts`` strings, None where decoding
+        gives no complete derivation. The repeat decoder runs once per point; only the masked choice is
+        repeated.
+
+        Args:
+            z: the points (N, d).
+            attempts: decodes per point.
+            mode: ``sample`` (Gumbel-max on logits / ``temperature``, from ``generator``) or ``argmax``.
+            generator: the random draws' source.
+            batch_size: points decoded at once.
+            temperature: divides the logits before sampling.
+            constraints: ``auto`` (the grammar's semantic constraints where it has them) or ``none``;
+                default: the model's setting.
+            advance: told the number of points done after each chunk (for a progress bar).
+        """
         out: list[list[str | None]] = []
         for chunk in self._chunks(z, attempts, batch_size):
             stepper = self.network.stepper(chunk, attempts)
@@ -242,9 +259,18 @@ class TrainedModel:
         constraints: str | None = None,
         beam: int = 5,
     ) -> list[str | None]:
-        """One string per latent point (N, d); None where decoding gives no valid string of the
-        grammar. ``mode`` is ``argmax``, ``sample`` (Gumbel-max, from ``generator``) or ``beam``
-        (the most probable sequence a beam of ``beam`` hypotheses finds; grammar models only)."""
+        """One string per latent point (N, d); None where decoding gives no valid string of the grammar.
+
+        Args:
+            z: the points (N, d).
+            mode: ``argmax``, ``sample`` (Gumbel-max, from ``generator``) or ``beam`` (the most probable
+                sequence a beam of ``beam`` hypotheses finds; grammar models only).
+            generator: the random draws' source.
+            batch_size: points decoded at once.
+            temperature: divides the logits before sampling.
+            constraints: ``auto`` or ``none`` (default: the model's setting).
+            beam: hypotheses of beam search.
+        """
         if mode != "beam":
             return [
                 first for (first,) in self.decode_attempts(z, 1, mode, generator, batch_size, temperature, constraints)

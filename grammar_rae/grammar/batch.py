@@ -78,11 +78,17 @@ def parse_many(
     chunk_size: int = 2000,
     progress: bool | str = False,
 ) -> list[Outcome]:
-    """Parse ``texts`` in order on ``workers`` processes (default: all cores).
+    """Parse strings in order on several processes; each string gets an :class:`Outcome`.
 
-    Each string gets an :class:`Outcome`; strings longer than ``max_length`` productions or
-    failing ``check`` (a function returning a reason or None; it must be picklable) count as
-    failures. ``progress`` shows a bar (a string sets its description).
+    Args:
+        grammar: the grammar.
+        texts: the strings.
+        max_length: strings longer than this many productions fail (default: the grammar's).
+        check: a picklable function giving a reason why a string is no member of its language, or
+            None (e.g. RDKit's verdict on SMILES); failing strings are failures.
+        workers: processes (default: all cores).
+        chunk_size: strings per task.
+        progress: show a bar (a string sets its description).
     """
     workers = workers or default_workers()
     chunks = [texts[i : i + chunk_size] for i in range(0, len(texts), chunk_size)]

@@ -82,7 +82,15 @@ class DerivationSampler:
 def generate_strings(
     grammar: Grammar, n: int, max_productions: int, seed: int = 0, progress: bool = False
 ) -> list[str]:
-    """``n`` distinct random strings of at most ``max_productions`` productions, in the order drawn."""
+    """Distinct random strings of a grammar, in the order drawn.
+
+    Args:
+        grammar: the grammar.
+        n: how many distinct strings.
+        max_productions: the longest derivation drawn.
+        seed: the random seed.
+        progress: show a progress bar.
+    """
     sampler = DerivationSampler(grammar, max_productions)
     if sampler.total < n:
         raise GrammarError(

@@ -161,7 +161,16 @@ class ModelConfig:
     def from_preset(
         cls, model: str, grammar_name: str, vocab_size: int, max_length: int, preset: str = "paper", **overrides
     ) -> ModelConfig:
-        """A config from a preset and the per-model defaults, with ``overrides`` applied."""
+        """A config from a preset and the per-model defaults.
+
+        Args:
+            model: ``cvae``, ``gvae``, ``gcvae`` or ``grae``.
+            grammar_name: which grammar's preset settings apply.
+            vocab_size: rules (or characters) per step.
+            max_length: steps per sequence.
+            preset: a preset's name (see ``preset_names``).
+            **overrides: settings that replace the preset's.
+        """
         if model not in MODELS:
             raise GrammarRAEError(f"Unknown model '{model}': use one of {', '.join(MODELS)}.")
         names = {f.name for f in fields(cls)}

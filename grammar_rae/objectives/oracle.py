@@ -54,9 +54,17 @@ class Oracle:
 
 
 def top_auc(scores: Sequence[float], budget: int, top: int = 10, every: int = 100, finished: bool = True) -> float:
-    """PMO's AUC of the mean top-``top`` score against calls (``scores`` in call order), in [0, max score]:
-    the trapezoid rule over the mean of the best ``top`` so far, read every ``every`` calls and at the
-    last call, divided by ``budget``; a ``finished`` run short of the budget keeps its last value to it."""
+    """PMO's AUC of the mean top-``top`` score against calls, in [0, max score]: the trapezoid
+    rule over the mean of the best ``top`` so far, read every ``every`` calls and at the last call,
+    divided by ``budget``.
+
+    Args:
+        scores: the scores in call order.
+        budget: the calls a run may make.
+        top: how many best scores are averaged.
+        every: calls between readings.
+        finished: a run short of the budget that has finished keeps its last value to the budget.
+    """
     scores = np.asarray(scores[:budget], dtype=np.float64)
     if len(scores) == 0:
         return 0.0

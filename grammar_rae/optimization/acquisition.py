@@ -57,13 +57,24 @@ def select_batch(
     acquisition: str = "ei",
     region: DataRegion | None = None,
 ) -> np.ndarray:
-    """``q`` points (q, d) in ``bounds`` chosen by batch EI over ``best`` (the best score seen so
-    far, in the objective's units, maximised), searched ``joint``-ly or ``greedy``-ly. Each search
-    (the whole batch, or each greedy step) runs ``restarts`` L-BFGS-B searches of at most
-    ``max_iterations`` steps from the best of ``raw_samples`` random starts; ``mc_samples`` is
-    the size of the quasi-Monte-Carlo estimate of the acquisition; None takes the search's
-    default from ``SEARCH_DEFAULTS``. ``acquisition`` is one of ``ACQUISITIONS``; the density
-    ones need the ``region`` to stay in."""
+    """A batch of points (q, d) chosen by batch expected improvement over the best score so far.
+
+    Args:
+        surrogate: the fitted GP.
+        bounds: the search box (2, d).
+        q: points in the batch.
+        best: the best score seen so far, in the objective's units, maximised.
+        seed: the random seed of starts and quasi-Monte-Carlo samples.
+        search: ``joint`` (the whole batch at once) or ``greedy`` (one point at a time).
+        restarts: L-BFGS-B searches per search, from the best of ``raw_samples`` random starts.
+        raw_samples: random starts scored to pick the restarts from.
+        mc_samples: the size of the quasi-Monte-Carlo estimate of the acquisition.
+        max_iterations: steps per L-BFGS-B search.
+        acquisition: one of ``ACQUISITIONS``; the density ones need ``region``.
+        region: the data region the density-aware acquisitions stay in.
+
+    None takes the search's default from ``SEARCH_DEFAULTS``.
+    """
     if search not in SEARCHES:
         raise ValueError(f"Unknown batch search {search!r}: use {' or '.join(SEARCHES)}.")
     if acquisition not in ACQUISITIONS:

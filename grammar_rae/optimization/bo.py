@@ -417,7 +417,16 @@ def random_baseline(
     density: str = "gmm",
     progress: bool = False,
 ) -> dict:
-    """The same budget (iterations × batch points) drawn from the run's ex-post density."""
+    """The same budget (iterations × batch points) drawn from the run's ex-post density.
+
+    Args:
+        model: the trained model.
+        objective: what the points' strings are scored with.
+        settings: the BO settings whose budget and decodes the baseline matches.
+        seed: the random seed.
+        density: the density drawn from.
+        progress: show a progress bar.
+    """
     path = objective_folder(model, objective, settings) / f"random-seed-{seed}.json"
     points, attempts = settings.iterations * settings.batch, settings.attempts_for(model.grammar.name)
     if path.exists():

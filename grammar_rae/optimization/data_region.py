@@ -166,8 +166,15 @@ def tightened_search(
 ):
     """botorch's ``gen_candidates_scipy`` (SLSQP here) with each nonlinear constraint tightened by
     ``SLACK``. SLSQP ends on the edge of the set it is given, and botorch then refuses a candidate
-    outside by more than 1e-8, which the exact edge misses by rounding; the search is held just
-    inside instead, and botorch checks the exact constraint."""
+    outside by more than 1e-8, which the exact edge misses by rounding; the search is held just inside
+    instead, and botorch checks the exact constraint.
+
+    Args:
+        initial_conditions, acquisition_function, lower_bounds, upper_bounds: as for
+            ``gen_candidates_scipy``.
+        nonlinear_inequality_constraints: botorch's constraint list, each tightened by ``SLACK``.
+        **options: passed on to ``gen_candidates_scipy``.
+    """
     constraints = nonlinear_inequality_constraints or []
     tightened = [(lambda z, c=c: c(z) - SLACK, intra) for c, intra in constraints]
     candidates, values = gen_candidates_scipy(

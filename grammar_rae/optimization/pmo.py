@@ -219,8 +219,18 @@ def run_benchmark(
     resume: bool = False,
     log: Callable[[str], object] = lambda _: None,
 ) -> dict:
-    """Every task and seed (resuming those with results when ``resume``), then the summary, saved as
-    ``<folder>/<method>/summary.json``: per task the AUC top-k of each seed, their mean and standard error."""
+    """Every task and seed, then the summary, saved as ``<folder>/<method>/summary.json``: per
+    task the AUC top-k of each seed, their mean and standard error.
+
+    Args:
+        model: the molecule model searched in.
+        tasks: PMO task names.
+        seeds: the seeds of each task.
+        settings: budget, method and batch sizes.
+        folder: where each task and seed keeps its calls and summary.
+        resume: continue task-seeds that have results instead of refusing.
+        log: where progress lines go.
+    """
     folder = Path(folder)
     started = [
         p for task in tasks for seed in seeds if (p := folder / settings.method / task / f"seed-{seed}.csv.gz").exists()
@@ -270,7 +280,15 @@ def top_curves_figure(tasks: list[str], seeds: list[int], folder: Path, top: int
 
 
 def summarise(model: TrainedModel, tasks: list[str], seeds: list[int], settings: PMOSettings, folder: Path) -> dict:
-    """The per-task AUCs from the seeds' files, and their sum over tasks."""
+    """The per-task AUCs from the seeds' files, and their sum over tasks.
+
+    Args:
+        model: the model the runs searched in.
+        tasks: PMO task names.
+        seeds: the seeds read.
+        settings: the settings the runs used.
+        folder: the benchmark's folder.
+    """
     key = f"auc_top{settings.top}"
     table = {}
     for task in tasks:

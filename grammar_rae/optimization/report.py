@@ -72,7 +72,17 @@ def optimize(
     progress: bool = False,
 ) -> dict:
     """Run (or resume) every seed, then the random baseline; save and return the summary.
-    ``extra`` objectives are also reported for the top strings (e.g. raw penalized logP)."""
+
+    Args:
+        model: the trained model searched in.
+        objective: what is optimised.
+        seeds: the BO seeds.
+        settings: the BO settings (default: the protocol's).
+        baseline: run the random-sampling baseline too.
+        extra: objectives also reported for the top strings (e.g. raw penalized logP).
+        log: where progress lines go.
+        progress: show progress bars.
+    """
     settings = settings or BOSettings()
     objective.check_grammar(model.grammar.name)
     protocol_start = settings.initial is None
@@ -106,7 +116,17 @@ def write_summary(
     extra: Sequence[Objective] = (),
 ) -> dict:
     """Summarise the seeds' states (and the random baseline's proposals) into
-    ``optimization.json`` and ``proposals.csv`` in ``folder``; returns the summary."""
+    ``optimization.json`` and ``proposals.csv``; returns the summary.
+
+    Args:
+        folder: the objective's BO folder.
+        model: the model's name for the summary.
+        objective: what was optimised.
+        settings: the BO settings' record.
+        runs: each seed's state.
+        randoms: each seed's random-baseline proposals (None: no baseline).
+        extra: objectives also reported for the top strings.
+    """
     bo = summarise({s: [p for it in st["iterations"] for p in it["proposals"]] for s, st in runs.items()}, objective)
     bo["surrogate"] = {
         "rmse": mean_sem([st["iterations"][0]["surrogate"]["rmse"] for st in runs.values()]),

@@ -28,8 +28,17 @@ def expressions_experiment(
     data: str | None = "expr100k",
     device: str = "auto",
 ) -> Experiment:
-    """The experiment at ``scale`` (``full``, ``quick`` or ``tiny``), written to ``out``
-    (default ``results/expressions`` for the full scale, ``results/expressions-SCALE`` otherwise)."""
+    """The expression experiment of the papers at one scale.
+
+    Args:
+        scale: ``full``, ``quick`` or ``tiny``.
+        out: its folder (default ``results/expressions`` for the full scale, ``results/expressions-SCALE``
+            otherwise).
+        models: which models it trains.
+        seeds: the BO seeds (default: the scale's).
+        data: the data set.
+        device: where training runs.
+    """
     check_scale(scale)
     out = Path(out or ("results/expressions" if scale == "full" else f"results/expressions-{scale}"))
     experiment = Experiment("expressions", "expr", "expr-fit", out, data=data, models=tuple(models), device=device)

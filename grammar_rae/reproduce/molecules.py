@@ -41,8 +41,17 @@ def molecules_experiment(
     data: str | None = "zinc250k",
     device: str = "auto",
 ) -> Experiment:
-    """The experiment at ``scale`` (``full``, ``quick`` or ``tiny``) with ``preset`` (``cpu`` or
-    ``paper``), written to ``out`` (default: see ``default_out``)."""
+    """The molecule experiment of the papers at one scale and preset.
+
+    Args:
+        scale: ``full``, ``quick`` or ``tiny``.
+        preset: ``cpu`` or ``paper``.
+        out: its folder (default: see ``default_out``).
+        models: which models it trains.
+        seeds: the BO seeds (default: the scale's).
+        data: the data set.
+        device: where training runs.
+    """
     check_scale(scale)
     if preset not in preset_names():
         raise ValueError(f"Unknown preset {preset!r}: use one of {', '.join(preset_names())}.")

@@ -112,14 +112,23 @@ def train(
 ) -> TrainResult:
     """Train a model and return its run.
 
-    ``overrides`` set any model or training setting (``latent_dim``, ``gru_hidden``,
-    ``gru_layers``, ``batch_size``, ``epochs``, ``beta``, ``lam``, ``reg``, ``seed``,
-    ``max_molecules``, ...); None values are ignored. With ``resume`` the run in ``out``
-    continues exactly where it stopped, with its saved grammar, model, preset and settings
-    (``grammar``, ``model`` and ``preset`` may be left out); otherwise the grammar defaults to
-    ``smiles``, and the preset and model to those of the model the package ships for that grammar
-    (``shipped_recipe``: ``cpu-ar`` GrammarRAE for molecules). ``kekule`` trains on the Kekulé
-    forms of the molecules (default: the preset's; see ``prepare_dataset``).
+    Args:
+        grammar: a shipped grammar's name or a grammar file (default ``smiles``; with ``resume``, the run's).
+        model: ``cvae``, ``gvae``, ``gcvae`` or ``grae`` (default: the shipped model's for the grammar).
+        data: a data file or data set name (default: the grammar's data set).
+        out: the run folder (default ``runs/<model>-<grammar>-<time>``).
+        preset: the settings' preset (default: the recipe of the model the package ships for the
+            grammar, ``shipped_recipe``: the ``cpu-ar`` GrammarRAE for molecules).
+        resume: continue the run in ``out`` exactly where it stopped, with its saved grammar, model,
+            preset and settings.
+        device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+        progress: show progress bars.
+        workers: processes for data preparation (default: all cores).
+        log: where messages go.
+        kekule: train on the Kekulé forms of the molecules (default: the preset's; see ``prepare_dataset``).
+        **overrides: any model or training setting (``latent_dim``, ``gru_hidden``, ``gru_layers``,
+            ``batch_size``, ``epochs``, ``beta``, ``lam``, ``reg``, ``seed``, ``max_molecules``, ...);
+            None values are ignored.
     """
     unknown = set(overrides) - MODEL_SETTINGS - TRAIN_SETTINGS
     if unknown:
@@ -254,8 +263,18 @@ def recipe_line(
     epoch_seconds: float,
     device: torch.device,
 ) -> str:
-    """The line ``train`` says before training: which recipe, what it is, how long it will take
-    here (from a timed typical batch) and the alternative."""
+    """The line ``train`` says before training: which recipe, what it is, how long it will take here
+    (from a timed typical batch) and the alternative.
+
+    Args:
+        preset: the preset's name.
+        shipped_name: the shipped model this recipe made, or None.
+        model: the model's config.
+        train_config: the training settings.
+        kekule: whether molecules are read in their Kekulé form.
+        epoch_seconds: the estimated seconds per epoch here.
+        device: where training runs.
+    """
     whose = f", the recipe of the shipped pretrained:{shipped_name}" if shipped_name else ""
     form = (
         ", " + domain_of(model.grammar).input_form_name(kekule).removeprefix("canonical ")

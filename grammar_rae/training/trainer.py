@@ -299,7 +299,15 @@ def estimate_epoch_seconds(
     model: Autoencoder, sequences: SequenceArrays, rows: np.ndarray, batch_size: int, device: torch.device
 ) -> float:
     """Seconds per training epoch, from timing forward + backward on one typical batch (of median
-    length) of a copy of the model, after one untimed pass that warms up the kernels."""
+    length) of a copy of the model, after one untimed pass that warms up the kernels.
+
+    Args:
+        model: the model (copied, so its state is untouched).
+        sequences: the data set's sequences.
+        rows: the training rows.
+        batch_size: rows per batch.
+        device: where training runs.
+    """
     trial = copy.deepcopy(model).to(device).train()
     sample = rows[np.argsort(sequences.lengths[rows])][len(rows) // 2 :][:batch_size]
     x, targets = one_hot_rows(sequences.indices, np.sort(sample), sequences.vocab_size, device)
