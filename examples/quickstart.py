@@ -4,15 +4,13 @@
 
 Samples molecules from the shipped GrammarRAE and says how many are valid, encodes molecules and
 decodes them back with beam search, walks the latent line between two molecules, scores strings
-with penalized logP, and runs a small Bayesian optimisation of the expression model. BO fits its
-surrogate on the codes of the model's training set, so that step needs the expression data set
-prepared once (`grammar-rae data prepare --grammar expr`, one download); without it, the script
-says so and stops there. BO files go to the shipped model's work folder in the user cache.
+with penalized logP, and runs a small Bayesian optimisation of the expression model, started from
+100 points of the model's ex-post density (as `grammar-rae optimize` starts). BO files go to the
+shipped model's work folder in the user cache.
 """
 
 from grammar_rae import TrainedModel
 from grammar_rae.data import canonical_smiles, valid_mask
-from grammar_rae.errors import DataError
 from grammar_rae.generation import interpolate, sample
 from grammar_rae.objectives import get_objective
 from grammar_rae.optimization import BOSettings, SurrogateSettings, optimize
@@ -54,11 +52,7 @@ def main() -> dict:
     small = BOSettings(
         iterations=2, batch=5, attempts=5, restarts=2, surrogate=SurrogateSettings(inducing=50, epochs=2, warm_epochs=1)
     )
-    try:
-        result = optimize(expressions, get_objective("expr-fit"), seeds=[1], settings=small, baseline=False)
-    except DataError as missing:
-        print(f"BO skipped: {missing}")
-        return {"valid": valid, "decoded": decoded, "errors": errors, "path": path, "scores": scores, "bo": None}
+    result = optimize(expressions, get_objective("expr-fit"), seeds=[1], settings=small, baseline=False)
     best = result["bo"]["top"][0] if result["bo"]["top"] else None
     print(f"BO: fraction valid {result['bo']['fraction_valid']['mean']:.2f}, best {best}")
     return {"valid": valid, "decoded": decoded, "errors": errors, "path": path, "scores": scores, "bo": result}

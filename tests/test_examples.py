@@ -42,13 +42,13 @@ def test_quickstart_with_the_data_prepared(tmp_path, monkeypatch, capsys):
     assert f"BO: fraction valid {bo['fraction_valid']['mean']:.2f}" in printed
 
 
-def test_quickstart_without_the_expression_data_says_why_bo_is_skipped(tmp_path, monkeypatch, capsys):
+def test_quickstart_needs_no_data_set_bo_included(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("GRAMMAR_RAE_DATA_DIR", str(tmp_path / "no-data"))
     monkeypatch.setenv("GRAMMAR_RAE_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr("grammar_rae.data.sources.download", _offline)
     figures, printed = _run(capsys)
-    assert figures["bo"] is None and figures["valid"].mean() >= 0.95
-    assert "BO skipped: " in printed and "expr100k" in printed
+    assert figures["valid"].mean() >= 0.95 and figures["bo"]["bo"]["seeds"] == [1]
+    assert figures["bo"]["settings"]["start"] == "density" and "BO: fraction valid" in printed
 
 
 def test_the_readme_section_is_the_quickstart():

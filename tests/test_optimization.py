@@ -24,7 +24,7 @@ from grammar_rae.optimization.report import mean_sem_text, optimize, seed_statis
 from grammar_rae.optimization.surrogate import SparseGP, SurrogateSettings
 
 TINY_GP = SurrogateSettings(inducing=40, epochs=3, warm_epochs=1, batch_size=256, lr=0.02)
-TINY = BOSettings(iterations=2, batch=3, attempts=5, restarts=2, raw_samples=32, surrogate=TINY_GP)
+TINY = BOSettings(start="training", iterations=2, batch=3, attempts=5, restarts=2, raw_samples=32, surrogate=TINY_GP)
 
 
 def test_surrogate_learns_a_smooth_function():

@@ -2,7 +2,7 @@
 and the PMO sample-efficiency benchmark."""
 
 from grammar_rae.optimization.acquisition import ACQUISITIONS, SEARCHES
-from grammar_rae.optimization.bo import BOSettings, SeedRun, random_baseline
+from grammar_rae.optimization.bo import PROTOCOL, BOSettings, SeedRun, random_baseline
 from grammar_rae.optimization.data_region import DataRegion
 from grammar_rae.optimization.pmo import PMOSettings, run_benchmark
 from grammar_rae.optimization.report import optimization_figures, optimize, rescore
@@ -10,6 +10,7 @@ from grammar_rae.optimization.surrogate import SparseGP, SurrogateSettings
 
 __all__ = [
     "ACQUISITIONS",
+    "PROTOCOL",
     "SEARCHES",
     "BOSettings",
     "DataRegion",

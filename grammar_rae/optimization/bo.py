@@ -43,14 +43,17 @@ from grammar_rae.progress import progress_bar
 from grammar_rae.run_folder import RunFolder
 
 STARTS = ("training", "density")
-DEFAULT_INITIAL = (
-    100  # density draws scored to start from (chosen by measurement: docs/optimization.md, "Where BO starts")
-)
+# density draws scored to start from (chosen by measurement: docs/optimization.md, "Where BO starts")
+DEFAULT_INITIAL = 100
 
 
 @dataclass
 class BOSettings:
-    """The protocol's knobs; ``attempts=None`` means 500 decodes for molecules, 25 for expressions."""
+    """BO's knobs. The defaults are the protocol's budget and search, started from ``initial``
+    (default 100) points of the model's ex-post density, as ``grammar-rae optimize`` starts
+    (offline, any objective); :data:`PROTOCOL` starts from every training string instead, as the
+    papers did. ``attempts=None`` takes the language's decodes per point (500 for molecules, 25 for
+    expressions)."""
 
     iterations: int = 5
     batch: int = 50
@@ -62,15 +65,12 @@ class BOSettings:
     raw_samples: int | None = None
     surrogate: SurrogateSettings = field(default_factory=SurrogateSettings)
     acquisition: str = "ei"  # or a density-aware one (see optimization.acquisition)
-    density_floor: float = (
-        0.01  # the quantile (of the starting codes' and the GMM's own log-densities) bounding the data region
-    )
-    start: str = (
-        "training"  # where the surrogate starts: training molecules, or "density" draws (see the module docstring)
-    )
-    initial: int | None = (
-        None  # starting points: None = every training molecule (the protocol); N = N of them or N draws
-    )
+    # the quantile (of the starting codes' and the GMM's own log-densities) bounding the data region
+    density_floor: float = 0.01
+    # where the surrogate starts: "density" draws, or "training" strings (see the module docstring)
+    start: str = "density"
+    # starting points: N draws or N training strings; None: DEFAULT_INITIAL draws, or every training string
+    initial: int | None = None
 
     def __post_init__(self) -> None:
         if self.acquisition not in ACQUISITIONS:
@@ -78,7 +78,7 @@ class BOSettings:
         if self.start not in STARTS:
             raise GrammarRAEError(f"Unknown start '{self.start}': use one of {', '.join(STARTS)}.")
         if self.start == "density" and self.initial is None:
-            raise GrammarRAEError("A start from the density needs the number of points to draw (initial).")
+            self.initial = DEFAULT_INITIAL
         if self.initial is not None and self.initial < 10:
             raise GrammarRAEError(
                 f"BO needs at least 10 starting points (one in ten measures the surrogate), not {self.initial}."
@@ -103,9 +103,12 @@ class BOSettings:
         """``""`` for the protocol's settings, else a short digest of what differs from them (the
         number of iterations aside: a run may be continued for more), so that BO with other
         settings gets a folder of its own instead of clashing with the protocol's results."""
-        protocol = BOSettings().record(grammar_name)
+        protocol = PROTOCOL.record(grammar_name)
         changed = {k: v for k, v in self.record(grammar_name).items() if k != "iterations" and v != protocol[k]}
         return hashlib.sha256(json.dumps(changed, sort_keys=True).encode()).hexdigest()[:8] if changed else ""
+
+
+PROTOCOL = BOSettings(start="training")  # the papers' BO: the surrogate starts from every training string
 
 
 def environment(device: str) -> dict:
@@ -205,7 +208,7 @@ class SeedRun:
         if not self.path.exists():
             return fresh
         state = json.loads(self.path.read_text())
-        saved = BOSettings().record(self.model.grammar.name) | state.get("settings", {})  # older files lack newer keys
+        saved = PROTOCOL.record(self.model.grammar.name) | state.get("settings", {})  # older files lack newer keys
         same = {k: v for k, v in saved.items() if k != "iterations"}
         if same != {k: v for k, v in fresh["settings"].items() if k != "iterations"}:
             raise GrammarRAEError(

@@ -20,6 +20,7 @@ from grammar_rae.generation.sampling import run_density
 from grammar_rae.generation.trained import TrainedModel
 from grammar_rae.objectives.registry import Objective
 from grammar_rae.optimization.bo import (
+    PROTOCOL,
     BOSettings,
     SeedRun,
     objective_folder,
@@ -254,7 +255,7 @@ def optimization_figures(
 def settings_label(settings: dict, grammar_name: str) -> str:
     """How BO settings differ from the protocol's (``protocol`` for none), the number of
     iterations aside."""
-    protocol, given = _flat(BOSettings().record(grammar_name)), _flat(settings)
+    protocol, given = _flat(PROTOCOL.record(grammar_name)), _flat(settings)
     changed = [f"{k} {v}" for k, v in given.items() if k != "iterations" and protocol.get(k, v) != v]
     return ", ".join(changed) or "protocol"
 

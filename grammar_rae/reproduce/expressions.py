@@ -45,7 +45,12 @@ def expressions_experiment(
     if scale == "quick":
         experiment.training, experiment.seeds = {"epochs": 3, "max_molecules": 20_000, "test_size": 1000}, (1, 2)
         experiment.bo = BOSettings(
-            iterations=3, batch=20, restarts=1, raw_samples=32, surrogate=SurrogateSettings(epochs=5, warm_epochs=1)
+            start="training",
+            iterations=3,
+            batch=20,
+            restarts=1,
+            raw_samples=32,
+            surrogate=SurrogateSettings(epochs=5, warm_epochs=1),
         )
         experiment.evaluation = EvaluationSettings(
             test_strings=1000, decodes=10, prior_points=500, prior_decodes=20, samples=5000

@@ -69,6 +69,7 @@ def molecules_experiment(
     if scale == "quick":
         experiment.training, experiment.seeds = {"epochs": 1, "max_molecules": 20_000, "test_size": 1000}, (1, 2)
         experiment.bo = BOSettings(
+            start="training",
             iterations=3,
             batch=20,
             attempts=100,

@@ -43,7 +43,7 @@ class Experiment:
     preset: str = "paper"
     training: dict = field(default_factory=dict)  # settings over the preset's (epochs, max_molecules, test_size, ...)
     seeds: Sequence[int] = tuple(range(1, 11))
-    bo: BOSettings = field(default_factory=BOSettings)
+    bo: BOSettings = field(default_factory=lambda: BOSettings(start="training"))  # the protocol's start
     evaluation: EvaluationSettings = field(default_factory=EvaluationSettings)
     extra_objectives: Sequence[str] = ()
     device: str = "auto"

@@ -21,6 +21,7 @@ def make_tiny(experiment: Experiment) -> Experiment:
     """The tests' scale: 3,000 strings, one epoch, one seed of 2 × 4 points, a token evaluation."""
     experiment.training, experiment.seeds = {"epochs": 1, "max_molecules": 3_000, "test_size": 300}, (1,)
     experiment.bo = BOSettings(
+        start="training",
         iterations=2,
         batch=4,
         attempts=5,
