@@ -33,14 +33,20 @@ def rdkit_reason(smiles: str) -> str | None:
     return None if Chem.MolFromSmiles(smiles) is not None else "RDKit cannot build a molecule from it"
 
 
-def canonical_smiles(smiles: str | None) -> str | None:
-    """RDKit's canonical SMILES, or None if RDKit cannot read it, it has no atoms, or RDKit
-    cannot read the canonical SMILES it wrote."""
+def read_molecule(smiles: str | None) -> Chem.Mol | None:
+    """RDKit's molecule of a SMILES, or None if RDKit cannot read it or it has no atoms."""
     if smiles is None:
         return None
     RDLogger.DisableLog("rdApp.*")
     mol = Chem.MolFromSmiles(smiles)
-    if mol is None or mol.GetNumAtoms() == 0:
+    return None if mol is None or mol.GetNumAtoms() == 0 else mol
+
+
+def canonical_smiles(smiles: str | None) -> str | None:
+    """RDKit's canonical SMILES, or None if RDKit cannot read it, it has no atoms, or RDKit
+    cannot read the canonical SMILES it wrote."""
+    mol = read_molecule(smiles)
+    if mol is None:
         return None
     text = Chem.MolToSmiles(mol)
     return text if Chem.MolFromSmiles(text) is not None else None
@@ -49,9 +55,8 @@ def canonical_smiles(smiles: str | None) -> str | None:
 def kekule_smiles(smiles: str) -> str | None:
     """RDKit's canonical SMILES of the molecule written with alternating single and double bonds
     instead of aromatic atoms (``c1ccccc1`` -> ``C1=CC=CC=C1``), or None if RDKit cannot read it."""
-    RDLogger.DisableLog("rdApp.*")
-    mol = Chem.MolFromSmiles(smiles)
-    if mol is None or mol.GetNumAtoms() == 0:
+    mol = read_molecule(smiles)
+    if mol is None:
         return None
     Chem.Kekulize(mol, clearAromaticFlags=True)
     return Chem.MolToSmiles(mol, kekuleSmiles=True)

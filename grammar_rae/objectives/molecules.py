@@ -14,10 +14,11 @@ from dataclasses import dataclass
 
 import networkx as nx
 import numpy as np
-from rdkit import Chem, RDLogger
+from rdkit import Chem
 from rdkit.Chem import QED, Crippen
 from rdkit.Contrib.SA_Score import sascorer
 
+from grammar_rae.data.domains import read_molecule
 from grammar_rae.parallel import parallel_map
 
 PROPERTIES = ("logp", "qed", "sa", "cycle")
@@ -43,11 +44,8 @@ class MoleculeProperties:
 
 def properties(smiles: str | None) -> MoleculeProperties | None:
     """The properties of a SMILES, or None if RDKit cannot read it, it has no atoms, or a score fails on it."""
-    if smiles is None:
-        return None
-    RDLogger.DisableLog("rdApp.*")
-    mol = Chem.MolFromSmiles(smiles)
-    if mol is None or mol.GetNumAtoms() == 0:
+    mol = read_molecule(smiles)
+    if mol is None:
         return None
     try:
         return MoleculeProperties(
