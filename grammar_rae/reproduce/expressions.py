@@ -14,10 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from grammar_rae.evaluation.protocol import EvaluationSettings
-from grammar_rae.optimization.bo import BOSettings
-from grammar_rae.optimization.surrogate import SurrogateSettings
 from grammar_rae.reproduce.pipeline import MODELS, Experiment
-from grammar_rae.reproduce.scales import check_scale, make_tiny
+from grammar_rae.reproduce.scales import check_scale, make_tiny, quick_bo
 
 
 def expressions_experiment(
@@ -44,14 +42,7 @@ def expressions_experiment(
     experiment = Experiment("expressions", "expr", "expr-fit", out, data=data, models=tuple(models), device=device)
     if scale == "quick":
         experiment.training, experiment.seeds = {"epochs": 3, "max_molecules": 20_000, "test_size": 1000}, (1, 2)
-        experiment.bo = BOSettings(
-            start="training",
-            iterations=3,
-            batch=20,
-            restarts=1,
-            raw_samples=32,
-            surrogate=SurrogateSettings(epochs=5, warm_epochs=1),
-        )
+        experiment.bo = quick_bo()
         experiment.evaluation = EvaluationSettings(
             test_strings=1000, decodes=10, prior_points=500, prior_decodes=20, samples=5000
         )

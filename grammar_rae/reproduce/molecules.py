@@ -19,10 +19,8 @@ from pathlib import Path
 from grammar_rae.evaluation.protocol import EvaluationSettings
 from grammar_rae.models.config import preset_names
 from grammar_rae.objectives.registry import companion_objectives
-from grammar_rae.optimization.bo import BOSettings
-from grammar_rae.optimization.surrogate import SurrogateSettings
 from grammar_rae.reproduce.pipeline import MODELS, Experiment
-from grammar_rae.reproduce.scales import check_scale, make_tiny
+from grammar_rae.reproduce.scales import check_scale, make_tiny, quick_bo
 
 
 def default_out(scale: str, preset: str) -> Path:
@@ -68,15 +66,7 @@ def molecules_experiment(
     )
     if scale == "quick":
         experiment.training, experiment.seeds = {"epochs": 1, "max_molecules": 20_000, "test_size": 1000}, (1, 2)
-        experiment.bo = BOSettings(
-            start="training",
-            iterations=3,
-            batch=20,
-            attempts=100,
-            restarts=1,
-            raw_samples=32,
-            surrogate=SurrogateSettings(epochs=5, warm_epochs=1),
-        )
+        experiment.bo = quick_bo(attempts=100)
         experiment.evaluation = EvaluationSettings(
             test_strings=500, decodes=10, prior_points=300, prior_decodes=20, samples=2000
         )

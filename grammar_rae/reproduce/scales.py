@@ -17,6 +17,20 @@ def check_scale(scale: str) -> None:
         raise ValueError(f"Unknown scale {scale!r}: use one of {', '.join(SCALES)}.")
 
 
+def quick_bo(**changes) -> BOSettings:
+    """The ``quick`` scale's BO (both experiments): the protocol's start, 3 iterations of 20 points,
+    a short search and surrogate fit; ``changes`` are an experiment's own settings."""
+    return BOSettings(
+        start="training",
+        iterations=3,
+        batch=20,
+        restarts=1,
+        raw_samples=32,
+        surrogate=SurrogateSettings(epochs=5, warm_epochs=1),
+        **changes,
+    )
+
+
 def make_tiny(experiment: Experiment) -> Experiment:
     """The tests' scale: 3,000 strings, one epoch, one seed of 2 × 4 points, a token evaluation."""
     experiment.training, experiment.seeds = {"epochs": 1, "max_molecules": 3_000, "test_size": 300}, (1,)

@@ -93,11 +93,10 @@ def samples_markdown(results: dict) -> list[str]:
         "| --- | --- | " + " | ".join("---" for _ in columns) + " |",
     ]
     earlier = False
+    moses = domain_of(experiment["grammar"]).reference_metrics == "moses"
     for name, density, stage in rows:
         cells = ["" if stage.get(key) is None else f"{stage[key]:.3f}" for _, key in columns]
-        old = (
-            domain_of(experiment["grammar"]).reference_metrics == "moses" and "weight" not in stage
-        )  # evaluated before the MOSES-exact Frag/Filters
+        old = moses and "weight" not in stage  # evaluated before the MOSES-exact Frag/Filters
         earlier |= old
         lines.append(
             f"| {name}{' *' if old else ''} | {'N(0, I)' if density == 'prior' else density.upper()} | "
