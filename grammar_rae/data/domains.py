@@ -85,17 +85,21 @@ class Domain:
     reference_metrics: str | None = None  # "moses": the MOSES metrics against a reference set
     properties: str | None = None  # "molecules" (logP, SA, QED, ...) or "expressions" (fit to the target)
     figures: str | None = None  # "molecules" (grids, property histograms) or "expressions" (curves)
+    form_words: tuple[str, str] = ("", "")  # what the user form and the Kekulé form are called
 
     def input_form(self, kekule: bool = False) -> Callable[[str], str | None] | None:
         """How a user's string is rewritten into the form of a model's training strings (Kekulé
         or not) before it is parsed; None for languages read as written."""
         return self.kekule_form if kekule else self.user_form
 
+    def form_name(self, kekule: bool) -> str:
+        """What the input form is called ("aromatic SMILES"; "" when strings are read as written)."""
+        return "" if self.input_form(kekule) is None else self.form_words[kekule]
+
     def input_form_name(self, kekule: bool) -> str:
-        """The words for the input form, for messages and model cards ("" when read as written)."""
-        if self.input_form(kekule) is None:
-            return ""
-        return "canonical Kekulé SMILES" if kekule else "canonical aromatic SMILES"
+        """The words for the input form in messages ("canonical Kekulé SMILES"; "" when read as written)."""
+        name = self.form_name(kekule)
+        return f"canonical {name}" if name else ""
 
 
 DOMAINS: dict[str, Domain] = {}
@@ -119,6 +123,7 @@ register(
         reference_metrics="moses",
         properties="molecules",
         figures="molecules",
+        form_words=("aromatic SMILES", "Kekulé SMILES"),
     )
 )
 register(Domain("expressions", canonical=canonical_expression, properties="expressions", figures="expressions"))

@@ -209,16 +209,15 @@ def _build(
     root = folder.parent
     started = time.perf_counter()
     line_numbers, strings = read_strings(path, column)
+    domain = domain_of(grammar)
     if kekule:  # a line RDKit cannot read keeps its text, and the semantic check below rejects it
-        forms = parallel_map(
-            domain_of(grammar).kekule_form, strings, workers, progress="Kekulé forms" if progress else False
-        )
+        forms = parallel_map(domain.kekule_form, strings, workers, progress="Kekulé forms" if progress else False)
         strings = [form if form is not None else text for form, text in zip(forms, strings)]
     outcomes = parse_many(
         grammar,
         strings,
         max_length=max_length,
-        check=domain_of(grammar).check,
+        check=domain.check,
         workers=workers,
         progress=f"preparing {path.name}" if progress else False,
     )

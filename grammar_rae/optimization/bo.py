@@ -130,13 +130,13 @@ def environment(device: str) -> dict:
 def objective_folder(model: TrainedModel, objective: Objective, settings: BOSettings | None = None) -> Path:
     """``<run>/optimization/<objective>/`` where the seeds' files of the protocol's settings live,
     or ``<objective>-<tag>/`` for other ``settings`` (see ``BOSettings.tag``)."""
-    return optimization_folder(model.run, objective.name, settings.tag(model.grammar.name) if settings else "")
+    return optimization_folder(model.folder, objective.name, settings.tag(model.grammar.name) if settings else "")
 
 
-def optimization_folder(run: RunFolder | Path, objective_name: str, tag: str = "") -> Path:
-    """Where :func:`objective_folder` puts the BO files of the run in ``run``."""
+def optimization_folder(folder: Path, objective_name: str, tag: str = "") -> Path:
+    """Where :func:`objective_folder` puts the BO files of the run in ``folder``."""
     name = objective_folder_name(objective_name)
-    return (run if isinstance(run, RunFolder) else RunFolder(run)).optimization(f"{name}-{tag}" if tag else name)
+    return RunFolder(folder).optimization(f"{name}-{tag}" if tag else name)
 
 
 def objective_folder_name(objective: Objective | str) -> str:
@@ -318,9 +318,7 @@ class SeedRun:
             if fitted_for:
                 gp.load_state_dict(saved, *self._fit_data(*self._observed()))
         bounds = bounding_box(self.codes)
-        if (
-            self.settings.acquisition != "ei"
-        ):  # a region the search cannot start in is refused before the surrogate's fit
+        if self.settings.acquisition != "ei":  # a region the search cannot start in is refused before the fit
             log(f"seed {self.seed}, {self.region.describe()}")
             self.region.draw(
                 1000, torch.as_tensor(bounds, dtype=torch.float64), torch.Generator().manual_seed(self.seed)

@@ -276,11 +276,8 @@ def recipe_line(
         device: where training runs.
     """
     whose = f", the recipe of the shipped pretrained:{shipped_name}" if shipped_name else ""
-    form = (
-        ", " + domain_of(model.grammar).input_form_name(kekule).removeprefix("canonical ")
-        if domain_of(model.grammar).user_form
-        else ""
-    )
+    form_name = domain_of(model.grammar).form_name(kekule)
+    form = f", {form_name}" if form_name else ""
     what = (
         f"{model.model}, {model.encoder} encoder, {model.decoder} decoder ({model.gru_layers} × GRU {model.gru_hidden}), "
         f"latent {model.latent_dim}{form}, {train_config.epochs} epoch{'s' if train_config.epochs != 1 else ''}"

@@ -489,9 +489,8 @@ class SmilesConstraints:
         t = self.t
         inside = rows[self.in_bracket[rows]]
         hydrogens = inside[self.last_token[inside] == t.token["H"]]
-        if (
-            hydrogens.size and self.valences
-        ):  # 'H' DIGIT: the digit is the hydrogen count ('H' itself was charged already)
+        # 'H' DIGIT: the digit is the hydrogen count ('H' itself was charged already)
+        if hydrogens.size and self.valences:
             need, target = self._need(hydrogens)[:, None], self._hydrogen_target(hydrogens)[:, None]
             extra = np.arange(t.ring_digits)[None, :]
             ok[np.ix_(hydrogens, t.digit_rules)] &= _reachable(need + extra, target, 0, self._slack(hydrogens)[:, None])
