@@ -15,7 +15,6 @@ proposal; the last line is the first start's mean best over the second's, per ob
 from __future__ import annotations
 
 import argparse
-import json
 
 import numpy as np
 import torch
@@ -23,13 +22,13 @@ import torch
 from grammar_rae.cli.optimize_cmd import parse_seeds
 from grammar_rae.generation.trained import TrainedModel
 from grammar_rae.objectives.registry import get_objective
-from grammar_rae.optimization.bo import BOSettings, objective_folder
-from grammar_rae.optimization.report import optimize
+from grammar_rae.optimization import BOSettings, SeedRecord, optimize
+from grammar_rae.optimization.records import objective_folder
 
 
-def seed_figures(state: dict, maximize: bool) -> tuple[float, float, float]:
+def seed_figures(record: SeedRecord, maximize: bool) -> tuple[float, float, float]:
     """A seed's best and top-3 mean valid score and the mean of its valid proposals."""
-    scores = np.array([p["score"] for it in state["iterations"] for p in it["proposals"] if p["valid"]])
+    scores = np.array([p.score for p in record.proposals if p.valid])
     ranked = np.sort(scores)[::-1] if maximize else np.sort(scores)
     return float(ranked[0]), float(ranked[:3].mean()), float(scores.mean())
 
@@ -77,9 +76,9 @@ def main() -> None:
             )
             optimize(model, objective, seeds, settings, baseline=False, log=lambda _: None)
             folder = objective_folder(model, objective, settings)
-            states = [json.loads((folder / f"seed-{seed}.json").read_text()) for seed in seeds]
-            figures = np.array([seed_figures(state, objective.maximize) for state in states])
-            calls = states[0]["objective_calls"]
+            records = [SeedRecord.load(folder / f"seed-{seed}.json") for seed in seeds]
+            figures = np.array([seed_figures(record, objective.maximize) for record in records])
+            calls = records[0].objective_calls
             label = "protocol (every training molecule)" if initial is None else f"{start}, {initial}"
             print(
                 f"| {name} | {label} | {calls['start'] + calls['proposals']:,} | {mean_se(figures[:, 0])} | "

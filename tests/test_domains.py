@@ -15,7 +15,7 @@ from grammar_rae.evaluation.metrics import set_metrics
 from grammar_rae.generation.trained import TrainedModel
 from grammar_rae.grammar.cfg import Grammar
 from grammar_rae.models import ModelConfig, build_model
-from grammar_rae.optimization.bo import BOSettings
+from grammar_rae.optimization import BOSettings
 
 PALINDROMES = """# Palindromes of a and b around a c: a toy third language.
 # @name: pal

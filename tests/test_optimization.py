@@ -16,11 +16,12 @@ from grammar_rae.errors import GrammarRAEError
 from grammar_rae.generation.density import LatentDensity
 from grammar_rae.generation.trained import TrainedModel
 from grammar_rae.objectives.registry import get_objective
-from grammar_rae.optimization import bo
+from grammar_rae.optimization import BOSettings, Iteration, Proposal, SeedRecord, SeedRun, TrainingStart, bo
 from grammar_rae.optimization.acquisition import bounding_box, select_batch
-from grammar_rae.optimization.bo import BOSettings, SeedRun, objective_folder, training_targets
+from grammar_rae.optimization.bo import optimize, training_targets
 from grammar_rae.optimization.data_region import DataRegion
-from grammar_rae.optimization.report import mean_sem_text, optimize, seed_statistics, summarise, write_summary
+from grammar_rae.optimization.records import objective_folder
+from grammar_rae.optimization.report import mean_sem_text, seed_statistics, summarise, write_summary
 from grammar_rae.optimization.surrogate import SparseGP, SurrogateSettings
 
 TINY_GP = SurrogateSettings(inducing=40, epochs=3, warm_epochs=1, batch_size=256, lr=0.02)
@@ -125,19 +126,20 @@ def test_the_floor_keeps_the_density_samplable_where_the_codes_are_denser_than_i
 def test_floor_ei_runs_keep_every_proposal_in_the_region_and_repeat_exactly(expr_run):
     model = TrainedModel.load(expr_run)
     objective = get_objective("expr-fit")
-    targets = training_targets(model, objective)
     settings = BOSettings(**{**TINY.__dict__, "acquisition": "floor-ei"})
-    first = SeedRun(model, objective, settings, 3, targets).run()
+    start = TrainingStart(model, objective, settings.density_floor)
+    first = SeedRun(model, objective, settings, 3, start).run()
     folder = objective_folder(model, objective, settings)
     assert folder != objective_folder(model, objective, TINY)  # beside the plain-EI runs of the same settings
-    for iteration in first["iterations"]:
-        assert iteration["environment"]["threads"] == torch.get_num_threads() and "botorch" in iteration["environment"]
-        assert all(p["log_density"] >= iteration["density_floor"] - 1e-3 for p in iteration["proposals"])
+    for iteration in first.iterations:
+        assert iteration.environment["threads"] == torch.get_num_threads() and "botorch" in iteration.environment
+        assert all(p.log_density >= iteration.density_floor - 1e-3 for p in iteration.proposals)
     (folder / "seed-3.json").rename(folder / "seed-3-first.json")
     (folder / "gp-seed-3.pt").unlink()
-    again = SeedRun(model, objective, settings, 3, targets).run()  # the same seed, settings, data and threads
-    assert [it["proposals"] for it in again["iterations"]] == [it["proposals"] for it in first["iterations"]]
-    empty = SeedRun(model, objective, settings, 4, targets)
+    again = SeedRun(model, objective, settings, 3, start).run()  # the same seed, settings, data and threads
+    assert [it.proposals for it in again.iterations] == [it.proposals for it in first.iterations]
+    empty = SeedRun(model, objective, settings, 4)  # a start of its own
+    assert empty.codes.shape == start.codes.shape and empty.region is not start.region
     empty.region = DataRegion(empty.region.density, floor=1e6, quantile=0.01)  # a region no point of the GMM reaches
     assert empty.region.describe() == "data region: log-density ≥ 1000000.00"  # a floor given, not found from quantiles
     with pytest.raises(GrammarRAEError, match="nowhere to start"):
@@ -148,41 +150,37 @@ def test_floor_ei_runs_keep_every_proposal_in_the_region_and_repeat_exactly(expr
 def test_seed_runs_resume_exactly(expr_run):
     model = TrainedModel.load(expr_run)
     objective = get_objective("expr-fit")
-    targets = training_targets(model, objective)
-    assert np.allclose(targets[:5], objective(model.data.strings("train")[:5]))
-    straight = SeedRun(model, objective, TINY, 1, targets).run()
-    cut = SeedRun(model, objective, BOSettings(**{**TINY.__dict__, "iterations": 1}), 2, targets).run()
-    assert len(cut["iterations"]) == 1
-    resumed = SeedRun(model, objective, TINY, 2, targets).run()
-    assert len(resumed["iterations"]) == 2 and resumed["iterations"][0] == cut["iterations"][0]
-    again = SeedRun(model, objective, TINY, 2, targets)
-    assert again.done and again.state == resumed
+    start = TrainingStart(model, objective, TINY.density_floor)
+    assert np.allclose(start.targets[:5], objective(model.data.strings("train")[:5]))
+    straight = SeedRun(model, objective, TINY, 1, start).run()
+    cut = SeedRun(model, objective, BOSettings(**{**TINY.__dict__, "iterations": 1}), 2, start).run()
+    assert len(cut.iterations) == 1
+    resumed = SeedRun(model, objective, TINY, 2, start).run()
+    assert len(resumed.iterations) == 2 and resumed.iterations[0] == cut.iterations[0]
+    again = SeedRun(model, objective, TINY, 2, start)
+    assert again.done and again.record == resumed
     # seed 2's two iterations equal what an uninterrupted seed-2 run gives
     folder = objective_folder(model, objective, TINY)
     assert folder.name.startswith("expr-fit-")  # not the protocol's settings: a folder of their own
     (folder / "seed-2.json").rename(folder / "seed-2-cut.json")
     (folder / "gp-seed-2.pt").unlink()
-    uninterrupted = SeedRun(model, objective, TINY, 2, targets).run()
-    strip = lambda state: [[(p["string"], p["score"]) for p in it["proposals"]] for it in state["iterations"]]  # noqa: E731
+    uninterrupted = SeedRun(model, objective, TINY, 2, start).run()
+    strip = lambda record: [[(p.string, p.score) for p in it.proposals] for it in record.iterations]  # noqa: E731
     assert strip(uninterrupted) == strip(resumed)
-    for it in straight["iterations"]:
-        assert len(it["proposals"]) == 3
-        for p in it["proposals"]:
-            assert (
-                p["score"] == pytest.approx(objective([p["string"]])[0])
-                if p["valid"]
-                else p["score"] == objective.worst
-            )
-    other = SeedRun(model, objective, BOSettings(**{**TINY.__dict__, "batch": 4}), 1, targets)
-    assert other.folder != folder and not other.state["iterations"]  # other settings start beside, not over, these
+    for it in straight.iterations:
+        assert len(it.proposals) == 3
+        for p in it.proposals:
+            assert p.score == pytest.approx(objective([p.string])[0]) if p.valid else p.score == objective.worst
+    other = SeedRun(model, objective, BOSettings(**{**TINY.__dict__, "batch": 4}), 1, start)
+    assert other.folder != folder and not other.record.iterations  # other settings start beside, not over, these
 
 
 def test_summary_by_hand():
     objective = get_objective("expr-fit")
     table = summarise(
         {
-            1: [{"string": "x", "valid": True, "score": 2.0}, {"string": None, "valid": False, "score": 6.9}],
-            2: [{"string": "1", "valid": True, "score": 1.0}, {"string": "2", "valid": True, "score": 3.0}],
+            1: [Proposal("x", True, 2.0), Proposal(None, False, 6.9)],
+            2: [Proposal("1", True, 1.0), Proposal("2", True, 3.0)],
         },
         objective,
     )
@@ -197,9 +195,7 @@ def test_summary_names_each_molecule_once():
     objective = get_objective("penalized-logp")
     strings = ["CCCCCCCC", "CCCCCCC(C)", "c1ccccc1", "CCO"]  # the first two are both octane
     scores = objective(strings)
-    table = summarise(
-        {1: [{"string": s, "valid": True, "score": float(v)} for s, v in zip(strings, scores)]}, objective
-    )
+    table = summarise({1: [Proposal(s, True, float(v)) for s, v in zip(strings, scores)]}, objective)
     assert [t["string"] for t in table["top"]] == ["CCCCCCCC", "c1ccccc1", "CCO"]
     assert table["average_score"]["mean"] == pytest.approx(np.mean(scores))  # the average still counts every proposal
     assert table["average_score"]["sem"] is None  # one seed has no standard error, and says so
@@ -241,14 +237,12 @@ def test_progress_lines_give_the_best_so_far(expr_run):
     model = TrainedModel.load(expr_run)
     objective = get_objective("expr-fit")  # lower is better
     lines: list[str] = []
-    state = SeedRun(
-        model, objective, BOSettings(**{**TINY.__dict__, "iterations": 3}), 7, training_targets(model, objective)
-    ).run(log=lines.append)
+    record = SeedRun(model, objective, BOSettings(**{**TINY.__dict__, "iterations": 3}), 7).run(log=lines.append)
     for k, line in enumerate(lines):
-        seen = [p for it in state["iterations"][: k + 1] for p in it["proposals"] if p["valid"]]
-        batch = [p for p in state["iterations"][k]["proposals"] if p["valid"]]
-        assert f"best so far {min(p['score'] for p in seen):.3f}" in line if seen else "best so far none valid" in line
-        assert f"best of this batch {min(p['score'] for p in batch):.3f}" in line if batch else "none valid" in line
+        seen = [p for it in record.iterations[: k + 1] for p in it.proposals if p.valid]
+        batch = [p for p in record.iterations[k].proposals if p.valid]
+        assert f"best so far {min(p.score for p in seen):.3f}" in line if seen else "best so far none valid" in line
+        assert f"best of this batch {min(p.score for p in batch):.3f}" in line if batch else "none valid" in line
 
 
 def test_optimize_cli_table_files_and_resume(expr_run, capsys):
@@ -372,9 +366,9 @@ def test_training_targets_are_recomputed_when_the_objective_changes(expr_run):
 def test_an_interrupted_iteration_keeps_its_fitted_surrogate(expr_run, monkeypatch):
     model = TrainedModel.load(expr_run)
     objective = get_objective("expr-fit")
-    targets = training_targets(model, objective)
     settings = BOSettings(**{**TINY.__dict__, "iterations": 1})
-    straight = SeedRun(model, objective, settings, 5, targets).run()
+    start = TrainingStart(model, objective, settings.density_floor)
+    straight = SeedRun(model, objective, settings, 5, start).run()
     folder = objective_folder(model, objective, settings)
     (folder / "seed-5.json").unlink()
     (folder / "gp-seed-5.pt").unlink()
@@ -384,38 +378,22 @@ def test_an_interrupted_iteration_keeps_its_fitted_surrogate(expr_run, monkeypat
 
     monkeypatch.setattr(bo, "decode_points", interrupt)  # Ctrl-C while the first batch is decoded
     with pytest.raises(KeyboardInterrupt):
-        SeedRun(model, objective, settings, 5, targets).run()
+        SeedRun(model, objective, settings, 5, start).run()
     assert not (folder / "seed-5.json").exists() and (folder / "gp-seed-5.pt").exists()
     monkeypatch.undo()
     fits = []
     monkeypatch.setattr(SparseGP, "fit", lambda self, *a, **k: fits.append(1))
-    resumed = SeedRun(model, objective, settings, 5, targets).run()
+    resumed = SeedRun(model, objective, settings, 5, start).run()
     assert not fits  # the surrogate fitted before the interruption is used, not fitted again
-    assert [p["string"] for p in resumed["iterations"][0]["proposals"]] == [
-        p["string"] for p in straight["iterations"][0]["proposals"]
-    ]
+    assert [p.string for p in resumed.proposals] == [p.string for p in straight.proposals]
 
 
 def test_a_proposal_on_the_floor_is_not_counted_below_it(tmp_path):
     """The expression GVAE's floor-ei seed 3 saved a proposal at 30.9452 against a floor of 30.945207:
     rounding for saving, not the search, put it 7e-6 below; one 0.01 below is below."""
     objective = get_objective("expr-fit")
-    proposal = {"string": "x", "valid": True, "score": 1.0, "z": [0.0]}
-    state = {
-        "seed": 1,
-        "iterations": [
-            {
-                "iteration": 1,
-                "density_floor": 30.945207,
-                "surrogate": {"rmse": 1.0, "log_likelihood": -1.0, "n": 1},
-                "proposals": [
-                    proposal | {"log_density": 30.9452},
-                    proposal | {"log_density": 31.0},
-                    proposal | {"log_density": 30.935},
-                    proposal | {"log_density": 40.0},
-                ],
-            }
-        ],
-    }
-    result = write_summary(tmp_path, "m", objective, {}, {1: state}, None)
+    surrogate = {"rmse": 1.0, "log_likelihood": -1.0, "n": 1}
+    proposals = [Proposal("x", True, 1.0, [0.0], density) for density in (30.9452, 31.0, 30.935, 40.0)]
+    record = SeedRecord(1, "expr-fit", {}, [Iteration(1, surrogate, {}, proposals, density_floor=30.945207)])
+    result = write_summary(tmp_path, "m", objective, {}, {1: record}, None)
     assert result["bo"]["below_density_floor"]["mean"] == pytest.approx(0.25)

@@ -14,7 +14,8 @@ from grammar_rae.cli.main import main
 from grammar_rae.generation import pretrained
 from grammar_rae.generation.trained import TrainedModel, find_run
 from grammar_rae.objectives.registry import get_objective
-from grammar_rae.optimization.bo import objective_folder, training_targets
+from grammar_rae.optimization.bo import training_targets
+from grammar_rae.optimization.records import objective_folder
 from grammar_rae.reproduce.model_card import export_model, model_card
 
 

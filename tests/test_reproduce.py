@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from grammar_rae.cli.main import main
-from grammar_rae.optimization.bo import optimization_folder
+from grammar_rae.optimization.records import optimization_folder
 from grammar_rae.reproduce import pipeline
 from grammar_rae.reproduce.expressions import expressions_experiment
 from grammar_rae.reproduce.molecules import molecules_experiment

@@ -16,8 +16,10 @@ from grammar_rae.grammar.batch import parse_many
 from grammar_rae.grammar.cfg import Grammar
 from grammar_rae.objectives.registry import companion_objectives, get_objective, objective_names
 from grammar_rae.optimization.acquisition import ACQUISITIONS, SEARCHES
-from grammar_rae.optimization.bo import DEFAULT_INITIAL, STARTS, BOSettings, objective_folder
-from grammar_rae.optimization.report import mean_sem_text, optimization_figures, optimize, rescore
+from grammar_rae.optimization.bo import optimize
+from grammar_rae.optimization.records import objective_folder
+from grammar_rae.optimization.report import mean_sem_text, optimization_figures, rescore
+from grammar_rae.optimization.settings import DEFAULT_INITIAL, STARTS, BOSettings
 from grammar_rae.optimization.surrogate import SurrogateSettings
 
 
@@ -224,7 +226,7 @@ def print_table(result: dict) -> None:
             )
     if "below_density_floor" in result["bo"]:
         print(
-            f"BO proposals below the density floor (--density-floor {result['settings'].get('density_floor', 0.01)}): "
+            f"BO proposals below the density floor (--density-floor {BOSettings.from_record(result['settings']).density_floor}): "
             f"{mean_sem_text(result['bo']['below_density_floor'])}"
         )
     surrogate = result["bo"]["surrogate"]

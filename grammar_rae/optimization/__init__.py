@@ -2,10 +2,12 @@
 and the PMO sample-efficiency benchmark."""
 
 from grammar_rae.optimization.acquisition import ACQUISITIONS, SEARCHES
-from grammar_rae.optimization.bo import PROTOCOL, BOSettings, SeedRun, random_baseline
+from grammar_rae.optimization.bo import SeedRun, TrainingStart, optimize, random_baseline
 from grammar_rae.optimization.data_region import DataRegion
 from grammar_rae.optimization.pmo import PMOSettings, run_benchmark
-from grammar_rae.optimization.report import optimization_figures, optimize, rescore
+from grammar_rae.optimization.records import Iteration, Proposal, RandomRecord, SeedRecord
+from grammar_rae.optimization.report import optimization_figures, rescore
+from grammar_rae.optimization.settings import PROTOCOL, BOSettings
 from grammar_rae.optimization.surrogate import SparseGP, SurrogateSettings
 
 __all__ = [
@@ -14,10 +16,15 @@ __all__ = [
     "SEARCHES",
     "BOSettings",
     "DataRegion",
+    "Iteration",
     "PMOSettings",
+    "Proposal",
+    "RandomRecord",
+    "SeedRecord",
     "SeedRun",
     "SparseGP",
     "SurrogateSettings",
+    "TrainingStart",
     "optimization_figures",
     "optimize",
     "random_baseline",

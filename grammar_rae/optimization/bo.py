@@ -13,102 +13,34 @@ The starting points are the protocol's, the codes of every training molecule wit
 (``BOSettings.start``) a random ``initial`` of those, or ``initial`` points drawn from the ex-post
 density and decoded greedily, as ``sample`` does; the last needs no training data, so any
 objective runs offline on a shipped model. Objective calls are counted per seed, as PMO counts them.
+:func:`optimize` runs the seeds and the baseline and writes the summary (``optimization.report``);
+the records' shape is in ``optimization.records``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Sequence
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from grammar_rae.data.domains import domain_of
 from grammar_rae.data.validity import valid_mask
 from grammar_rae.errors import GrammarRAEError
 from grammar_rae.files import save_json, write_atomic
 from grammar_rae.generation.sampling import decode_points, run_density, sample
 from grammar_rae.generation.trained import TrainedModel
 from grammar_rae.objectives.registry import Objective
-from grammar_rae.optimization.acquisition import ACQUISITIONS, bounding_box, select_batch
+from grammar_rae.optimization.acquisition import bounding_box, select_batch
 from grammar_rae.optimization.data_region import DataRegion, below_floor
-from grammar_rae.optimization.surrogate import SparseGP, SurrogateSettings
+from grammar_rae.optimization.records import Iteration, Proposal, RandomRecord, SeedRecord, objective_folder
+from grammar_rae.optimization.report import write_summary
+from grammar_rae.optimization.settings import BOSettings
+from grammar_rae.optimization.surrogate import SparseGP
 from grammar_rae.progress import progress_bar
-from grammar_rae.run_folder import RunFolder
-
-STARTS = ("training", "density")
-# density draws scored to start from (chosen by measurement: docs/optimization.md, "Where BO starts")
-DEFAULT_INITIAL = 100
-
-
-@dataclass
-class BOSettings:
-    """BO's knobs. The defaults are the protocol's budget and search, started from ``initial``
-    (default 100) points of the model's ex-post density, as ``grammar-rae optimize`` starts
-    (offline, any objective); :data:`PROTOCOL` starts from every training string instead, as the
-    papers did. ``attempts=None`` takes the language's decodes per point (500 for molecules, 25 for
-    expressions)."""
-
-    iterations: int = 5
-    batch: int = 50
-    attempts: int | None = None
-    decode: str = "sample"
-    holdout: float = 0.1
-    search: str = "greedy"  # or "joint" (see optimization.acquisition)
-    restarts: int | None = None  # None: the search's default
-    raw_samples: int | None = None
-    surrogate: SurrogateSettings = field(default_factory=SurrogateSettings)
-    acquisition: str = "ei"  # or a density-aware one (see optimization.acquisition)
-    # the quantile (of the starting codes' and the GMM's own log-densities) bounding the data region
-    density_floor: float = 0.01
-    # where the surrogate starts: "density" draws, or "training" strings (see the module docstring)
-    start: str = "density"
-    # starting points: N draws or N training strings; None: DEFAULT_INITIAL draws, or every training string
-    initial: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.acquisition not in ACQUISITIONS:
-            raise GrammarRAEError(f"Unknown acquisition '{self.acquisition}': use one of {', '.join(ACQUISITIONS)}.")
-        if self.start not in STARTS:
-            raise GrammarRAEError(f"Unknown start '{self.start}': use one of {', '.join(STARTS)}.")
-        if self.start == "density" and self.initial is None:
-            self.initial = DEFAULT_INITIAL
-        if self.initial is not None and self.initial < 10:
-            raise GrammarRAEError(
-                f"BO needs at least 10 starting points (one in ten measures the surrogate), not {self.initial}."
-            )
-        if not 0.0 <= self.density_floor < 1.0:
-            raise GrammarRAEError(
-                f"The density floor is a quantile between 0 and 1 (0.01: at least 99% of the training "
-                f"codes and of the density's mass lie above it), not {self.density_floor}."
-            )
-
-    def attempts_for(self, grammar_name: str) -> int:
-        """Decodes per proposed point."""
-        if self.attempts is not None:
-            return self.attempts
-        return domain_of(grammar_name).bo_decodes
-
-    def record(self, grammar_name: str) -> dict:
-        """The settings as saved with every seed (a resumed seed must use the same ones)."""
-        return asdict(self) | {"attempts": self.attempts_for(grammar_name)}
-
-    def tag(self, grammar_name: str) -> str:
-        """``""`` for the protocol's settings, else a short digest of what differs from them (the
-        number of iterations aside: a run may be continued for more), so that BO with other
-        settings gets a folder of its own instead of clashing with the protocol's results."""
-        protocol = PROTOCOL.record(grammar_name)
-        changed = {k: v for k, v in self.record(grammar_name).items() if k != "iterations" and v != protocol[k]}
-        return hashlib.sha256(json.dumps(changed, sort_keys=True).encode()).hexdigest()[:8] if changed else ""
-
-
-PROTOCOL = BOSettings(start="training")  # the papers' BO: the surrogate starts from every training string
 
 
 def environment(device: str) -> dict:
@@ -125,23 +57,6 @@ def environment(device: str) -> dict:
         "botorch": botorch.__version__,
         "device": device,
     }
-
-
-def objective_folder(model: TrainedModel, objective: Objective, settings: BOSettings | None = None) -> Path:
-    """``<run>/optimization/<objective>/`` where the seeds' files of the protocol's settings live,
-    or ``<objective>-<tag>/`` for other ``settings`` (see ``BOSettings.tag``)."""
-    return optimization_folder(model.folder, objective.name, settings.tag(model.grammar.name) if settings else "")
-
-
-def optimization_folder(folder: Path, objective_name: str, tag: str = "") -> Path:
-    """Where :func:`objective_folder` puts the BO files of the run in ``folder``."""
-    name = objective_folder_name(objective_name)
-    return RunFolder(folder).optimization(f"{name}-{tag}" if tag else name)
-
-
-def objective_folder_name(objective: Objective | str) -> str:
-    """An objective's name as a folder name."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", objective if isinstance(objective, str) else objective.name)
 
 
 def training_targets(
@@ -176,6 +91,29 @@ def _targets_version(path: Path) -> str:
     return json.loads(sidecar.read_text()).get("version", "") if sidecar.exists() else ""
 
 
+class TrainingStart:
+    """The protocol's start, shared by every seed of a run: the code and score of every training
+    string and the data region around those codes, each found once, when a seed first needs it."""
+
+    def __init__(self, model: TrainedModel, objective: Objective, density_floor: float, progress: bool = False):
+        self.model, self.objective, self.density_floor, self.progress = model, objective, density_floor, progress
+
+    @cached_property
+    def targets(self) -> np.ndarray:
+        """The objective on every training string."""
+        return training_targets(self.model, self.objective, progress=self.progress)
+
+    @cached_property
+    def codes(self) -> np.ndarray:
+        """Every training string's code."""
+        return self.model.codes("train", progress=self.progress)
+
+    @cached_property
+    def region(self) -> DataRegion:
+        """The ex-post GMM's region above the density floor around the training codes."""
+        return DataRegion.of(run_density(self.model, "gmm")[0], self.codes, self.density_floor)
+
+
 class SeedRun:
     """One seed of the BO loop, resumable after every iteration."""
 
@@ -185,46 +123,39 @@ class SeedRun:
         objective: Objective,
         settings: BOSettings,
         seed: int,
-        targets: np.ndarray | None = None,
+        shared: TrainingStart | None = None,
     ):
-        """``targets``: the objective on every training string (the protocol's start needs them)."""
+        """``shared``: the protocol's start that several seeds share (made here when not given)."""
         self.model, self.objective, self.settings, self.seed = model, objective, settings, seed
         self.folder = objective_folder(model, objective, settings)
         self.path = self.folder / f"seed-{seed}.json"
         self.gp_path = self.folder / f"gp-seed-{seed}.pt"
         self.sign = 1.0 if objective.maximize else -1.0  # the GP always maximises
-        if settings.initial is None and targets is None:
-            raise GrammarRAEError("A start from the training molecules needs their scores (training_targets).")
-        self.training_targets = targets
-        self.state = self._load()
+        self.shared = None
+        if settings.initial is None:
+            self.shared = shared or TrainingStart(model, objective, settings.density_floor)
+        self.record = self._load()
 
-    def _load(self) -> dict:
-        fresh = {
-            "seed": self.seed,
-            "objective": self.objective.name,
-            "settings": self.settings.record(self.model.grammar.name),
-            "iterations": [],
-        }
+    def _load(self) -> SeedRecord:
+        fresh = SeedRecord(self.seed, self.objective.name, self.settings.record(self.model.grammar.name))
         if not self.path.exists():
             return fresh
-        state = json.loads(self.path.read_text())
-        saved = PROTOCOL.record(self.model.grammar.name) | state.get("settings", {})  # older files lack newer keys
-        same = {k: v for k, v in saved.items() if k != "iterations"}
-        if same != {k: v for k, v in fresh["settings"].items() if k != "iterations"}:
+        record = SeedRecord.load(self.path)
+        same = {k: v for k, v in record.full_settings.items() if k != "iterations"}
+        if same != {k: v for k, v in fresh.settings.items() if k != "iterations"}:
             raise GrammarRAEError(
                 f"{self.path} was made with other BO settings: use the same settings to resume it, or remove it."
             )
-        state["settings"] = fresh["settings"]  # the number of iterations may grow
-        return state
+        record.settings = fresh.settings  # the number of iterations may grow
+        return record
 
     @cached_property
     def codes(self) -> np.ndarray:
-        """The starting codes, encoded only when an iteration is left to run (several seeds of the
-        protocol's start share one encoding of the training set by assigning it here)."""
+        """The starting codes, encoded only when an iteration is left to run."""
+        if self.shared is not None:
+            return self.shared.codes
         if self.settings.start == "density":
-            return np.array([p["z"] for p in self.design], dtype=np.float32)
-        if self.settings.initial is None:
-            return self.model.codes("train")
+            return np.array([p.z for p in self.design], dtype=np.float32)
         data = self.model.data
         return self.model.encode_indices(
             data.sequences.indices, data.rows("train")[self._training_rows], False, None, 1000
@@ -233,9 +164,9 @@ class SeedRun:
     @cached_property
     def targets(self) -> np.ndarray:
         """The objective on the starting points."""
-        if self.settings.initial is None:
-            return self.training_targets
-        return np.array([p["score"] for p in self.design], dtype=np.float64)
+        if self.shared is not None:
+            return self.shared.targets
+        return np.array([p.score for p in self.design], dtype=np.float64)
 
     @cached_property
     def _training_rows(self) -> np.ndarray:
@@ -246,11 +177,11 @@ class SeedRun:
         )
 
     @cached_property
-    def design(self) -> list[dict]:
+    def design(self) -> list[Proposal]:
         """The scored points of an ``initial``-point start: training molecules at random, or points
         drawn from the ex-post GMM and decoded greedily; scored once and kept in the seed's file, so a
         resumed seed calls the objective no more."""
-        if "design" not in self.state:
+        if self.record.design is None:
             if self.settings.start == "density":
                 drawn = sample(self.model, self.settings.initial, "gmm", "argmax", seed=20_000 + self.seed)
                 points, strings = [[round(float(v), 6) for v in z] for z in drawn.z], drawn.strings
@@ -260,12 +191,11 @@ class SeedRun:
                 points = [None] * len(strings)
             valid = valid_mask(self.model.grammar.name, strings)
             scores = np.where(valid, self.objective(strings), self.objective.worst)
-            self.state["design"] = [
-                {"z": z, "string": s, "valid": bool(ok), "score": float(score)}
-                for z, s, ok, score in zip(points, strings, valid, scores)
+            self.record.design = [
+                Proposal(s, bool(ok), float(score), z) for z, s, ok, score in zip(points, strings, valid, scores)
             ]
-            save_json(self.path, self.state)
-        return self.state["design"]
+            self.record.save(self.path)
+        return self.record.design
 
     @cached_property
     def _split(self) -> tuple[np.ndarray, np.ndarray]:
@@ -283,38 +213,35 @@ class SeedRun:
         """Starting points the surrogate is fitted on."""
         return self._split[1]
 
-    @property
-    def objective_calls(self) -> dict:
-        """The objective's calls of this seed: to score the start and the proposals (PMO's count)."""
-        return {"start": len(self.targets), "proposals": sum(len(it["proposals"]) for it in self.state["iterations"])}
-
     @cached_property
     def region(self) -> DataRegion:
         """The ex-post GMM's region above the density floor (constrains the density-aware
         acquisitions; for every acquisition, says which proposals fell outside)."""
+        if self.shared is not None:
+            return self.shared.region
         density, _ = run_density(self.model, "gmm")
         return DataRegion.of(density, self.codes, self.settings.density_floor)
 
     @property
     def done(self) -> bool:
         """Whether every iteration has finished."""
-        return len(self.state["iterations"]) >= self.settings.iterations
+        return len(self.record.iterations) >= self.settings.iterations
 
     def _observed(self) -> tuple[np.ndarray, np.ndarray]:
-        proposals = [p for it in self.state["iterations"] for p in it["proposals"]]
-        x = np.array([p["z"] for p in proposals], dtype=np.float32).reshape(-1, self.codes.shape[1])
-        y = np.array([p["score"] for p in proposals], dtype=np.float64)
+        proposals = self.record.proposals
+        x = np.array([p.z for p in proposals], dtype=np.float32).reshape(-1, self.codes.shape[1])
+        y = np.array([p.score for p in proposals], dtype=np.float64)
         return x, y
 
-    def run(self, log: Callable[[str], object] = lambda _: None, progress: bool = False) -> dict:
-        """Run the remaining iterations; returns the seed's state."""
+    def run(self, log: Callable[[str], object] = lambda _: None, progress: bool = False) -> SeedRecord:
+        """Run the remaining iterations; returns the seed's record."""
         if self.done:
-            return self.state
+            return self.record
         gp = SparseGP(self.codes.shape[1], self.settings.surrogate, self.seed)
         fitted_for = 0  # the iteration whose surrogate is already fitted (saved before an interruption)
         if self.gp_path.exists():
             saved = torch.load(self.gp_path, weights_only=True)
-            fitted_for = int(saved.pop("fitted_for", len(self.state["iterations"])))
+            fitted_for = int(saved.pop("fitted_for", len(self.record.iterations)))
             if fitted_for:
                 gp.load_state_dict(saved, *self._fit_data(*self._observed()))
         bounds = bounding_box(self.codes)
@@ -325,7 +252,7 @@ class SeedRun:
             )
         attempts = self.settings.attempts_for(self.model.grammar.name)
         while not self.done:
-            iteration = len(self.state["iterations"]) + 1
+            iteration = len(self.record.iterations) + 1
             started = time.perf_counter()
             x_seen, y_seen = self._observed()
             x_fit, y_fit = self._fit_data(x_seen, y_seen)
@@ -354,45 +281,39 @@ class SeedRun:
             )
             valid = valid_mask(self.model.grammar.name, strings)
             scores = np.where(valid, self.objective(strings), self.objective.worst)
-            self.state["iterations"].append(
-                {
-                    "iteration": iteration,
-                    "surrogate": {
+            self.record.iterations.append(
+                Iteration(
+                    iteration,
+                    surrogate={
                         "rmse": metrics.rmse,
                         "log_likelihood": metrics.log_likelihood,
                         "n": metrics.n,
                         "sign": self.sign,
                     },
-                    "seconds": {
+                    seconds={
                         "fit": round(fitted - started, 1),
                         "select": round(selected - fitted, 1),
                         "decode_and_score": round(time.perf_counter() - selected, 1),
                     },
-                    "environment": environment(str(self.model.device)),
-                    "density_floor": round(self.region.floor, 6),
-                    "proposals": [
-                        {
-                            "z": [round(float(v), 6) for v in point],
-                            "string": s,
-                            "valid": bool(ok),
-                            "score": float(score),
-                            "log_density": round(float(d), 4),
-                        }
+                    environment=environment(str(self.model.device)),
+                    density_floor=round(self.region.floor, 6),
+                    proposals=[
+                        Proposal(s, bool(ok), float(score), [round(float(v), 6) for v in point], round(float(d), 4))
                         for point, s, ok, score, d in zip(z, strings, valid, scores, log_density)
                     ],
-                }
+                )
             )
-            self.state["objective_calls"] = self.objective_calls
-            save_json(self.path, self.state)
-            seen = [p for it in self.state["iterations"] for p in it["proposals"]]
+            self.record.objective_calls = {"start": len(self.targets), "proposals": len(self.record.proposals)}
+            self.record.save(self.path)
+            seen = self.record.proposals
             log(
                 f"seed {self.seed}, iteration {iteration}: {int(valid.sum())}/{len(valid)} valid, "
                 f"best of this batch {self._best_text(scores, valid)}, best so far "
-                f"{self._best_text(np.array([p['score'] for p in seen]), np.array([p['valid'] for p in seen]))}, "
+                f"{self._best_text(np.array([p.score for p in seen]), np.array([p.valid for p in seen]))}, "
                 f"surrogate RMSE {metrics.rmse:.3f}, {int((~below_floor(log_density, self.region.floor)).sum())}/{len(z)} "
                 "in the data region"
             )
-        return self.state
+        return self.record
 
     def _save_gp(self, gp: SparseGP, iteration: int) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -417,7 +338,7 @@ def random_baseline(
     seed: int,
     density: str = "gmm",
     progress: bool = False,
-) -> dict:
+) -> RandomRecord:
     """The same budget (iterations × batch points) drawn from the run's ex-post density.
 
     Args:
@@ -431,21 +352,57 @@ def random_baseline(
     path = objective_folder(model, objective, settings) / f"random-seed-{seed}.json"
     points, attempts = settings.iterations * settings.batch, settings.attempts_for(model.grammar.name)
     if path.exists():
-        state = json.loads(path.read_text())
-        if (state.get("density"), len(state["proposals"]), state.get("attempts")) == (density, points, attempts):
-            return state
+        saved = RandomRecord.load(path)
+        if (saved.density, len(saved.proposals), saved.attempts) == (density, points, attempts):
+            return saved
     dens, _ = run_density(model, density)
     z = dens.sample(points, seed=10_000 + seed)
     strings = decode_points(model, z, settings.decode, attempts, seed=10_000 + seed, progress=progress)
     valid = valid_mask(model.grammar.name, strings)
     scores = np.where(valid, objective(strings), objective.worst)
-    state = {
-        "seed": seed,
-        "density": density,
-        "attempts": attempts,
-        "proposals": [
-            {"string": s, "valid": bool(ok), "score": float(score)} for s, ok, score in zip(strings, valid, scores)
-        ],
-    }
-    save_json(path, state)
-    return state
+    record = RandomRecord(
+        seed, density, attempts, [Proposal(s, bool(ok), float(score)) for s, ok, score in zip(strings, valid, scores)]
+    )
+    record.save(path)
+    return record
+
+
+def optimize(
+    model: TrainedModel,
+    objective: Objective,
+    seeds: Sequence[int] = tuple(range(1, 11)),
+    settings: BOSettings | None = None,
+    baseline: bool = True,
+    extra: Sequence[Objective] = (),
+    log: Callable[[str], object] = print,
+    progress: bool = False,
+) -> dict:
+    """Run (or resume) every seed, then the random baseline; save and return the summary.
+
+    Args:
+        model: the trained model searched in.
+        objective: what is optimised.
+        seeds: the BO seeds.
+        settings: the BO settings (default: a start from the ex-post density).
+        baseline: run the random-sampling baseline too.
+        extra: objectives also reported for the top strings (e.g. raw penalized logP).
+        log: where progress lines go.
+        progress: show progress bars.
+    """
+    settings = settings or BOSettings()
+    objective.check_grammar(model.grammar.name)
+    shared = TrainingStart(model, objective, settings.density_floor, progress) if settings.initial is None else None
+    runs = {seed: SeedRun(model, objective, settings, seed, shared).run(log, progress) for seed in seeds}
+    randoms = None
+    if baseline:
+        log(f"random baseline: {settings.iterations * settings.batch} points per seed from the ex-post GMM")
+        randoms = {seed: random_baseline(model, objective, settings, seed, progress=progress) for seed in seeds}
+    return write_summary(
+        objective_folder(model, objective, settings),
+        str(model.folder),
+        objective,
+        settings.record(model.grammar.name),
+        runs,
+        randoms,
+        extra,
+    )

@@ -1,4 +1,4 @@
-"""``optimize``: the BO protocol over several seeds plus the random baseline, summarised in the
+"""What BO's records say: the seeds of ``optimize`` and the random baseline summarised in the
 paper's table (fraction valid, average score of valid proposals ± standard error over seeds,
 top-3 strings, surrogate RMSE and log-likelihood) and saved as ``optimization.json`` and a CSV of
 every proposal."""
@@ -6,7 +6,7 @@ every proposal."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -19,16 +19,17 @@ from grammar_rae.files import save_json, write_atomic
 from grammar_rae.generation.sampling import run_density
 from grammar_rae.generation.trained import TrainedModel
 from grammar_rae.objectives.registry import Objective
-from grammar_rae.optimization.bo import (
-    PROTOCOL,
-    BOSettings,
-    SeedRun,
+from grammar_rae.optimization.data_region import below_floor
+from grammar_rae.optimization.records import (
+    Proposal,
+    RandomRecord,
+    SeedRecord,
     objective_folder,
     objective_folder_name,
-    random_baseline,
-    training_targets,
+    random_records,
+    seed_records,
 )
-from grammar_rae.optimization.data_region import below_floor
+from grammar_rae.optimization.settings import PROTOCOL, BOSettings
 
 
 def mean_sem(values: Sequence[float]) -> dict:
@@ -41,18 +42,18 @@ def mean_sem(values: Sequence[float]) -> dict:
     return {"mean": float(values.mean()), "sem": sem}
 
 
-def summarise(proposals_by_seed: dict[int, list[dict]], objective: Objective, top: int = 3) -> dict:
+def summarise(proposals_by_seed: dict[int, list[Proposal]], objective: Objective, top: int = 3) -> dict:
     """Fraction valid and average valid score (mean ± standard error over seeds, from the sample std) and the top strings.
     The top list names each molecule (canonical form) once, by the first string that proposed it:
     ``CCCCCCCC`` and ``CCCCCCC(C)`` are both octane."""
     canonical = domain_of(objective.grammar).canonical
     fractions, averages, best = [], [], {}
     for proposals in proposals_by_seed.values():
-        valid = [p for p in proposals if p["valid"]]
+        valid = [p for p in proposals if p.valid]
         fractions.append(len(valid) / len(proposals) if proposals else np.nan)
-        averages.append(np.mean([p["score"] for p in valid]) if valid else np.nan)
+        averages.append(np.mean([p.score for p in valid]) if valid else np.nan)
         for p in valid:
-            best.setdefault(canonical(p["string"]) or p["string"], (p["string"], p["score"]))
+            best.setdefault(canonical(p.string) or p.string, (p.string, p.score))
     ranked = sorted(best.values(), key=lambda kv: kv[1], reverse=objective.maximize)[:top]
     return {
         "seeds": sorted(proposals_by_seed),
@@ -62,61 +63,16 @@ def summarise(proposals_by_seed: dict[int, list[dict]], objective: Objective, to
     }
 
 
-def optimize(
-    model: TrainedModel,
-    objective: Objective,
-    seeds: Sequence[int] = tuple(range(1, 11)),
-    settings: BOSettings | None = None,
-    baseline: bool = True,
-    extra: Sequence[Objective] = (),
-    log: Callable[[str], object] = print,
-    progress: bool = False,
-) -> dict:
-    """Run (or resume) every seed, then the random baseline; save and return the summary.
-
-    Args:
-        model: the trained model searched in.
-        objective: what is optimised.
-        seeds: the BO seeds.
-        settings: the BO settings (default: the protocol's).
-        baseline: run the random-sampling baseline too.
-        extra: objectives also reported for the top strings (e.g. raw penalized logP).
-        log: where progress lines go.
-        progress: show progress bars.
-    """
-    settings = settings or BOSettings()
-    objective.check_grammar(model.grammar.name)
-    protocol_start = settings.initial is None
-    targets = training_targets(model, objective, progress=progress) if protocol_start else None
-    folder = objective_folder(model, objective, settings)
-    seed_runs = {seed: SeedRun(model, objective, settings, seed, targets) for seed in seeds}
-    if protocol_start and not all(run.done for run in seed_runs.values()):
-        first = next(iter(seed_runs.values()))
-        first.codes = model.codes("train", progress=progress)  # encoded once for the seeds still to run,
-        for run in seed_runs.values():  # and the data region found once for them all
-            run.codes, run.region = first.codes, first.region
-    runs = {seed: run.run(log, progress) for seed, run in seed_runs.items()}
-    randoms = None
-    if baseline:
-        log(f"random baseline: {settings.iterations * settings.batch} points per seed from the ex-post GMM")
-        randoms = {
-            seed: random_baseline(model, objective, settings, seed, progress=progress)["proposals"] for seed in seeds
-        }
-    return write_summary(
-        folder, str(model.folder), objective, settings.record(model.grammar.name), runs, randoms, extra
-    )
-
-
 def write_summary(
     folder: Path,
     model: str,
     objective: Objective,
     settings: dict,
-    runs: dict[int, dict],
-    randoms: dict[int, list[dict]] | None,
+    runs: dict[int, SeedRecord],
+    randoms: dict[int, RandomRecord] | None,
     extra: Sequence[Objective] = (),
 ) -> dict:
-    """Summarise the seeds' states (and the random baseline's proposals) into
+    """Summarise the seeds' records (and the random baseline's) into
     ``optimization.json`` and ``proposals.csv``; returns the summary.
 
     Args:
@@ -124,19 +80,17 @@ def write_summary(
         model: the model's name for the summary.
         objective: what was optimised.
         settings: the BO settings' record.
-        runs: each seed's state.
-        randoms: each seed's random-baseline proposals (None: no baseline).
+        runs: each seed's record.
+        randoms: each seed's random-baseline record (None: no baseline).
         extra: objectives also reported for the top strings.
     """
-    bo = summarise({s: [p for it in st["iterations"] for p in it["proposals"]] for s, st in runs.items()}, objective)
+    bo = summarise({s: record.proposals for s, record in runs.items()}, objective)
     bo["surrogate"] = {
-        "rmse": mean_sem([st["iterations"][0]["surrogate"]["rmse"] for st in runs.values()]),
-        "log_likelihood": mean_sem([st["iterations"][0]["surrogate"]["log_likelihood"] for st in runs.values()]),
+        "rmse": mean_sem([record.iterations[0].surrogate["rmse"] for record in runs.values()]),
+        "log_likelihood": mean_sem([record.iterations[0].surrogate["log_likelihood"] for record in runs.values()]),
         "note": "first iteration of each seed; held-out 10% of the starting points; in the maximised units (sign applied)",
     }
-    calls = [
-        st["objective_calls"] for st in runs.values() if "objective_calls" in st
-    ]  # absent in seeds run before it was counted
+    calls = [record.objective_calls for record in runs.values() if record.objective_calls is not None]
     if calls:
         bo["objective_calls"] = {
             "start": float(np.mean([c["start"] for c in calls])),
@@ -145,12 +99,12 @@ def write_summary(
         }
     below = {
         s: [
-            bool(below_floor(p["log_density"], it["density_floor"]))
-            for it in st["iterations"]
-            if "density_floor" in it
-            for p in it["proposals"]
+            bool(below_floor(p.log_density, it.density_floor))
+            for it in record.iterations
+            if it.density_floor is not None
+            for p in it.proposals
         ]
-        for s, st in runs.items()
+        for s, record in runs.items()
     }
     if any(below.values()):  # seeds run before the density floor was recorded are left out
         bo["below_density_floor"] = mean_sem([np.mean(b) for b in below.values() if b])
@@ -162,14 +116,18 @@ def write_summary(
         "bo": bo,
     }
     rows = [
-        {"method": "bo", "seed": s, "iteration": it["iteration"], **{k: p[k] for k in ("string", "valid", "score")}}
-        for s, st in runs.items()
-        for it in st["iterations"]
-        for p in it["proposals"]
+        {"method": "bo", "seed": s, "iteration": it.iteration, "string": p.string, "valid": p.valid, "score": p.score}
+        for s, record in runs.items()
+        for it in record.iterations
+        for p in it.proposals
     ]
     if randoms is not None:
-        result["random"] = summarise(randoms, objective)
-        rows += [{"method": "random", "seed": s, "iteration": None, **p} for s, ps in randoms.items() for p in ps]
+        result["random"] = summarise({s: record.proposals for s, record in randoms.items()}, objective)
+        rows += [
+            {"method": "random", "seed": s, "iteration": None, "string": p.string, "valid": p.valid, "score": p.score}
+            for s, record in randoms.items()
+            for p in record.proposals
+        ]
     for other in extra:
         for table in (result["bo"], result.get("random", {})):
             for entry in table.get("top", []):
@@ -180,43 +138,41 @@ def write_summary(
     return result
 
 
-def _rescored(proposals: list[dict], objective: Objective) -> list[dict]:
-    strings = [p["string"] if p["valid"] else None for p in proposals]
-    scores = objective(strings)
-    return [p | {"score": float(score) if p["valid"] else objective.worst} for p, score in zip(proposals, scores)]
+def _rescore(proposals: list[Proposal], objective: Objective) -> None:
+    scores = objective([p.string if p.valid else None for p in proposals])
+    for p, score in zip(proposals, scores):
+        p.score = float(score) if p.valid else objective.worst
 
 
 def rescore(folder: Path, objective: Objective, extra: Sequence[Objective] = ()) -> dict:
     """Score the saved proposals of every seed (and of the random baseline) again with the
     objective as it is defined now, rewrite the seeds' files and the summary; runs no BO.
     (The surrogate of each seed saw the scores of its time; only the reported numbers change.)"""
-    folder = Path(folder)
-    summary_path = folder / "optimization.json"
-    if not summary_path.exists():
-        raise GrammarRAEError(f"{folder} has no optimization.json: there are no finished BO results to score again.")
-    summary = json.loads(summary_path.read_text())
-    runs = {}
-    for path in sorted(folder.glob("seed-*.json")):
-        state = json.loads(path.read_text())
-        for iteration in state["iterations"]:
-            iteration["proposals"] = _rescored(iteration["proposals"], objective)
-        save_json(path, state)
-        runs[state["seed"]] = state
-    randoms = {}
-    for path in sorted(folder.glob("random-seed-*.json")):
-        state = json.loads(path.read_text())
-        state["proposals"] = _rescored(state["proposals"], objective)
-        save_json(path, state)
-        randoms[state["seed"]] = state["proposals"]
-    return write_summary(
-        folder,
-        summary["model"],
-        objective,
-        summary["settings"],
-        dict(sorted(runs.items())),
-        dict(sorted(randoms.items())) if randoms else None,
-        extra,
-    )
+    _saved_summary(folder)  # refused before anything is scored
+    for seed, record in seed_records(folder).items():
+        for iteration in record.iterations:
+            _rescore(iteration.proposals, objective)
+        record.save(Path(folder) / f"seed-{seed}.json")
+    for seed, record in random_records(folder).items():
+        _rescore(record.proposals, objective)
+        record.save(Path(folder) / f"random-seed-{seed}.json")
+    return resummarise(folder, objective, extra)
+
+
+def resummarise(folder: Path, objective: Objective, extra: Sequence[Objective] = ()) -> dict:
+    """Write ``optimization.json`` and ``proposals.csv`` again from the seeds' records as saved
+    (e.g. after seeds were added by hand or the files were lost); runs no BO and scores nothing
+    but ``extra`` on the top strings."""
+    summary = _saved_summary(folder)
+    runs, randoms = seed_records(folder), random_records(folder)
+    return write_summary(folder, summary["model"], objective, summary["settings"], runs, randoms or None, extra)
+
+
+def _saved_summary(folder: Path) -> dict:
+    path = Path(folder) / "optimization.json"
+    if not path.exists():
+        raise GrammarRAEError(f"{folder} has no optimization.json: there are no finished BO results to summarise.")
+    return json.loads(path.read_text())
 
 
 def proposal_scores(folder: Path) -> dict[str, dict[int, list[float]]]:
@@ -313,7 +269,7 @@ def compare_settings(model: TrainedModel, objective: Objective) -> list[Path]:
     for label, (folder, result) in results.items():
         frame = pd.read_csv(folder / "proposals.csv")
         below = result["bo"].get("below_density_floor") or _share_below(
-            model, folder, floors.get(result["settings"].get("density_floor", 0.01))
+            model, folder, floors.get(BOSettings.from_record(result["settings"]).density_floor)
         )
         rows.append(
             _comparison_row(
@@ -429,12 +385,9 @@ def _recorded_floors(folders) -> dict[float, float]:
     for every run of one model: the GMM and the training codes fix it)."""
     floors = {}
     for folder in folders:
-        for path in sorted(folder.glob("seed-*.json")):
-            state = json.loads(path.read_text())
-            recorded = [it["density_floor"] for it in state["iterations"] if "density_floor" in it]
-            if recorded:
-                floors[state["settings"].get("density_floor", 0.01)] = recorded[0]
-                break
+        recorded = [record for record in seed_records(folder).values() if record.density_floor is not None]
+        if recorded:
+            floors[recorded[0].full_settings["density_floor"]] = recorded[0].density_floor
     return floors
 
 
@@ -445,8 +398,8 @@ def _share_below(model: TrainedModel, folder: Path, floor: float | None) -> dict
         return None
     density, _ = run_density(model, "gmm")
     shares = []
-    for path in sorted(folder.glob("seed-*.json")):
-        z = np.array([p["z"] for it in json.loads(path.read_text())["iterations"] for p in it["proposals"]])
+    for record in seed_records(folder).values():
+        z = np.array([p.z for p in record.proposals])
         shares.append(float(np.mean(below_floor(density.score_samples(z), floor))) if len(z) else np.nan)
     return mean_sem(shares)
 

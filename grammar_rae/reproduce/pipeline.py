@@ -22,8 +22,10 @@ from grammar_rae.evaluation.protocol import EvaluationSettings, evaluate, evalua
 from grammar_rae.files import locked, save_json, write_atomic
 from grammar_rae.generation.trained import TrainedModel
 from grammar_rae.objectives.registry import Objective, get_objective
-from grammar_rae.optimization.bo import BOSettings, optimization_folder
-from grammar_rae.optimization.report import optimization_figures, optimize, proposal_scores
+from grammar_rae.optimization.bo import optimize
+from grammar_rae.optimization.records import optimization_folder
+from grammar_rae.optimization.report import optimization_figures, proposal_scores
+from grammar_rae.optimization.settings import BOSettings
 from grammar_rae.reproduce.tables import results_markdown
 from grammar_rae.training.api import train
 

@@ -4,7 +4,7 @@ result); the ``quick`` and ``full`` scales belong to each experiment's own modul
 from __future__ import annotations
 
 from grammar_rae.evaluation.protocol import EvaluationSettings
-from grammar_rae.optimization.bo import BOSettings
+from grammar_rae.optimization.settings import BOSettings
 from grammar_rae.optimization.surrogate import SurrogateSettings
 from grammar_rae.reproduce.pipeline import Experiment
 
