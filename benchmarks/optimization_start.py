@@ -74,7 +74,7 @@ def main() -> None:
             settings = BOSettings(
                 iterations=args.iterations, batch=args.batch, attempts=args.attempts, start=start, initial=initial
             )
-            optimize(model, objective, seeds, settings, baseline=False, log=lambda _: None)
+            optimize(model, objective, seeds, settings, baseline=False)
             folder = objective_folder(model, objective, settings)
             records = [SeedRecord.load(folder / f"seed-{seed}.json") for seed in seeds]
             figures = np.array([seed_figures(record, objective.maximize) for record in records])

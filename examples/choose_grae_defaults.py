@@ -57,7 +57,6 @@ def run(beta: float, lam: float, epochs: int, runs: Path, results: dict, out: Pa
         beta=beta,
         lam=lam,
         reg="l2",
-        progress=False,
     )
     results[key] = {"beta": beta, "lam": lam, **score(folder)}
     print(key, results[key], flush=True)

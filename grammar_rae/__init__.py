@@ -2,8 +2,13 @@
 
 ``Grammar``, ``Parser`` and ``Tokenizer`` need no torch; ``train`` and ``TrainedModel`` need it.
 All are imported on first use, so that ``import grammar_rae`` (and ``grammar-rae --help``)
-stays light.
+stays light. Messages and progress bars go through ``logging`` (logger ``grammar_rae``), silent
+until the application sets a level: ``logging.basicConfig(level=logging.INFO)`` shows them.
 """
+
+import logging
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = ["Grammar", "Parser", "Tokenizer", "TrainedModel", "train"]
 __version__ = "0.1.0"

@@ -55,7 +55,7 @@ def parallel_map(
     items: Sequence[T],
     workers: int | None = None,
     chunk_size: int = 1000,
-    progress: bool | str = False,
+    desc: str | None = None,
 ) -> list[R]:
     """``[function(item) for item in items]`` on several processes. Small inputs (one chunk) and
     ``workers == 1`` run in this process.
@@ -65,15 +65,13 @@ def parallel_map(
         items: the inputs.
         workers: processes (default: all cores).
         chunk_size: items per task.
-        progress: show a bar (a string sets its description).
+        desc: names a progress bar, shown while progress is (``grammar_rae.progress``); None: no bar.
     """
     workers = workers or default_workers()
     jobs = [(function, items[i : i + chunk_size]) for i in range(0, len(items), chunk_size)]
     serial = workers == 1 or len(jobs) <= 1
     context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
-    bar = progress_bar(
-        total=len(items), desc=progress if isinstance(progress, str) else None, enabled=bool(progress), smoothing=0.1
-    )
+    bar = progress_bar(total=len(items), desc=desc, enabled=None if desc else False, smoothing=0.1)
     out: list[R] = []
     with bar, contextlib.nullcontext() if serial else context.Pool(min(workers, len(jobs)), quiet_worker) as pool:
         for done in map(_apply_chunk, jobs) if serial else pool.imap(_apply_chunk, jobs):

@@ -5,10 +5,15 @@ scheduler) tqdm would write its redraws as carriage returns on one ever-growing 
 caller would switch the bar off and the work would go silent for minutes. There, a bar writes one
 plain line per update instead, at most every ``LOG_INTERVAL`` seconds, so a long step shows that
 it is alive and how far it has got, and a log file stays readable line by line.
+
+Whether bars are shown follows the package's log level, as its messages do (``logging``, logger
+``grammar_rae``): shown when INFO gets through, which the CLI sets unless ``-q`` is given; in
+Python, ``logging.basicConfig(level=logging.INFO)`` shows them, and the default (WARNING) hides them.
 """
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from typing import TextIO
@@ -16,6 +21,12 @@ from typing import TextIO
 from tqdm import tqdm
 
 LOG_INTERVAL = 10.0  # seconds between progress lines when the output is not a terminal
+LOGGER = "grammar_rae"  # the package's logger, whose level decides whether progress is shown
+
+
+def shown() -> bool:
+    """Whether progress is shown: when the package's logger lets INFO messages through."""
+    return logging.getLogger(LOGGER).isEnabledFor(logging.INFO)
 
 
 class _Lines:
@@ -66,8 +77,29 @@ def is_terminal(stream: TextIO | None = None) -> bool:
     return bool(getattr(stream, "isatty", lambda: False)())
 
 
-class _LoggedBar(tqdm):
-    """A tqdm bar writing to :class:`_Lines`, whose last state is written when it closes."""
+class _Bar(tqdm):
+    """A shown bar, counted as open from its creation until it closes: work done inside it (an
+    encoding inside a reconstruction, a parse inside a preparation) draws no bar of its own, so
+    bars never interleave on the screen or in a log."""
+
+    open = 0
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _Bar.open += 1
+        self.counted = True
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            if getattr(self, "counted", False):
+                _Bar.open -= 1
+                self.counted = False
+
+
+class _LoggedBar(_Bar):
+    """A bar writing to :class:`_Lines`, whose last state is written when it closes."""
 
     def __init__(self, *args, lines: _Lines, **kwargs):
         self.lines = lines
@@ -82,10 +114,13 @@ class _LoggedBar(tqdm):
             super().close()
 
 
-def progress_bar(total: int | None = None, desc: str | None = None, enabled: bool = True, **options) -> tqdm:
+def progress_bar(total: int | None = None, desc: str | None = None, enabled: bool | None = None, **options) -> tqdm:
     """A tqdm bar on standard error: redrawn on a terminal, a line at most every ``LOG_INTERVAL``
-    seconds elsewhere (and always its last state); ``enabled=False`` shows nothing. ``options`` go to tqdm."""
-    if enabled and not is_terminal():
+    seconds elsewhere (and always its last state); shown when progress is (:func:`shown`), unless
+    ``enabled`` says otherwise, and not inside another shown bar. ``options`` go to tqdm."""
+    if not (shown() if enabled is None else enabled) or _Bar.open:
+        return tqdm(total=total, desc=desc, disable=True, **options)
+    if not is_terminal():
         options = {**options, "mininterval": LOG_INTERVAL, "dynamic_ncols": False, "ncols": 100, "ascii": True}
         return _LoggedBar(total=total, desc=desc, lines=_Lines(sys.stderr), **options)
-    return tqdm(total=total, desc=desc, disable=not enabled, **options)
+    return _Bar(total=total, desc=desc, **options)

@@ -279,7 +279,7 @@ class RunData:
     def of(cls, folder: str | Path) -> RunData:
         """The data of the run in ``folder`` (prepared from the cache, or again if the cache is gone)."""
         saved = read_config(Path(folder))
-        dataset = run_dataset(Grammar.load(saved["grammar"]), saved["data"], progress=True)
+        dataset = run_dataset(Grammar.load(saved["grammar"]), saved["data"])
         if dataset.meta["source_sha256"] != saved["data"]["sha256"]:
             raise RunError(f"The data of {folder} ({saved['data']['source']}) has changed since the run was trained.")
         model_config, train_config = ModelConfig.from_dict(saved["model"]), TrainConfig.from_dict(saved["train"])

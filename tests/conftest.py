@@ -89,9 +89,7 @@ def isolated_cache(tmp_path, monkeypatch) -> Path:
     return tmp_path / "cache"
 
 
-SMALL_MODEL = dict(
-    preset="cpu", gru_hidden=48, gru_layers=1, latent_dim=8, batch_size=64, progress=False, log=lambda *_: None
-)
+SMALL_MODEL = dict(preset="cpu", gru_hidden=48, gru_layers=1, latent_dim=8, batch_size=64)
 
 
 def small_run(out: Path, grammar: str, model: str, data: Path, **settings) -> Path:

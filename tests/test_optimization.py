@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -233,11 +234,13 @@ def test_seed_statistics_by_hand():
     assert stats["by_iteration"]["average_score"] == pytest.approx([(octane + ethanol) / 2, benzene])
 
 
-def test_progress_lines_give_the_best_so_far(expr_run):
+def test_progress_lines_give_the_best_so_far(expr_run, caplog):
     model = TrainedModel.load(expr_run)
     objective = get_objective("expr-fit")  # lower is better
-    lines: list[str] = []
-    record = SeedRun(model, objective, BOSettings(**{**TINY.__dict__, "iterations": 3}), 7).run(log=lines.append)
+    with caplog.at_level(logging.INFO, logger="grammar_rae.optimization"):
+        record = SeedRun(model, objective, BOSettings(**{**TINY.__dict__, "iterations": 3}), 7).run()
+    lines = [r.getMessage() for r in caplog.records if r.name == "grammar_rae.optimization.bo"]
+    assert len(lines) == 3
     for k, line in enumerate(lines):
         seen = [p for it in record.iterations[: k + 1] for p in it.proposals if p.valid]
         batch = [p for p in record.iterations[k].proposals if p.valid]
@@ -320,12 +323,11 @@ def test_optimize_api_reports_extra_objectives(expr_run, monkeypatch):
         settings=TINY,
         baseline=False,
         extra=[get_objective(lambda s: [1.0] * len(s))],
-        log=lambda *_: None,
     )
     assert "random" not in result and all("<lambda>" in t for t in result["bo"]["top"])
     # a finished seed resumes from its file alone: no encoding of the training set, no GP
     monkeypatch.setattr(TrainedModel, "codes", lambda *_: pytest.fail("a finished seed encoded the training set"))
-    again = optimize(model, get_objective("expr-fit"), seeds=[3], settings=TINY, baseline=False, log=lambda *_: None)
+    again = optimize(model, get_objective("expr-fit"), seeds=[3], settings=TINY, baseline=False)
     assert again["bo"]["fraction_valid"] == result["bo"]["fraction_valid"]
 
 

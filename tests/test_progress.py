@@ -1,12 +1,26 @@
-"""Progress off a terminal: long work writes whole lines to standard error, never goes silent."""
+"""Progress off a terminal: long work writes whole lines to standard error, never goes silent;
+whether it shows follows the package's log level (the CLI's -q and -v)."""
 
 from __future__ import annotations
 
 import io
+import logging
+
+import pytest
 
 from grammar_rae import progress
 from grammar_rae.cli.main import main
 from grammar_rae.progress import progress_bar
+
+
+@pytest.fixture(autouse=True)
+def shown():
+    """Progress shown, as the CLI shows it by default (INFO); restored afterwards."""
+    package = logging.getLogger("grammar_rae")
+    level = package.level
+    package.setLevel(logging.INFO)
+    yield
+    package.setLevel(level)
 
 
 def test_off_a_terminal_a_bar_writes_whole_lines_at_most_every_interval(capsys):
@@ -64,3 +78,31 @@ def test_a_bar_that_stops_short_still_writes_its_last_count(capsys):
             bar.update()
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 2 and "0/10" in lines[0] and "7/10" in lines[-1] and lines[-1].startswith("work:  70%")
+
+
+def test_progress_follows_the_log_level(capsys):
+    logging.getLogger("grammar_rae").setLevel(logging.WARNING)  # Python's default: a library stays quiet
+    with progress_bar(total=3, desc="hidden") as bar:
+        bar.update(3)
+    assert capsys.readouterr().err == ""
+
+
+def test_work_inside_a_bar_draws_no_bar_of_its_own(capsys):
+    with progress_bar(total=2, desc="outer") as outer:
+        for _ in range(2):
+            with progress_bar(total=5, desc="inner") as inner:
+                inner.update(5)
+            outer.update()
+    with progress_bar(total=1, desc="after") as bar:  # the outer bar closed: bars show again
+        bar.update()
+    err = capsys.readouterr().err
+    assert "outer: 100%" in err and "inner" not in err and "after: 100%" in err
+
+
+@pytest.mark.parametrize("flags", [["-q"], ["data", "prepare", "-q"]])
+def test_quiet_cli_prints_no_progress(capsys, isolated_cache, zinc_slice, flags):
+    argv = ["data", "prepare", "--data", str(zinc_slice), "--workers", "1", "--force"]
+    argv = flags + argv if flags == ["-q"] else argv + ["-q"]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert captured.err == "" and "kept:" in captured.out

@@ -4,6 +4,7 @@ written, and a second run resumes instead of redoing finished work."""
 from __future__ import annotations
 
 import json
+import logging
 import multiprocessing
 import shutil
 import time
@@ -25,9 +26,9 @@ def bo_folder(experiment: Experiment, model: str) -> Path:
     return optimization_folder(experiment.out / model, experiment.objective, experiment.bo.tag(experiment.grammar))
 
 
-def test_tiny_reproduction_writes_the_table_and_resumes(tmp_path, expr_slice):
+def test_tiny_reproduction_writes_the_table_and_resumes(tmp_path, expr_slice, caplog):
     experiment = expressions_experiment("tiny", tmp_path / "out", models=("grae", "cvae"), data=str(expr_slice))
-    results = run_experiment(experiment, log=lambda _: None)
+    results = run_experiment(experiment)
     assert set(results["models"]) == {"grae", "cvae"}
     for name, entry in results["models"].items():
         bo = entry["optimization"]["bo"]
@@ -54,7 +55,7 @@ def test_tiny_reproduction_writes_the_table_and_resumes(tmp_path, expr_slice):
     before = (grae_seed.stat().st_mtime_ns, grae_metrics.read_text())
     (bo_folder(experiment, "cvae") / "seed-1.json").unlink()
     (tmp_path / "out" / "results.json").unlink()
-    again = run_experiment(experiment, log=lambda _: None)
+    again = run_experiment(experiment)
     assert (grae_seed.stat().st_mtime_ns, grae_metrics.read_text()) == before
     assert again["models"]["grae"]["optimization"]["bo"] == results["models"]["grae"]["optimization"]["bo"]
     assert (bo_folder(experiment, "cvae") / "seed-1.json").exists()
@@ -63,11 +64,18 @@ def test_tiny_reproduction_writes_the_table_and_resumes(tmp_path, expr_slice):
     # model that a run beside it finished while this one was busy (here a copy of GRAE's folder as GVAE)
     only_cvae = expressions_experiment("tiny", tmp_path / "out", models=("cvae",), data=str(expr_slice))
 
-    def other_run_finishes(message: str) -> None:
-        if message.startswith("[cvae] Bayesian optimisation"):
-            shutil.copytree(tmp_path / "out" / "grae", tmp_path / "out" / "gvae")
+    class OtherRunFinishes(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.getMessage().startswith("[cvae] Bayesian optimisation"):
+                shutil.copytree(tmp_path / "out" / "grae", tmp_path / "out" / "gvae")
 
-    assert list(run_experiment(only_cvae, log=other_run_finishes)["models"]) == ["grae", "gvae", "cvae"]
+    pipeline_log = logging.getLogger("grammar_rae.reproduce.pipeline")
+    pipeline_log.addHandler(handler := OtherRunFinishes())
+    try:
+        with caplog.at_level(logging.INFO, logger="grammar_rae.reproduce.pipeline"):
+            assert list(run_experiment(only_cvae)["models"]) == ["grae", "gvae", "cvae"]
+    finally:
+        pipeline_log.removeHandler(handler)
     assert "| grae | BO |" in (tmp_path / "out" / "results.md").read_text()
     (tmp_path / "out" / "results.json").unlink()  # the table is rebuilt from the folders, running nothing
     assert list(write_tables(only_cvae)["models"]) == ["grae", "gvae", "cvae"]
@@ -119,7 +127,7 @@ def test_unknown_model_is_one_sentence(capsys):
 def test_tiny_molecule_reproduction_reports_moses_and_raw_penalized_logp(tmp_path, zinc_slice):
     experiment = molecules_experiment("tiny", out=tmp_path / "mol", models=("grae",), data=str(zinc_slice))
     assert experiment.preset == "cpu" and experiment.extra_objectives == ("penalized-logp-raw",)
-    results = run_experiment(experiment, log=lambda _: None)
+    results = run_experiment(experiment)
     opt = results["models"]["grae"]["optimization"]
     seed = json.loads((bo_folder(experiment, "grae") / "seed-1.json").read_text())
     scores = [p["score"] for it in seed["iterations"] for p in it["proposals"]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import numpy as np
 import pandas as pd
@@ -106,10 +107,10 @@ def test_sample_report_on_molecules(zinc_run):
     assert 2 < report["properties"]["sa"]["mean"] < 4
 
 
-def test_evaluate_saves_stages_and_reuses_them(zinc_run, monkeypatch):
+def test_evaluate_saves_stages_and_reuses_them(zinc_run, monkeypatch, caplog):
     model = TrainedModel.load(zinc_run)
     settings = EvaluationSettings(test_strings=20, decodes=2, prior_points=30, prior_decodes=3, samples=60, fcd=False)
-    results = evaluate(model, settings, workers=1, log=lambda *_: None)
+    results = evaluate(model, settings, workers=1)
     stages = results["stages"]
     assert set(stages) == {
         "reconstruction",
@@ -136,13 +137,16 @@ def test_evaluate_saves_stages_and_reuses_them(zinc_run, monkeypatch):
     assert saved["stages"] == stages
     for shared in ("training_forms", "reference_features", "run_density"):  # nor what the stages share
         monkeypatch.setattr(protocol, shared, lambda *_, name=shared, **__: pytest.fail(f"{name} ran on a resume"))
-    again = evaluate(model, settings, workers=1, log=lambda *_: pytest.fail("a finished stage was recomputed"))
-    assert again["stages"] == stages
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="grammar_rae"):
+        again = evaluate(model, settings, workers=1)
+    assert again["stages"] == stages and not [r for r in caplog.records if r.getMessage().endswith(" ...")]
     monkeypatch.undo()
-    redone = []  # --stages samples --force: the samples stages again, the others kept
+    caplog.clear()  # --stages samples --force: the samples stages again, the others kept
     only_samples = EvaluationSettings(**{**settings.__dict__, "stages": ("samples",)})
-    forced = evaluate(model, only_samples, workers=1, force=True, log=redone.append)
-    assert redone == ["samples/gmm ...", "samples/prior ..."]
+    with caplog.at_level(logging.INFO, logger="grammar_rae.evaluation"):
+        forced = evaluate(model, only_samples, workers=1, force=True)
+    assert [r.getMessage() for r in caplog.records] == ["samples/gmm ...", "samples/prior ..."]
     assert {k: v for k, v in forced["stages"].items() if not k.startswith("samples/")} == {
         k: v for k, v in stages.items() if not k.startswith("samples/")
     }

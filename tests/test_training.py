@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import socket
@@ -26,9 +27,7 @@ from grammar_rae.training import trainer as trainer_module
 from grammar_rae.training.distributed import World, shard
 from grammar_rae.training.trainer import TrainingError, weights_digest
 
-SMALL = dict(
-    preset="cpu", gru_hidden=32, gru_layers=1, latent_dim=8, batch_size=64, progress=False, log=lambda *_: None
-)
+SMALL = dict(preset="cpu", gru_hidden=32, gru_layers=1, latent_dim=8, batch_size=64)
 
 
 def _train(grammar, data, out, **kw):
@@ -76,26 +75,23 @@ def test_kekule_training_data(zinc_slice, tmp_path):
     assert test[0] == "CC(C)(C)C1=CC2=C(C=C1)OC=C2CC(=O)NC1=CC=CC=C1F"  # ZINC's first molecule, Kekulé form
     assert not any(c in "".join(test) for c in "cnos")
     with pytest.raises(rf.RunError, match="drop --kekule"):
-        train("smiles", out=tmp_path / "run", resume=True, kekule=False, progress=False, log=lambda *_: None)
+        train("smiles", out=tmp_path / "run", resume=True, kekule=False)
 
 
-def test_resume_after_an_epoch_is_exact(zinc_slice, tmp_path):
+def test_resume_after_an_epoch_is_exact(zinc_slice, tmp_path, caplog):
     straight = _train("smiles", zinc_slice, tmp_path / "straight", model="gvae")  # 2 epochs in one go
     _train("smiles", zinc_slice, tmp_path / "split", model="gvae", epochs=1)  # stopped at the epoch boundary
     with pytest.raises(rf.RunError, match="already holds a run"):
         _train("smiles", zinc_slice, tmp_path / "split", model="gvae")
     with pytest.raises(rf.RunError, match="these differ: batch_size"):
         _train("smiles", zinc_slice, tmp_path / "split", model="gvae", resume=True, batch_size=32)
-    said: list[str] = []
-    finished = train(
-        "smiles", model="gvae", out=tmp_path / "split", resume=True, epochs=None, progress=False, log=said.append
-    )
+    with caplog.at_level(logging.INFO, logger="grammar_rae"):
+        finished = train("smiles", model="gvae", out=tmp_path / "split", resume=True, epochs=None)
+    said = [record.getMessage() for record in caplog.records]
     assert [m["epoch"] for m in finished.metrics] == [1] and "has finished all 1 epochs: nothing to train" in said[0]
     assert _digest(tmp_path / "split") != _digest(tmp_path / "straight")
     # the epoch count is the one setting a resumed run may extend: epoch 2 continues exactly
-    resumed = train(
-        "smiles", model="gvae", out=tmp_path / "split", resume=True, epochs=2, progress=False, log=lambda *_: None
-    )
+    resumed = train("smiles", model="gvae", out=tmp_path / "split", resume=True, epochs=2)
     assert [m["epoch"] for m in resumed.metrics] == [1, 2]
     assert _digest(tmp_path / "split") == _digest(tmp_path / "straight")
     strip = lambda ms: [{k: v for k, v in m.items() if k not in ("seconds", "cpu_seconds")} for m in ms]  # noqa: E731
@@ -103,17 +99,19 @@ def test_resume_after_an_epoch_is_exact(zinc_slice, tmp_path):
     # a finished run keeps model.pt and drops checkpoint.pt: resuming it (as reproduce does) trains nothing
     (tmp_path / "split" / rf.CHECKPOINT).unlink()
     weights = (tmp_path / "split" / rf.WEIGHTS).read_bytes()
-    said.clear()
-    kept = train("smiles", out=tmp_path / "split", resume=True, progress=False, log=said.append)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="grammar_rae"):
+        kept = train("smiles", out=tmp_path / "split", resume=True)
+    said = [record.getMessage() for record in caplog.records]
     assert [m["epoch"] for m in kept.metrics] == [1, 2] and "was removed): nothing to train" in said[0]
     assert (tmp_path / "split" / rf.WEIGHTS).read_bytes() == weights
     with pytest.raises(rf.RunError, match="2 of 3 epochs but no checkpoint.pt"):
-        train("smiles", out=tmp_path / "split", resume=True, epochs=3, progress=False, log=said.append)
+        train("smiles", out=tmp_path / "split", resume=True, epochs=3)
 
 
 def test_resume_takes_grammar_model_and_preset_from_the_run(expr_slice, tmp_path, capsys):
     _train("expr", expr_slice, tmp_path / "run", model="gcvae", epochs=1)
-    resumed = train(out=tmp_path / "run", resume=True, epochs=2, progress=False, log=lambda *_: None)
+    resumed = train(out=tmp_path / "run", resume=True, epochs=2)
     assert [m["epoch"] for m in resumed.metrics] == [1, 2]
     assert main(["train", "--resume", "--out", str(tmp_path / "run"), "--model", "grae", "--no-eval"]) == 1
     assert "holds a gcvae run, not grae: drop --model" in capsys.readouterr().err
@@ -156,7 +154,7 @@ def test_interrupted_mid_epoch_resumes_exactly(zinc_slice, tmp_path, monkeypatch
     assert state["epoch_seconds"] >= 3600.0 and state["epoch_cpu_seconds"] >= 3600.0
     monkeypatch.setattr(Trainer, "_step", original)
     monkeypatch.setattr(trainer_module, "time", time)
-    resumed = train("smiles", model="gvae", out=tmp_path / "cut", resume=True, progress=False, log=lambda *_: None)
+    resumed = train("smiles", model="gvae", out=tmp_path / "cut", resume=True)
     assert _digest(tmp_path / "cut") == _digest(tmp_path / "straight")
     straight = rf.read_metrics(tmp_path / "straight")
     strip = lambda ms: [{k: v for k, v in m.items() if k not in ("seconds", "cpu_seconds")} for m in ms]  # noqa: E731
@@ -185,11 +183,11 @@ def test_bad_runs_give_clear_errors(expr_slice, tmp_path):
     result = _train("expr", expr_slice, tmp_path / "run", epochs=1)
     (result.folder / rf.CHECKPOINT).write_bytes(b"garbage")
     with pytest.raises(rf.RunError, match="corrupt or not a grammar-rae checkpoint"):
-        train("expr", out=result.folder, resume=True, progress=False, log=lambda *_: None)
+        train("expr", out=result.folder, resume=True)
     config = json.loads((result.folder / rf.CONFIG).read_text())
     (result.folder / rf.CONFIG).write_text(json.dumps({**config, "grammar_hash": "0" * 64}))
     with pytest.raises(rf.RunError, match="different expr grammar"):
-        train("expr", out=result.folder, resume=True, progress=False, log=lambda *_: None)
+        train("expr", out=result.folder, resume=True)
     with pytest.raises(rf.RunError, match="holds no grammar-rae run"):
         TrainedModel.load(tmp_path)
     with pytest.raises(GrammarRAEError, match="Unknown device"):
@@ -198,15 +196,14 @@ def test_bad_runs_give_clear_errors(expr_slice, tmp_path):
         _train("expr", expr_slice, tmp_path / "other", precision="fp8")
 
 
-def test_bf16_on_a_cpu_without_bfloat16_instructions_says_it_may_be_slower(monkeypatch, zinc_slice, tmp_path):
+def test_bf16_on_a_cpu_without_bfloat16_instructions_says_it_may_be_slower(monkeypatch, zinc_slice, tmp_path, caplog):
     monkeypatch.setattr("grammar_rae.training.api.cpu_has_native_bf16", lambda: False)
-    lines = []
-    result = _train("smiles", zinc_slice, tmp_path / "run", epochs=1, precision="bf16", log=lines.append)
+    result = _train("smiles", zinc_slice, tmp_path / "run", epochs=1, precision="bf16")  # a warning: shown by default
     assert json.loads((result.folder / rf.CONFIG).read_text())["train"]["precision"] == "bf16"
-    assert any("no bfloat16 instructions" in line for line in lines)
-    lines.clear()
-    _train("smiles", zinc_slice, tmp_path / "fp32", epochs=1, log=lines.append)  # the cpu preset: fp32 on a CPU
-    assert not any("bfloat16" in line for line in lines)
+    assert any("no bfloat16 instructions" in r.getMessage() and r.levelname == "WARNING" for r in caplog.records)
+    caplog.clear()
+    _train("smiles", zinc_slice, tmp_path / "fp32", epochs=1)  # the cpu preset: fp32 on a CPU
+    assert not any("bfloat16" in r.getMessage() for r in caplog.records)
 
 
 def test_checkpoints_refuse_arbitrary_pickles(tmp_path):
@@ -357,7 +354,7 @@ def test_sigterm_saves_the_state(expr_slice, tmp_path):
     process.send_signal(signal.SIGTERM)
     printed, err = process.communicate(timeout=60)
     assert process.returncode == 130 and "Traceback" not in err
-    assert f"grammar-rae train --resume --out {out}" in printed
+    assert f"grammar-rae train --resume --out {out}" in err and "epoch 1: train loss" in err
     state = rf.load_tensors(out / rf.CHECKPOINT)
     finished = len(rf.read_metrics(out))
     assert finished >= 1 and (state["epoch"], state["batch"]) >= (finished, 0)
@@ -371,7 +368,7 @@ def test_top_level_api():
         grammar_rae.no_such_thing  # noqa: B018
 
 
-def test_without_a_preset_train_repeats_the_shipped_recipe(zinc_slice, expr_slice, tmp_path):
+def test_without_a_preset_train_repeats_the_shipped_recipe(zinc_slice, expr_slice, tmp_path, caplog):
     """``grammar-rae train --grammar G`` trains what the package ships for G: the shipped model's
     preset, model, architecture and data form, and says so in one line before training."""
     from grammar_rae.generation import pretrained
@@ -379,8 +376,10 @@ def test_without_a_preset_train_repeats_the_shipped_recipe(zinc_slice, expr_slic
     from grammar_rae.run_folder import TrainConfig
 
     for grammar, data in (("smiles", zinc_slice), ("expr", expr_slice)):
-        said = []
-        result = train(grammar, data=data, out=tmp_path / grammar, epochs=1, progress=False, log=said.append)
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="grammar_rae.training"):
+            result = train(grammar, data=data, out=tmp_path / grammar, epochs=1)
+        said = [r.getMessage() for r in caplog.records]
         config = json.loads((result.folder / rf.CONFIG).read_text())
         shipped = json.loads((pretrained.default_folder(grammar) / rf.CONFIG).read_text())
         assert config["preset"] == shipped["preset"]

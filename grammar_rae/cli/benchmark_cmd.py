@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
+import logging
 from pathlib import Path
 
 from grammar_rae.cli.commands import summary
 from grammar_rae.cli.options import add_model_option, load_model, positive_int
+
+logger = logging.getLogger(__name__)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -80,16 +82,13 @@ def run_pmo(args: argparse.Namespace) -> int:
         raise GrammarRAEError(
             f"PMO's tasks score molecules, but {model.folder} generates {model.grammar.name} strings."
         )
-    print(
+    logger.info(
         f"PMO with {model.folder}: {len(tasks)} task(s) × seeds {args.seeds}, {args.budget:,} calls each, "
-        f"method {args.method}.",
-        file=sys.stderr,
+        f"method {args.method}."
     )
-    result = run_benchmark(
-        model, tasks, seeds, settings, args.out, args.resume, log=lambda m: print(m, file=sys.stderr)
-    )
+    result = run_benchmark(model, tasks, seeds, settings, args.out, args.resume)
     if args.plots:
-        print(f"figure: {top_curves_figure(tasks, seeds, args.out, settings.top)}", file=sys.stderr)
+        logger.info(f"figure: {top_curves_figure(tasks, seeds, args.out, settings.top)}")
     if args.json:
         print(json.dumps({"tasks": result["tasks"], "sum": result["sum"]}))
         return 0

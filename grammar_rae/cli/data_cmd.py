@@ -74,7 +74,6 @@ def run_prepare(args: argparse.Namespace) -> int:
         cache_dir=args.cache_dir,
         workers=args.workers,
         force=args.force,
-        progress=True,
         kekule=args.kekule,
     )
     meta = dataset.meta
@@ -100,7 +99,7 @@ def run_generate(args: argparse.Namespace) -> int:
     out = Path(args.out or f"expressions-{args.n}-seed{args.seed}.txt")
     if out.exists():
         raise DataError(f"{out} already exists: choose another --out or remove it.")
-    recipe = generate_dataset(args.grammar, args.n, args.max_productions, args.seed, out, progress=True)
+    recipe = generate_dataset(args.grammar, args.n, args.max_productions, args.seed, out)
     print(
         f"Wrote {recipe['n']:,} distinct {Grammar.load(args.grammar).name} strings of at most {args.max_productions} "
         f"productions to {out}; a run trained on it can make it again from this recipe."

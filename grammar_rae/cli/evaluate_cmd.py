@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
 from grammar_rae.cli.commands import summary
 from grammar_rae.cli.options import add_model_option, add_workers_option, load_model, positive_int
@@ -64,9 +63,7 @@ def run(args: argparse.Namespace) -> int:
         stages=stages,
     )
     model = load_model(args)
-    results = evaluate(
-        model, settings, args.workers, progress=True, force=args.force, log=lambda m: print(m, file=sys.stderr)
-    )
+    results = evaluate(model, settings, args.workers, force=args.force)
     if args.plots:
         results["plots"] = [str(p) for p in evaluation_figures(model, densities, args.workers)]
     if args.json:

@@ -80,7 +80,6 @@ def run(args: argparse.Namespace) -> int:
         MoleculeSource(args.train) if args.train else None,
         args.workers,
         fcd=not args.no_fcd,
-        progress=True,
     )
     if args.json:
         print(json.dumps(result))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
-import sys
 
 from grammar_rae.cli.commands import summary
 from grammar_rae.cli.options import add_model_option, load_model, positive_int, quantile
@@ -21,6 +21,8 @@ from grammar_rae.optimization.records import objective_folder
 from grammar_rae.optimization.report import mean_sem_text, optimization_figures, rescore
 from grammar_rae.optimization.settings import DEFAULT_INITIAL, STARTS, BOSettings
 from grammar_rae.optimization.surrogate import SurrogateSettings
+
+logger = logging.getLogger(__name__)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -175,10 +177,9 @@ def run_optimize(args: argparse.Namespace) -> int:
     model = load_model(args, objective.grammar)
     objective.check_grammar(model.grammar.name)
     if args.start == "density":
-        print(
+        logger.info(
             f"BO starts from {initial} points drawn from the model's ex-post density and scored (--start training: "
-            "the protocol's start from every training molecule).",
-            file=sys.stderr,
+            "the protocol's start from every training molecule)."
         )
     folder = objective_folder(model, objective, settings)
     extra = [get_objective(name) for name in companion_objectives(objective.name)]
@@ -190,20 +191,8 @@ def run_optimize(args: argparse.Namespace) -> int:
             f"{folder} already holds BO results ({len(started)} seeds): pass --resume to continue them, or remove the folder."
         )
     else:
-        print(
-            f"Optimising {objective.name} with {model.folder} ({model.grammar.name}), seeds {args.seeds}.",
-            file=sys.stderr,
-        )
-        result = optimize(
-            model,
-            objective,
-            seeds,
-            settings,
-            baseline=not args.no_baseline,
-            extra=extra,
-            log=lambda m: print(m, file=sys.stderr),
-            progress=True,
-        )
+        logger.info(f"Optimising {objective.name} with {model.folder} ({model.grammar.name}), seeds {args.seeds}.")
+        result = optimize(model, objective, seeds, settings, baseline=not args.no_baseline, extra=extra)
     if args.plots:
         result["plots"] = [str(p) for p in optimization_figures(model, objective, result, settings)]
     if args.json:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import sys
+import logging
 from typing import TYPE_CHECKING
 
 from grammar_rae.grammar.cfg import builtin_grammars
 from grammar_rae.grammar.constraints import CONSTRAINT_SETTINGS
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from grammar_rae.generation.trained import TrainedModel
@@ -135,12 +137,9 @@ def load_model(args: argparse.Namespace, grammar: str | None = None) -> TrainedM
     apply_threads(args)
     folder = find_run(args.model, grammar=grammar)
     if args.model is None and is_shipped(folder):
-        print(
-            f"No trained run in runs/: using the shipped pretrained:{folder.name} (--model to choose another).",
-            file=sys.stderr,
-        )
+        logger.info(f"No trained run in runs/: using the shipped pretrained:{folder.name} (--model to choose another).")
     elif args.model is None:
-        print(f"Using the most recent run: {folder}", file=sys.stderr)
+        logger.info(f"Using the most recent run: {folder}")
     return TrainedModel.load(folder, args.device, getattr(args, "constraints", "auto"))
 
 
@@ -150,9 +149,8 @@ def say_input_form(model: TrainedModel, strings: list[str]) -> list[str]:
     forms, _ = model.in_model_form(strings)
     rewritten = sum(form != text for form, text in zip(forms, strings))
     if model.input_form is not None and rewritten:
-        print(
+        logger.info(
             f"Read as {model.input_form}, the form the model was trained on: {rewritten} of {len(strings)} "
-            f"input{'s' if len(strings) != 1 else ''} rewritten.",
-            file=sys.stderr,
+            f"input{'s' if len(strings) != 1 else ''} rewritten."
         )
     return forms

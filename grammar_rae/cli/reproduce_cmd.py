@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
+import logging
 
 from grammar_rae.cli.commands import summary
 from grammar_rae.cli.optimize_cmd import parse_seeds
@@ -13,6 +13,8 @@ from grammar_rae.models.config import preset_names
 from grammar_rae.reproduce.expressions import expressions_experiment
 from grammar_rae.reproduce.molecules import default_out, molecules_experiment
 from grammar_rae.reproduce.pipeline import MODELS, Experiment, run_experiment, write_tables
+
+logger = logging.getLogger(__name__)
 
 RESUMABLE = "Every stage resumes: give the same command again after an interruption."
 
@@ -102,12 +104,11 @@ def _run(experiment: Experiment, args: argparse.Namespace) -> int:
     if args.tables:
         results = write_tables(experiment)
     else:
-        print(
+        logger.info(
             f"Reproducing the {experiment.name} results into {experiment.out} (resumable: run the same command "
-            "again to continue).",
-            file=sys.stderr,
+            "again to continue)."
         )
-        results = run_experiment(experiment, progress=True, log=lambda m: print(m, file=sys.stderr))
+        results = run_experiment(experiment)
     if args.json:
         print(json.dumps(results))
     else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -26,6 +27,8 @@ from grammar_rae.generation.density import DENSITIES
 from grammar_rae.generation.interpolation import interpolate
 from grammar_rae.generation.sampling import fit_density, run_density, sample, samples_file
 from grammar_rae.grammar.batch import grammar_of
+
+logger = logging.getLogger(__name__)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -133,18 +136,16 @@ def run_sample(args: argparse.Namespace) -> int:
         check_writable(Path(args.out), args.force)
     model = load_model(args)
     kind = args.density or ("prior" if model.network.variational else "gmm")
-    density, fitted = run_density(model, kind, args.components, args.seed, progress=True)
+    density, fitted = run_density(model, kind, args.components, args.seed)
     if fitted:
-        print(f"Fitted the {kind} density on the training codes and stored it in {model.work_folder}.", file=sys.stderr)
-    result = sample(
-        model, args.n, density, args.decode, args.attempts, args.seed, progress=True, temperature=args.temperature
-    )
+        logger.info(f"Fitted the {kind} density on the training codes and stored it in {model.work_folder}.")
+    result = sample(model, args.n, density, args.decode, args.attempts, args.seed, temperature=args.temperature)
     out = (
         Path(args.out)
         if args.out
         else samples_file(model, _sample_name(args, kind, model.constraints)).with_suffix(".csv")
     )
-    report = sample_report(model, result.strings, reports, args.workers, progress=True)
+    report = sample_report(model, result.strings, reports, args.workers)
     valid = report.pop("valid_rows")
     write_strings(out, result.strings, valid)
     if args.json:

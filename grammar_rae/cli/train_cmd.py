@@ -154,7 +154,6 @@ def run(args: argparse.Namespace) -> int:
         preset=args.preset,
         resume=args.resume,
         device=args.device,
-        progress=True,
         workers=args.workers,
         reg=args.reg,
         decoder=args.decoder,

@@ -85,14 +85,12 @@ class PreparedDataset:
         """The kept strings, in order (read from ``strings.txt``)."""
         return (self.folder / "strings.txt").read_text().split("\n")
 
-    def canonical(self, workers: int | None = None, progress: bool = False) -> list[str | None]:
+    def canonical(self, workers: int | None = None) -> list[str | None]:
         """Canonical forms of the kept strings, in order (RDKit canonical SMILES for molecules),
         computed on all cores once and cached as ``canonical.txt``; used for novelty."""
         path = self.folder / "canonical.txt"
         if not path.exists():
-            forms = canonical_many(
-                self.grammar.name, self.strings, workers, progress="canonical forms" if progress else False
-            )
+            forms = canonical_many(self.grammar.name, self.strings, workers, desc="canonical forms")
             save_lines(path, (form or "" for form in forms))
         return [line or None for line in path.read_text().split("\n")[: len(self)]]
 
@@ -132,7 +130,6 @@ def prepare_dataset(
     cache_dir: str | Path | None = None,
     workers: int | None = None,
     force: bool = False,
-    progress: bool = False,
     kekule: bool = False,
 ) -> PreparedDataset:
     """Parse a data file into the cache (or reuse the cache) and return the prepared data set.
@@ -146,7 +143,6 @@ def prepare_dataset(
         cache_dir: where prepared arrays live (default: the user cache).
         workers: parsing processes (default: all cores).
         force: prepare again even where the cache holds the result.
-        progress: show a progress bar.
         kekule: rewrite molecules in their Kekulé form first (languages that have one).
     """
     if kekule and domain_of(grammar).kekule_form is None:
@@ -157,7 +153,7 @@ def prepare_dataset(
     sha256 = file_sha256(path)
     folder = root / cache_key(grammar, sha256, column, max_length, kekule)
     if not folder.is_dir() or force:
-        _build(grammar, path, sha256, column, max_length, folder, workers, progress, kekule)
+        _build(grammar, path, sha256, column, max_length, folder, workers, kekule)
     dataset = PreparedDataset.load(folder, grammar)
     if dataset.meta["source"] != str(path.resolve()):  # the same bytes prepared earlier from another file
         dataset.meta = {**dataset.meta, "source": str(path.resolve()), "prepared_from": dataset.meta["source"]}
@@ -182,7 +178,7 @@ def run_data_at_hand(grammar: Grammar, record: dict) -> bool:
     return name is not None and local_dataset(name) is not None
 
 
-def run_dataset(grammar: Grammar, record: dict, workers: int | None = None, progress: bool = False) -> PreparedDataset:
+def run_dataset(grammar: Grammar, record: dict, workers: int | None = None) -> PreparedDataset:
     """The prepared data set a run was trained on, from the ``data`` record of its config: the
     cached arrays of the file with that sha256 where this machine has prepared it (the raw file is
     not needed then), else prepared again from the run's source (see ``run_source``)."""
@@ -191,7 +187,7 @@ def run_dataset(grammar: Grammar, record: dict, workers: int | None = None, prog
     if folder.is_dir():
         return PreparedDataset.load(folder, grammar)
     source = run_source(record["source"], record["sha256"], record.get("recipe"))
-    return prepare_dataset(grammar, source, workers=workers, progress=progress, kekule=kekule)
+    return prepare_dataset(grammar, source, workers=workers, kekule=kekule)
 
 
 def _build(
@@ -202,7 +198,6 @@ def _build(
     max_length: int,
     folder: Path,
     workers: int | None,
-    progress: bool,
     kekule: bool = False,
 ) -> None:
     """Parse ``path`` and write the cache folder atomically (staging folder, then rename)."""
@@ -211,7 +206,7 @@ def _build(
     line_numbers, strings = read_strings(path, column)
     domain = domain_of(grammar)
     if kekule:  # a line RDKit cannot read keeps its text, and the semantic check below rejects it
-        forms = parallel_map(domain.kekule_form, strings, workers, progress="Kekulé forms" if progress else False)
+        forms = parallel_map(domain.kekule_form, strings, workers, desc="Kekulé forms")
         strings = [form if form is not None else text for form, text in zip(forms, strings)]
     outcomes = parse_many(
         grammar,
@@ -219,7 +214,7 @@ def _build(
         max_length=max_length,
         check=domain.check,
         workers=workers,
-        progress=f"preparing {path.name}" if progress else False,
+        desc=f"preparing {path.name}",
     )
     kept = [i for i, outcome in enumerate(outcomes) if outcome.ok]
     productions = np.full((len(kept), max_length), grammar.padding_rule, dtype=grammar.index_dtype)

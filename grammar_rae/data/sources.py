@@ -96,7 +96,7 @@ def _generated(sha256: str, suffix: str) -> Path:
     return cache_dir() / "generated" / f"{sha256}{suffix}"
 
 
-def generate_dataset(grammar: str, n: int, max_productions: int, seed: int, out: Path, progress: bool = False) -> dict:
+def generate_dataset(grammar: str, n: int, max_productions: int, seed: int, out: Path) -> dict:
     """Write distinct random strings of a grammar to a file and remember the recipe under the
     file's sha256 (so a run on it can make it again); returns the recipe.
 
@@ -106,10 +106,9 @@ def generate_dataset(grammar: str, n: int, max_productions: int, seed: int, out:
         max_productions: the longest derivation drawn (see ``generate_strings``).
         seed: the random seed.
         out: the file written.
-        progress: show a progress bar.
     """
     loaded = Grammar.load(grammar)
-    save_lines(out, generate_strings(loaded, n, max_productions, seed, progress=progress))
+    save_lines(out, generate_strings(loaded, n, max_productions, seed))
     recipe = {
         "generator": "generate-expressions",
         "grammar": str(grammar),

@@ -19,11 +19,12 @@ from grammar_rae.parallel import parallel_map
 
 
 def canonical_many(
-    grammar_name: str, texts: Sequence[str | None], workers: int | None = None, progress: bool | str = False
+    grammar_name: str, texts: Sequence[str | None], workers: int | None = None, desc: str | None = None
 ) -> list[str | None]:
-    """Canonical forms of many strings on all cores (each distinct string once); None marks an invalid string."""
+    """Canonical forms of many strings on all cores (each distinct string once); None marks an
+    invalid string. ``desc`` names a progress bar (none without)."""
     distinct = list(dict.fromkeys(t for t in texts if t is not None))
-    forms = dict(zip(distinct, parallel_map(domain_of(grammar_name).canonical, distinct, workers, progress=progress)))
+    forms = dict(zip(distinct, parallel_map(domain_of(grammar_name).canonical, distinct, workers, desc=desc)))
     return [None if t is None else forms[t] for t in texts]
 
 

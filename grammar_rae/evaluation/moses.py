@@ -111,11 +111,10 @@ class FeatureSet:
     """
 
     def __init__(
-        self, smiles: Sequence[str], workers: int | None = None, progress: bool | str = False, filters: bool = True
+        self, smiles: Sequence[str], workers: int | None = None, desc: str | None = None, filters: bool = True
     ):
-        rows = parallel_map(
-            partial(features, filters=filters), list(smiles), workers, chunk_size=500, progress=progress
-        )
+        """``desc`` names a progress bar (none without)."""
+        rows = parallel_map(partial(features, filters=filters), list(smiles), workers, chunk_size=500, desc=desc)
         packed = np.frombuffer(b"".join(r[0] for r in rows), dtype=np.uint8).reshape(len(rows), -1)
         self.fingerprints = np.unpackbits(packed, axis=1)[:, :FINGERPRINT_BITS]
         self.fragments = Counter(f for r in rows for f in r[1])
@@ -247,7 +246,6 @@ def moses_metrics(
     training: set[str] | None,
     workers: int | None = None,
     fcd: bool = True,
-    progress: bool = False,
 ) -> dict:
     """The MOSES table for generated molecules. A figure that is undefined for these sets (MOSES's
     NaN, e.g. Scaf when no molecule has a ring) is None, and ``missing`` says why for each such figure.
@@ -258,7 +256,6 @@ def moses_metrics(
         training: the training set's canonical SMILES, for novelty (None: not computed).
         workers: processes for the per-molecule work (default: all cores).
         fcd: compute the Fréchet ChemNet Distance (the slowest figure).
-        progress: show progress bars.
     """
     counts = set_metrics(canonical, training)
     valid = [c for c in canonical if c is not None]
@@ -276,7 +273,7 @@ def moses_metrics(
             | dict.fromkeys(MOSES_KEYS[5:])
             | {"missing": missing | dict.fromkeys(MOSES_KEYS[5:], "no valid molecule")}
         )
-    generated = FeatureSet(valid, workers, progress="molecular features" if progress else False)
+    generated = FeatureSet(valid, workers, desc="molecular features")
     out |= {
         "intdiv": internal_diversity(generated.fingerprints, 1),
         "intdiv2": internal_diversity(generated.fingerprints, 2),

@@ -15,6 +15,7 @@ interrupted evaluation continues where it stopped.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -37,6 +38,8 @@ from grammar_rae.grammar.constraints import constraints_wanted
 from grammar_rae.objectives.expressions import expr_fit
 
 STAGES = ("reconstruction", "validity", "samples")
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -104,10 +107,10 @@ class Evaluation:
             return self.settings.encodes
         return 10 if self.model.network.stochastic else 1
 
-    def stage(self, name: str, compute: Callable[[], dict], log: Callable[[str], object]) -> dict:
+    def stage(self, name: str, compute: Callable[[], dict]) -> dict:
         """A finished stage's result, computing and saving it first if needed."""
         if name not in self.results["stages"]:
-            log(f"{name} ...")
+            logger.info("%s ...", name)
             started = time.perf_counter()
             value = compute()
             value["seconds"] = round(time.perf_counter() - started, 1)
@@ -120,9 +123,7 @@ def evaluate(
     model: TrainedModel,
     settings: EvaluationSettings | None = None,
     workers: int | None = None,
-    progress: bool = False,
     force: bool = False,
-    log: Callable[[str], object] = print,
 ) -> dict:
     """Run the evaluation protocol on a run and return (and save) its results.
 
@@ -130,9 +131,9 @@ def evaluate(
         model: the trained model; results go to its run's ``evaluation.json``.
         settings: the protocol's sizes and stages (default: the papers' protocol).
         workers: processes for validity and metrics (default: all cores).
-        progress: show progress bars.
         force: run every stage again, even those already saved.
-        log: where one line per finished stage goes.
+
+    Each stage is logged (``logging``, INFO) as it starts.
     """
     settings = settings or EvaluationSettings()
     settings.check()
@@ -143,25 +144,20 @@ def evaluate(
         evaluation.stage(
             "reconstruction",
             lambda: reconstruction_accuracy(
-                model, test, evaluation.encodes, settings.decodes, "sample", settings.seed, progress=progress
+                model, test, evaluation.encodes, settings.decodes, "sample", settings.seed
             ).to_dict(),
-            log,
         )
         evaluation.stage(
             "reconstruction/greedy",
-            lambda: reconstruction_accuracy(model, test, 1, 1, "argmax", progress=progress).to_dict(),
-            log,
+            lambda: reconstruction_accuracy(model, test, 1, 1, "argmax").to_dict(),
         )
         if model.config.is_grammar_model:
             evaluation.stage(
                 "reconstruction/beam",
-                lambda: reconstruction_accuracy(
-                    model, test, 1, 1, "beam", progress=progress, beam=settings.beam
-                ).to_dict(),
-                log,
+                lambda: reconstruction_accuracy(model, test, 1, 1, "beam", beam=settings.beam).to_dict(),
             )
     # what the stages share is computed when the first stage that needs it runs (not on a resume)
-    training = cache(lambda: training_forms(model, workers, progress))
+    training = cache(lambda: training_forms(model, workers))
     reference = cache(lambda: reference_features(model, workers) if model.domain.reference_metrics == "moses" else None)
     for kind in settings.densities:
         density = cache(lambda kind=kind: run_density(model, kind, settings.components, settings.seed)[0])
@@ -169,21 +165,16 @@ def evaluate(
             evaluation.stage(
                 f"validity/{kind}",
                 lambda density=density: _validity(model, density(), settings, training(), workers),
-                log,
             )
             if model.config.is_grammar_model and constraints_wanted(model.constraints, model.grammar):
                 evaluation.stage(
                     f"validity/{kind}/unconstrained",
                     lambda density=density: _validity(model, density(), settings, training(), workers, "none"),
-                    log,
                 )
         if "samples" in settings.stages:
             evaluation.stage(
                 f"samples/{kind}",
-                lambda density=density: _samples(
-                    model, density(), settings, training(), reference(), workers, progress
-                ),
-                log,
+                lambda density=density: _samples(model, density(), settings, training(), reference(), workers),
             )
     return evaluation.results
 
@@ -207,9 +198,9 @@ def evaluation_figures(model: TrainedModel, densities: Sequence[str], workers: i
     return paths
 
 
-def training_forms(model: TrainedModel, workers: int | None = None, progress: bool = False) -> set[str]:
+def training_forms(model: TrainedModel, workers: int | None = None) -> set[str]:
     """Canonical forms of the run's training strings (for novelty)."""
-    known = model.data.dataset.canonical(workers, progress)
+    known = model.data.dataset.canonical(workers)
     return {known[i] for i in model.data.rows("train") if known[i] is not None}
 
 
@@ -236,13 +227,13 @@ def _validity(
     }
 
 
-def _samples(model, density, settings: EvaluationSettings, training, reference, workers, progress) -> dict:
+def _samples(model, density, settings: EvaluationSettings, training, reference, workers) -> dict:
     z = density.sample(settings.samples, seed=settings.seed + 1)
-    strings = decode_points(model, z, "sample", 1, settings.seed, progress=progress)
+    strings = decode_points(model, z, "sample", 1, settings.seed)
     save_lines(samples_path(model, density.kind), (s or "" for s in strings))
     canonical = canonical_many(model.grammar.name, strings, workers)
     if model.domain.reference_metrics == "moses":
-        table = moses_metrics(canonical, reference, training, workers, settings.fcd, progress)
+        table = moses_metrics(canonical, reference, training, workers, settings.fcd)
         table["properties"] = property_summary([c for c in canonical if c is not None], workers)
         return table
     table = set_metrics(canonical, training).to_dict()
@@ -269,7 +260,6 @@ def sample_report(
     reports: tuple[str, ...] = REPORTS[:3],
     workers: int | None = None,
     fcd: bool = True,
-    progress: bool = False,
 ) -> dict:
     """The numbers ``grammar-rae sample --report`` prints: always ``n``, ``valid`` (how many),
     ``validity`` and ``uniqueness`` (fractions) and ``valid_rows`` (each string's validity), plus
@@ -284,7 +274,6 @@ def sample_report(
         reports: which of ``REPORTS`` to compute.
         workers: processes for validity and metrics (default: all cores).
         fcd: with ``moses``, compute the Fréchet ChemNet Distance too.
-        progress: show progress bars.
     """
     check_reports(reports)
     grammar = model.grammar.name
@@ -298,7 +287,7 @@ def sample_report(
             f"`grammar-rae data prepare --grammar {grammar}` downloads and prepares it once",
         )
         reports = tuple(r for r in reports if r not in missing)
-    training = training_forms(model, workers, progress) if {"novelty", "moses"} & set(reports) else None
+    training = training_forms(model, workers) if {"novelty", "moses"} & set(reports) else None
     out = set_metrics(canonical, training).to_dict()
     if missing:
         out["missing"] = missing

@@ -40,7 +40,6 @@ def reconstruction_accuracy(
     mode: str = "argmax",
     seed: int = 0,
     chunk: int = 500,
-    progress: bool = False,
     beam: int = 5,
 ) -> Reconstruction:
     """How often decoding a string's code gives the string back, counted as exact matches with the
@@ -57,7 +56,6 @@ def reconstruction_accuracy(
         mode: ``argmax``, ``sample``, or ``beam`` (one decode with ``beam`` hypotheses).
         seed: the random seed of draws and sampled decodes.
         chunk: strings encoded and decoded at once.
-        progress: show a progress bar.
         beam: hypotheses of beam search.
     """
     if mode == "beam":
@@ -66,7 +64,7 @@ def reconstruction_accuracy(
     targets, indices, errors = model.read(list(strings))  # a decode counts when it equals the input in the model's form
     ok = np.setdiff1d(np.arange(len(strings)), list(errors))
     hits = 0
-    with progress_bar(total=len(ok) * encodes, desc="reconstruction", unit=" codes", enabled=bool(progress)) as bar:
+    with progress_bar(total=len(ok) * encodes, desc="reconstruction", unit=" codes") as bar:
         for start in range(0, len(ok), chunk):
             rows = ok[start : start + chunk]
             for _ in range(encodes):

@@ -59,13 +59,14 @@ class MoleculeSource:
         parts = (file_sha256(self.path), self.column or "", self.split or "", rdBase.rdkitVersion, str(CACHE_VERSION))
         return f"{kind}-{hashlib.sha256('|'.join(parts).encode()).hexdigest()[:24]}"
 
-    def read(self, workers: int | None = None, progress: bool | str = False) -> tuple[list[str], list[int]]:
-        """(canonical SMILES of the valid molecules, line numbers of the invalid ones)."""
+    def read(self, workers: int | None = None, desc: str | None = None) -> tuple[list[str], list[int]]:
+        """(canonical SMILES of the valid molecules, line numbers of the invalid ones); ``desc``
+        names a progress bar (none without)."""
         lines, strings = read_strings(self.path, self.column)
         if self.split is not None:
             rows = getattr(make_splits(len(strings), DEFAULT_TEST_SIZE), self.split)
             lines, strings = [lines[i] for i in rows], [strings[i] for i in rows]
-        canonical = canonical_many("smiles", strings, workers, progress)
+        canonical = canonical_many("smiles", strings, workers, desc)
         return [c for c in canonical if c is not None], [n for n, c in zip(lines, canonical) if c is None]
 
 
@@ -87,7 +88,7 @@ def _cached(path: Path, load: Callable, build: Callable, save: Callable):
 
 
 def test_statistics(
-    source: MoleculeSource, workers: int | None = None, fcd: bool = True, progress: bool = False
+    source: MoleculeSource, workers: int | None = None, fcd: bool = True
 ) -> tuple[FeatureSet, list[int]]:
     """The reference set's features (with ChemNet statistics when ``fcd``), cached; and the line
     numbers of its invalid molecules."""
@@ -96,11 +97,11 @@ def test_statistics(
     rejects = folder / f"{key}.rejected.txt"
 
     def build():
-        valid, rejected = source.read(workers, "test set: canonical SMILES" if progress else False)
+        valid, rejected = source.read(workers, "test set: canonical SMILES")
         if not valid:
             raise DataError(f"The test set {source.label} has no valid molecules.")
         save_lines(rejects, map(str, rejected))
-        return FeatureSet(valid, workers, "test set: features" if progress else False, filters=False)
+        return FeatureSet(valid, workers, "test set: features", filters=False)
 
     features = _cached(folder / f"{key}.npz", FeatureSet.load, build, lambda value, path: value.save(path))
     if fcd and features.chemnet is None and len(features.smiles) > 1:
@@ -109,16 +110,14 @@ def test_statistics(
     return features, [int(line) for line in rejects.read_text().split()] if rejects.exists() else []
 
 
-def training_statistics(
-    source: MoleculeSource, workers: int | None = None, progress: bool = False
-) -> tuple[set[str], list[int]]:
+def training_statistics(source: MoleculeSource, workers: int | None = None) -> tuple[set[str], list[int]]:
     """The training set's canonical SMILES, cached; and the line numbers of its invalid molecules."""
     folder = cache_dir() / "metrics"
     key = source.cache_key("train")
     rejects = folder / f"{key}.rejected.txt"
 
     def build():
-        valid, rejected = source.read(workers, "training set: canonical SMILES" if progress else False)
+        valid, rejected = source.read(workers, "training set: canonical SMILES")
         save_lines(rejects, map(str, rejected))
         return valid
 
@@ -134,7 +133,6 @@ def file_metrics(
     train: MoleculeSource | None = None,
     workers: int | None = None,
     fcd: bool = True,
-    progress: bool = False,
 ) -> dict:
     """The MOSES table of the generated SMILES in a file, with what was read: per-line failures
     are counted and listed (invalid generated strings count against validity, as in MOSES; invalid
@@ -146,7 +144,6 @@ def file_metrics(
         train: the training set, for novelty (default: ZINC250k's training split).
         workers: processes (default: all cores).
         fcd: compute the Fréchet ChemNet Distance.
-        progress: show progress bars.
     """
     for source in (generated, test, train):
         if source is not None:
@@ -165,10 +162,10 @@ def file_metrics(
     lines, strings = read_strings(generated.path, generated.column)
     test = test or zinc_split("test")
     train = train or zinc_split("train")
-    canonical = canonical_many("smiles", strings, workers, "generated: canonical SMILES" if progress else False)
-    reference, test_rejected = test_statistics(test, workers, fcd, progress)
-    training, train_rejected = training_statistics(train, workers, progress)
-    table = moses_metrics(canonical, reference, training, workers, fcd, progress)
+    canonical = canonical_many("smiles", strings, workers, "generated: canonical SMILES")
+    reference, test_rejected = test_statistics(test, workers, fcd)
+    training, train_rejected = training_statistics(train, workers)
+    table = moses_metrics(canonical, reference, training, workers, fcd)
     return {
         "generated": {
             "file": str(generated.path),

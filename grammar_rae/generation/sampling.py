@@ -28,7 +28,6 @@ def fit_density(
     components: int = 10,
     seed: int = 0,
     save: bool = True,
-    progress: bool = False,
 ) -> LatentDensity:
     """Fit a density to the codes of the run's training split (posterior means for VAEs).
 
@@ -38,9 +37,8 @@ def fit_density(
         components: mixture components of a GMM.
         seed: the fit's random seed.
         save: store it in the run's work folder.
-        progress: show a progress bar while encoding.
     """
-    codes = model.codes("train", progress=progress) if kind != "prior" else np.zeros((1, model.latent_dim))
+    codes = model.codes("train") if kind != "prior" else np.zeros((1, model.latent_dim))
     density = LatentDensity(kind, components, seed).fit(codes)
     if save and model.run is not None:
         density.save(model.run.density(kind, components))
@@ -48,7 +46,7 @@ def fit_density(
 
 
 def run_density(
-    model: TrainedModel, kind: str = "gmm", components: int = 10, seed: int = 0, progress: bool = False
+    model: TrainedModel, kind: str = "gmm", components: int = 10, seed: int = 0
 ) -> tuple[LatentDensity, bool]:
     """The run's stored density of this kind, or a newly fitted (and stored) one; the flag says
     whether it was fitted now.
@@ -58,14 +56,13 @@ def run_density(
         kind: ``gmm``, ``gaussian`` or ``prior``.
         components: mixture components of a GMM.
         seed: the fit's random seed, when it is fitted now.
-        progress: show a progress bar while encoding.
     """
     if kind == "prior":
         return fit_density(model, kind, save=False), False
     for path in model.run.stored(model.run.density(kind, components)) if model.run is not None else []:
         if path.exists():  # a shipped model's density is in its own folder
             return LatentDensity.load(path), False
-    return fit_density(model, kind, components, seed, progress=progress), True
+    return fit_density(model, kind, components, seed), True
 
 
 def samples_file(model: TrainedModel, name: str) -> Path:
@@ -98,7 +95,6 @@ def decode_points(
     attempts: int = 1,
     seed: int = 0,
     chunk: int = 1000,
-    progress: bool = False,
     temperature: float = 1.0,
 ) -> list[str | None]:
     """Decode latent points, keeping for each the most frequent valid of its decodes (with one
@@ -111,12 +107,11 @@ def decode_points(
         attempts: decodes per point.
         seed: the random seed of sampled decodes.
         chunk: points decoded at once.
-        progress: show a progress bar.
         temperature: divides the logits before sampling.
     """
     generator = torch.Generator(device=model.device).manual_seed(seed)
     strings: list[str | None] = []
-    with progress_bar(total=len(z), desc="decoding", unit=" points", enabled=bool(progress)) as bar:
+    with progress_bar(total=len(z), desc="decoding", unit=" points") as bar:
         for start in range(0, len(z), chunk):
             batch = model.decode_attempts(
                 z[start : start + chunk], attempts, mode, generator, temperature=temperature, advance=bar.update
@@ -132,7 +127,6 @@ def sample(
     mode: str = "argmax",
     attempts: int = 1,
     seed: int = 0,
-    progress: bool = False,
     temperature: float = 1.0,
 ) -> Samples:
     """Draw points from a density and decode them.
@@ -145,7 +139,6 @@ def sample(
             ``sample`` (each rule drawn) or ``beam`` (a beam of 5).
         attempts: decodes per point; the most frequent valid one is kept.
         seed: the random seed of the draws and of sampled decodes.
-        progress: show a progress bar.
         temperature: divides the logits before sampling.
     """
     if n < 1:
@@ -156,4 +149,4 @@ def sample(
     # beam: the most probable derivation a beam of 5 finds, closer to the data, about 6x slower than argmax
     if mode == "beam":
         return Samples(z, model.decode(z, "beam"))
-    return Samples(z, decode_points(model, z, mode, attempts, seed, progress=progress, temperature=temperature))
+    return Samples(z, decode_points(model, z, mode, attempts, seed, temperature=temperature))

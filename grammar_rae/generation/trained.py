@@ -168,7 +168,6 @@ class TrainedModel:
         draw: bool,
         generator: torch.Generator | None,
         batch_size: int,
-        progress: bool = False,
     ) -> np.ndarray:
         """Latent codes of some rows of an index array.
 
@@ -178,10 +177,12 @@ class TrainedModel:
             draw: draw from a stochastic encoder instead of taking its mean.
             generator: the random draws' source.
             batch_size: rows encoded at once.
-            progress: show a progress bar.
         """
         codes = np.empty((len(rows), self.latent_dim), dtype=np.float32)
-        with progress_bar(total=len(rows), desc="encoding", unit=" strings", enabled=progress) as bar:
+        one_batch = len(rows) <= batch_size  # a moment's work: no bar
+        with progress_bar(
+            total=len(rows), desc="encoding", unit=" strings", enabled=False if one_batch else None
+        ) as bar:
             for start in range(0, len(rows), batch_size):
                 x, _ = one_hot_rows(indices, rows[start : start + batch_size], self.config.vocab_size, self.device)
                 z = self.network.draw(x, generator) if draw else self.network.encode(x)
@@ -201,11 +202,9 @@ class TrainedModel:
         codes[ok] = self.encode_indices(indices, ok, draw, generator, batch_size)
         return codes, errors
 
-    def codes(self, split: str = "train", batch_size: int = 1000, progress: bool = False) -> np.ndarray:
+    def codes(self, split: str = "train", batch_size: int = 1000) -> np.ndarray:
         """Latent codes (means for VAEs) of a split of the run's data, from the prepared arrays."""
-        return self.encode_indices(
-            self.data.sequences.indices, self.data.rows(split), False, None, batch_size, progress
-        )
+        return self.encode_indices(self.data.sequences.indices, self.data.rows(split), False, None, batch_size)
 
     @torch.no_grad()
     def decode_attempts(

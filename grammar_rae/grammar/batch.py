@@ -76,7 +76,7 @@ def parse_many(
     check: Check | None = None,
     workers: int | None = None,
     chunk_size: int = 2000,
-    progress: bool | str = False,
+    desc: str | None = None,
 ) -> list[Outcome]:
     """Parse strings in order on several processes; each string gets an :class:`Outcome`.
 
@@ -88,15 +88,15 @@ def parse_many(
             None (e.g. RDKit's verdict on SMILES); failing strings are failures.
         workers: processes (default: all cores).
         chunk_size: strings per task.
-        progress: show a bar (a string sets its description).
+        desc: names the progress bar, shown while progress is (``grammar_rae.progress``); None: no bar.
     """
     workers = workers or default_workers()
     chunks = [texts[i : i + chunk_size] for i in range(0, len(texts), chunk_size)]
     bar = progress_bar(
         total=len(texts),
-        desc=progress if isinstance(progress, str) else "parsing",
+        desc=desc,
         unit=" strings",
-        enabled=bool(progress),
+        enabled=None if desc else False,
         smoothing=0.1,
     )
     outcomes: list[Outcome] = []

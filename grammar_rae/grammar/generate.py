@@ -79,9 +79,7 @@ class DerivationSampler:
         return out
 
 
-def generate_strings(
-    grammar: Grammar, n: int, max_productions: int, seed: int = 0, progress: bool = False
-) -> list[str]:
+def generate_strings(grammar: Grammar, n: int, max_productions: int, seed: int = 0) -> list[str]:
     """Distinct random strings of a grammar, in the order drawn.
 
     Args:
@@ -89,7 +87,6 @@ def generate_strings(
         n: how many distinct strings.
         max_productions: the longest derivation drawn.
         seed: the random seed.
-        progress: show a progress bar.
     """
     sampler = DerivationSampler(grammar, max_productions)
     if sampler.total < n:
@@ -100,7 +97,7 @@ def generate_strings(
     codec = Codec(grammar, max(max_productions, grammar.max_length))
     rng = random.Random(seed)
     seen: dict[str, None] = {}
-    with progress_bar(total=n, desc="generating", unit="string", enabled=bool(progress)) as bar:
+    with progress_bar(total=n, desc="generating", unit="string") as bar:
         while len(seen) < n:
             text = codec.decode(sampler.draw(rng))
             if text not in seen:

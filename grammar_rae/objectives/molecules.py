@@ -55,22 +55,21 @@ def properties(smiles: str | None) -> MoleculeProperties | None:
         return None
 
 
-def property_table(
-    smiles: Sequence[str | None], workers: int | None = None, progress: bool | str = False
-) -> np.ndarray:
-    """(N, 4) float array of logP, QED, SA and cycle penalty on all cores; NaN rows for invalid input."""
-    rows = parallel_map(properties, list(smiles), workers, chunk_size=500, progress=progress)
+def property_table(smiles: Sequence[str | None], workers: int | None = None, desc: str | None = None) -> np.ndarray:
+    """(N, 4) float array of logP, QED, SA and cycle penalty on all cores; NaN rows for invalid
+    input. ``desc`` names a progress bar (none without)."""
+    rows = parallel_map(properties, list(smiles), workers, chunk_size=500, desc=desc)
     nan = (np.nan,) * len(PROPERTIES)
     return np.array([nan if r is None else (r.logp, r.qed, r.sa, r.cycle) for r in rows], dtype=np.float64).reshape(
         -1, len(PROPERTIES)
     )
 
 
-def zinc_statistics(smiles: Sequence[str], workers: int | None = None, progress: bool | str = False) -> dict:
+def zinc_statistics(smiles: Sequence[str], workers: int | None = None, desc: str | None = None) -> dict:
     """Means and population standard deviations (``np.std``) of logP, SA and the cycle penalty
     over a molecule set (all of ZINC250k for the shipped file), the standardisation of the
     penalized-logP objective, plus the set's lowest composite and raw scores."""
-    table = property_table(smiles, workers, progress)
+    table = property_table(smiles, workers, desc)
     table = table[~np.isnan(table).any(axis=1)]
     logp, sa, cycle = table[:, 0], table[:, 2], table[:, 3]
     stats = {

@@ -20,8 +20,9 @@ the records' shape is in ``optimization.records``.
 from __future__ import annotations
 
 import json
+import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
 
@@ -42,6 +43,8 @@ from grammar_rae.optimization.settings import BOSettings
 from grammar_rae.optimization.surrogate import SparseGP
 from grammar_rae.progress import progress_bar
 
+logger = logging.getLogger(__name__)
+
 
 def environment(device: str) -> dict:
     """What a seed's numbers depend on besides its settings and data: the thread count (it changes
@@ -59,9 +62,7 @@ def environment(device: str) -> dict:
     }
 
 
-def training_targets(
-    model: TrainedModel, objective: Objective, progress: bool = False, chunk: int = 5000
-) -> np.ndarray:
+def training_targets(model: TrainedModel, objective: Objective, chunk: int = 5000) -> np.ndarray:
     """The objective on every training string, cached as ``targets.npy`` next to the seeds (a
     shipped model may carry them in the same place of its own folder), with ``targets.json``
     naming the objective's version: targets of an older definition are recomputed."""
@@ -73,9 +74,7 @@ def training_targets(
             if len(cached) == rows:
                 return cached
     strings = model.data.strings("train")
-    with progress_bar(
-        total=len(strings), desc=f"scoring the training set ({objective.name})", unit=" strings", enabled=progress
-    ) as bar:
+    with progress_bar(total=len(strings), desc=f"scoring the training set ({objective.name})", unit=" strings") as bar:
         parts = []
         for start in range(0, len(strings), chunk):
             parts.append(objective(strings[start : start + chunk]))
@@ -95,18 +94,18 @@ class TrainingStart:
     """The protocol's start, shared by every seed of a run: the code and score of every training
     string and the data region around those codes, each found once, when a seed first needs it."""
 
-    def __init__(self, model: TrainedModel, objective: Objective, density_floor: float, progress: bool = False):
-        self.model, self.objective, self.density_floor, self.progress = model, objective, density_floor, progress
+    def __init__(self, model: TrainedModel, objective: Objective, density_floor: float):
+        self.model, self.objective, self.density_floor = model, objective, density_floor
 
     @cached_property
     def targets(self) -> np.ndarray:
         """The objective on every training string."""
-        return training_targets(self.model, self.objective, progress=self.progress)
+        return training_targets(self.model, self.objective)
 
     @cached_property
     def codes(self) -> np.ndarray:
         """Every training string's code."""
-        return self.model.codes("train", progress=self.progress)
+        return self.model.codes("train")
 
     @cached_property
     def region(self) -> DataRegion:
@@ -233,8 +232,8 @@ class SeedRun:
         y = np.array([p.score for p in proposals], dtype=np.float64)
         return x, y
 
-    def run(self, log: Callable[[str], object] = lambda _: None, progress: bool = False) -> SeedRecord:
-        """Run the remaining iterations; returns the seed's record."""
+    def run(self) -> SeedRecord:
+        """Run the remaining iterations, logging a line per iteration (INFO); returns the seed's record."""
         if self.done:
             return self.record
         gp = SparseGP(self.codes.shape[1], self.settings.surrogate, self.seed)
@@ -246,7 +245,7 @@ class SeedRun:
                 gp.load_state_dict(saved, *self._fit_data(*self._observed()))
         bounds = bounding_box(self.codes)
         if self.settings.acquisition != "ei":  # a region the search cannot start in is refused before the fit
-            log(f"seed {self.seed}, {self.region.describe()}")
+            logger.info("seed %d, %s", self.seed, self.region.describe())
             self.region.draw(
                 1000, torch.as_tensor(bounds, dtype=torch.float64), torch.Generator().manual_seed(self.seed)
             )
@@ -257,7 +256,7 @@ class SeedRun:
             x_seen, y_seen = self._observed()
             x_fit, y_fit = self._fit_data(x_seen, y_seen)
             if fitted_for != iteration:
-                gp.fit(x_fit, y_fit, warm=gp.model is not None, progress=progress)
+                gp.fit(x_fit, y_fit, warm=gp.model is not None)
                 self._save_gp(gp, iteration)  # an interruption from here on keeps the fit
             metrics = gp.metrics(self.codes[self.test_rows], self.sign * self.targets[self.test_rows])
             fitted = time.perf_counter()
@@ -276,9 +275,7 @@ class SeedRun:
             selected = time.perf_counter()
             with torch.no_grad():
                 log_density = self.region.log_density(torch.as_tensor(z, dtype=torch.float64)).numpy()
-            strings = decode_points(
-                self.model, z, self.settings.decode, attempts, seed=self.seed * 100 + iteration, progress=progress
-            )
+            strings = decode_points(self.model, z, self.settings.decode, attempts, seed=self.seed * 100 + iteration)
             valid = valid_mask(self.model.grammar.name, strings)
             scores = np.where(valid, self.objective(strings), self.objective.worst)
             self.record.iterations.append(
@@ -306,7 +303,7 @@ class SeedRun:
             self.record.objective_calls = {"start": len(self.targets), "proposals": len(self.record.proposals)}
             self.record.save(self.path)
             seen = self.record.proposals
-            log(
+            logger.info(
                 f"seed {self.seed}, iteration {iteration}: {int(valid.sum())}/{len(valid)} valid, "
                 f"best of this batch {self._best_text(scores, valid)}, best so far "
                 f"{self._best_text(np.array([p.score for p in seen]), np.array([p.valid for p in seen]))}, "
@@ -337,7 +334,6 @@ def random_baseline(
     settings: BOSettings,
     seed: int,
     density: str = "gmm",
-    progress: bool = False,
 ) -> RandomRecord:
     """The same budget (iterations × batch points) drawn from the run's ex-post density.
 
@@ -347,7 +343,6 @@ def random_baseline(
         settings: the BO settings whose budget and decodes the baseline matches.
         seed: the random seed.
         density: the density drawn from.
-        progress: show a progress bar.
     """
     path = objective_folder(model, objective, settings) / f"random-seed-{seed}.json"
     points, attempts = settings.iterations * settings.batch, settings.attempts_for(model.grammar.name)
@@ -357,7 +352,7 @@ def random_baseline(
             return saved
     dens, _ = run_density(model, density)
     z = dens.sample(points, seed=10_000 + seed)
-    strings = decode_points(model, z, settings.decode, attempts, seed=10_000 + seed, progress=progress)
+    strings = decode_points(model, z, settings.decode, attempts, seed=10_000 + seed)
     valid = valid_mask(model.grammar.name, strings)
     scores = np.where(valid, objective(strings), objective.worst)
     record = RandomRecord(
@@ -374,10 +369,9 @@ def optimize(
     settings: BOSettings | None = None,
     baseline: bool = True,
     extra: Sequence[Objective] = (),
-    log: Callable[[str], object] = print,
-    progress: bool = False,
 ) -> dict:
-    """Run (or resume) every seed, then the random baseline; save and return the summary.
+    """Run (or resume) every seed, then the random baseline; save and return the summary. Each
+    iteration is logged (``logging``, INFO).
 
     Args:
         model: the trained model searched in.
@@ -386,17 +380,15 @@ def optimize(
         settings: the BO settings (default: a start from the ex-post density).
         baseline: run the random-sampling baseline too.
         extra: objectives also reported for the top strings (e.g. raw penalized logP).
-        log: where progress lines go.
-        progress: show progress bars.
     """
     settings = settings or BOSettings()
     objective.check_grammar(model.grammar.name)
-    shared = TrainingStart(model, objective, settings.density_floor, progress) if settings.initial is None else None
-    runs = {seed: SeedRun(model, objective, settings, seed, shared).run(log, progress) for seed in seeds}
+    shared = TrainingStart(model, objective, settings.density_floor) if settings.initial is None else None
+    runs = {seed: SeedRun(model, objective, settings, seed, shared).run() for seed in seeds}
     randoms = None
     if baseline:
-        log(f"random baseline: {settings.iterations * settings.batch} points per seed from the ex-post GMM")
-        randoms = {seed: random_baseline(model, objective, settings, seed, progress=progress) for seed in seeds}
+        logger.info("random baseline: %d points per seed from the ex-post GMM", settings.iterations * settings.batch)
+        randoms = {seed: random_baseline(model, objective, settings, seed) for seed in seeds}
     return write_summary(
         objective_folder(model, objective, settings),
         str(model.folder),

@@ -23,8 +23,8 @@ from __future__ import annotations
 import gzip
 import heapq
 import json
+import logging
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -42,6 +42,8 @@ from grammar_rae.objectives.oracle import Oracle, top_auc
 from grammar_rae.objectives.registry import PMO_TASKS, get_objective
 from grammar_rae.optimization.report import mean_sem
 from grammar_rae.optimization.surrogate import SparseGP, SurrogateSettings
+
+logger = logging.getLogger(__name__)
 
 TASKS = tuple(sorted((*PMO_TASKS, "qed")))
 METHODS = ("bo", "random")
@@ -105,8 +107,8 @@ class TaskRun:
     def _encode(self, smiles: list[str]) -> np.ndarray:
         return self.model.encode(smiles)[0] if smiles else np.empty((0, self.model.latent_dim), dtype=np.float32)
 
-    def run(self, log: Callable[[str], object] = lambda _: None) -> dict:
-        """Run to the budget (or the patience); returns the summary."""
+    def run(self) -> dict:
+        """Run to the budget (or the patience), logging a line per iteration (INFO); returns the summary."""
         if self.done:
             return self.summary()
         if len(self.codes) < self.oracle.calls:  # resumed: the codes of the molecules called before
@@ -133,7 +135,7 @@ class TaskRun:
             self._save(time.process_time() - started, gp)
             started = time.process_time()
             scores = list(self.oracle.scores.values())
-            log(
+            logger.info(
                 f"{self.task}, seed {self.seed}, iteration {self.iteration}: {self.oracle.calls:,}/{self.settings.budget:,} "
                 f"calls, best {max(scores):.3f}, top-{self.settings.top} mean "
                 f"{np.mean(sorted(scores)[-self.settings.top :]):.3f}"
@@ -217,7 +219,6 @@ def run_benchmark(
     settings: PMOSettings,
     folder: Path,
     resume: bool = False,
-    log: Callable[[str], object] = lambda _: None,
 ) -> dict:
     """Every task and seed, then the summary, saved as ``<folder>/<method>/summary.json``: per
     task the AUC top-k of each seed, their mean and standard error.
@@ -229,7 +230,6 @@ def run_benchmark(
         settings: budget, method and batch sizes.
         folder: where each task and seed keeps its calls and summary.
         resume: continue task-seeds that have results instead of refusing.
-        log: where progress lines go.
     """
     folder = Path(folder)
     started = [
@@ -247,7 +247,7 @@ def run_benchmark(
                 saved = json.loads(run.record.read_text())["settings"]
                 if saved != asdict(settings):
                     raise GrammarRAEError(f"{run.path} was made with other settings: use the same ones to resume it.")
-            run.run(log)
+            run.run()
     return summarise(model, tasks, seeds, settings, folder)
 
 

@@ -79,7 +79,7 @@ class SparseGP:
                 variational_distribution=TrilNaturalVariationalDistribution(len(chosen)),
             )
 
-    def fit(self, x: np.ndarray, y: np.ndarray, warm: bool = False, progress: bool = False) -> SparseGP:
+    def fit(self, x: np.ndarray, y: np.ndarray, warm: bool = False) -> SparseGP:
         """Train on codes ``x`` and scores ``y``; with ``warm`` (and an existing model), continue
         from the current state for ``warm_epochs`` epochs instead of ``epochs`` from scratch."""
         torch.manual_seed(self.seed)
@@ -103,7 +103,7 @@ class SparseGP:
         generator = torch.Generator().manual_seed(self.seed)
         epochs = self.settings.warm_epochs if warm else self.settings.epochs
         batches = math.ceil(len(x_t) / self.settings.batch_size)
-        with progress_bar(total=epochs * batches, desc="fitting the GP", enabled=bool(progress)) as bar:
+        with progress_bar(total=epochs * batches, desc="fitting the GP") as bar:
             for _ in range(epochs):
                 order = torch.randperm(len(x_t), generator=generator)
                 for start in range(0, len(x_t), self.settings.batch_size):

@@ -11,8 +11,9 @@ samples and BO curves in its folder, and ``best-so-far.png`` comparing the model
 from __future__ import annotations
 
 import json
+import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -30,6 +31,8 @@ from grammar_rae.reproduce.tables import results_markdown
 from grammar_rae.training.api import train
 
 MODELS = ("grae", "gcvae", "gvae", "cvae")
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -67,7 +70,7 @@ class Experiment:
         }
 
 
-def train_stage(experiment: Experiment, model: str, progress: bool, log: Callable[[str], object]) -> Path:
+def train_stage(experiment: Experiment, model: str) -> Path:
     """Train (or continue training) one model into ``<out>/<model>``."""
     folder = experiment.out / model
     if (folder / rf.CONFIG).exists():
@@ -76,8 +79,6 @@ def train_stage(experiment: Experiment, model: str, progress: bool, log: Callabl
             resume=True,
             epochs=experiment.training.get("epochs"),
             device=experiment.device,
-            progress=progress,
-            log=log,
         )
     else:
         train(
@@ -87,37 +88,33 @@ def train_stage(experiment: Experiment, model: str, progress: bool, log: Callabl
             folder,
             experiment.preset,
             device=experiment.device,
-            progress=progress,
-            log=log,
             **experiment.training,
         )
     return folder
 
 
-def run_experiment(experiment: Experiment, progress: bool = False, log: Callable[[str], object] = print) -> dict:
-    """Run (or resume) every stage for every model; returns the results table."""
+def run_experiment(experiment: Experiment) -> dict:
+    """Run (or resume) every stage for every model, logging each (``logging``, INFO); returns the results table."""
     objective = get_objective(experiment.objective)
     objective.check_grammar(experiment.grammar)
     extra = [get_objective(name) for name in experiment.extra_objectives]
     results = collect_results(experiment)
     for name in experiment.models:
         started = time.perf_counter()
-        log(f"[{name}] training")
-        folder = train_stage(experiment, name, progress, log)
+        logger.info(f"[{name}] training")
+        folder = train_stage(experiment, name)
         model = TrainedModel.load(
             folder, experiment.device, constraints="none"
         )  # the papers decoded with the grammar mask alone
-        log(f"[{name}] evaluation")
-        evaluate(model, experiment.evaluation, progress=progress, log=log)
-        log(f"[{name}] Bayesian optimisation of {objective.name}, seeds {list(experiment.seeds)}")
-        optimisation = optimize(
-            model, objective, experiment.seeds, experiment.bo, extra=extra, log=log, progress=progress
-        )
+        logger.info(f"[{name}] evaluation")
+        evaluate(model, experiment.evaluation)
+        logger.info(f"[{name}] Bayesian optimisation of {objective.name}, seeds {list(experiment.seeds)}")
+        optimisation = optimize(model, objective, experiment.seeds, experiment.bo, extra=extra)
         figures = evaluation_figures(model, experiment.evaluation.densities) + optimization_figures(
             model, objective, optimisation, experiment.bo
         )
-        log(f"[{name}] figures: {', '.join(str(f) for f in figures)}")
-        log(f"[{name}] done in {time.perf_counter() - started:.0f} s")
+        logger.info(f"[{name}] figures: {', '.join(str(f) for f in figures)}")
+        logger.info(f"[{name}] done in {time.perf_counter() - started:.0f} s")
         results = write_tables(experiment)
     return results
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -17,6 +18,7 @@ from grammar_rae.grammar.cfg import Grammar
 from grammar_rae.grammar.charset import CharCodec
 from grammar_rae.models.autoencoders import build_model
 from grammar_rae.models.config import ModelConfig, preset_settings, shipped_recipe
+from grammar_rae.progress import LOGGER
 from grammar_rae.run_folder import TrainConfig, select_device, sequences_for, split_rows
 from grammar_rae.training.distributed import World, barrier, gather, init_world, shutdown
 from grammar_rae.training.trainer import (
@@ -28,6 +30,8 @@ from grammar_rae.training.trainer import (
 
 MODEL_SETTINGS = {f.name for f in fields(ModelConfig)} - {"model", "grammar", "vocab_size", "max_length"}
 TRAIN_SETTINGS = {f.name for f in fields(TrainConfig)}
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -104,13 +108,12 @@ def train(
     preset: str | None = None,
     resume: bool = False,
     device: str = "auto",
-    progress: bool = True,
     workers: int | None = None,
-    log=print,
     kekule: bool | None = None,
     **overrides,
 ) -> TrainResult:
-    """Train a model and return its run.
+    """Train a model and return its run; what it does is logged (``logging``, INFO), with
+    progress bars (see ``grammar_rae.progress``), by the first process only.
 
     Args:
         grammar: a shipped grammar's name or a grammar file (default ``smiles``; with ``resume``, the run's).
@@ -122,9 +125,7 @@ def train(
         resume: continue the run in ``out`` exactly where it stopped, with its saved grammar, model,
             preset and settings.
         device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
-        progress: show progress bars.
         workers: processes for data preparation (default: all cores).
-        log: where messages go.
         kekule: train on the Kekulé forms of the molecules (default: the preset's; see ``prepare_dataset``).
         **overrides: any model or training setting (``latent_dim``, ``gru_hidden``, ``gru_layers``,
             ``batch_size``, ``epochs``, ``beta``, ``lam``, ``reg``, ``seed``, ``max_molecules``, ...);
@@ -152,26 +153,26 @@ def train(
     model = model or "grae"
     preset_settings(preset, grammar_.name)  # an unknown preset, or one without this grammar, is refused before any work
     world = init_world(select_device(device))
+    if not world.is_main:  # the other ranks of a distributed run stay quiet
+        logging.getLogger(LOGGER).setLevel(logging.WARNING)
     device_ = select_device(device, world.local_rank)
     folder = Path(gather(str(out or default_run_folder(model, grammar_.name)), world)[0])
     if resume and not (folder / rf.CHECKPOINT).exists() and (folder / rf.WEIGHTS).exists():
         shutdown(world)
-        return _finished_run(folder, saved, overrides.get("epochs"), world, log)
+        return _finished_run(folder, saved, overrides.get("epochs"), world)
 
     if resume:
         model_config, train_config = _saved_configs(folder, saved, grammar_, overrides, world.is_main)
         if kekule is not None and kekule != saved["data"].get("kekule", False):
             raise rf.RunError(f"--resume continues {folder} on its own data form: drop --kekule.")
-        dataset = run_dataset(grammar_, saved["data"], workers=workers, progress=progress and world.is_main)
+        dataset = run_dataset(grammar_, saved["data"], workers=workers)
     else:
         if (folder / rf.CONFIG).exists():
             raise rf.RunError(f"{folder} already holds a run: pass --resume to continue it, or choose another --out.")
         model_config, train_config = _new_configs(grammar_, model, preset, overrides)
         if kekule is None:  # the preset says whether molecules are read in their Kekulé form
             kekule = preset_settings(preset, grammar_.name).get("kekule", False)
-        dataset = prepare_dataset(
-            grammar_, data, workers=workers, progress=progress and world.is_main, kekule=bool(kekule)
-        )
+        dataset = prepare_dataset(grammar_, data, workers=workers, kekule=bool(kekule))
     if resume and dataset.meta["source_sha256"] != saved["data"]["sha256"]:
         raise rf.RunError(f"The data of {folder} ({saved['data']['source']}) has changed since the run started.")
     sequences = sequences_for(model_config, dataset)
@@ -198,19 +199,19 @@ def train(
         trainer.restore(rf.load_tensors(folder / rf.CHECKPOINT, device_))
     if world.is_main:
         if resume and trainer.epoch >= train_config.epochs:
-            log(
+            logger.info(
                 f"{folder} has finished all {train_config.epochs} epochs: nothing to train "
                 f"(pass --epochs N above {train_config.epochs} to train it for longer)."
             )
         elif resume:
-            log(f"Resuming {folder} at epoch {trainer.epoch + 1}, batch {trainer.batch + 1}.")
-        log(
+            logger.info(f"Resuming {folder} at epoch {trainer.epoch + 1}, batch {trainer.batch + 1}.")
+        logger.info(
             f"Training {model_config.model} on {len(splits.train):,} {grammar_.name} strings "
             f"({len(splits.val):,} validation, {len(splits.test):,} test) on {device_} into {folder}."
         )
         if not resume:
             seconds = estimate_epoch_seconds(network, sequences, splits.train, train_config.batch_size, device_)
-            log(
+            logger.info(
                 recipe_line(
                     preset,
                     shipped_name,
@@ -222,23 +223,27 @@ def train(
                 )
             )
         if device_.type == "cpu" and train_config.precision == "bf16" and not cpu_has_native_bf16():
-            log("This CPU has no bfloat16 instructions, so bf16 autocast may train slower here than --precision fp32.")
+            logger.warning(
+                "This CPU has no bfloat16 instructions, so bf16 autocast may train slower here than --precision fp32."
+            )
     try:
-        metrics = trainer.train(progress)
+        metrics = trainer.train()
         digests = collect_digests(trainer)
         if world.is_main and world.distributed:
             save_json(folder / "ddp.json", {"world_size": world.size, "rank_digests": digests})
         barrier(world)  # the ranks leave together: one tearing gloo down while another still writes can abort it
     except KeyboardInterrupt:
         if world.is_main:
-            log(f"Interrupted: the state is saved; continue with `grammar-rae train --resume --out {folder}`.")
+            logger.warning(
+                f"Interrupted: the state is saved; continue with `grammar-rae train --resume --out {folder}`."
+            )
         raise
     finally:
         shutdown(world)
     return TrainResult(folder, metrics, world)
 
 
-def _finished_run(folder: Path, saved: dict, epochs: int | None, world: World, log) -> TrainResult:
+def _finished_run(folder: Path, saved: dict, epochs: int | None, world: World) -> TrainResult:
     """A finished run whose training checkpoint was removed (as shipped and committed runs are):
     nothing to train, and no way to train further without the optimiser state."""
     metrics = rf.read_metrics(folder)
@@ -250,7 +255,9 @@ def _finished_run(folder: Path, saved: dict, epochs: int | None, world: World, l
             "its training state was removed, so start a new run to train longer."
         )
     if world.is_main:
-        log(f"{folder} has finished all {len(metrics)} epochs (its {rf.CHECKPOINT} was removed): nothing to train.")
+        logger.info(
+            f"{folder} has finished all {len(metrics)} epochs (its {rf.CHECKPOINT} was removed): nothing to train."
+        )
     return TrainResult(folder, metrics, world)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -19,7 +20,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
-from tqdm import tqdm
 
 from grammar_rae import run_folder as rf
 from grammar_rae.data.batching import Splits, epoch_batches, eval_batches
@@ -30,6 +30,8 @@ from grammar_rae.models.autoencoders import Autoencoder
 from grammar_rae.progress import progress_bar
 from grammar_rae.run_folder import TrainConfig
 from grammar_rae.training.distributed import World, all_sum, barrier, gather, shard
+
+logger = logging.getLogger(__name__)
 
 
 class TrainingError(GrammarRAEError):
@@ -152,8 +154,9 @@ class Trainer:
         loss, rec, exact, count = all_sum(sums, self.world, self.device)
         return EpochMetrics(loss / count, rec / count, exact / count)
 
-    def train(self, progress: bool = True) -> list[dict]:
-        """Run the remaining epochs; returns the metrics log."""
+    def train(self) -> list[dict]:
+        """Run the remaining epochs, with a progress bar per epoch where progress is shown
+        (``grammar_rae.progress``); returns the metrics log."""
         while self.epoch < self.config.epochs:
             started = time.perf_counter() - self.epoch_seconds
             started_cpu = time.process_time() - self.epoch_cpu_seconds
@@ -164,7 +167,6 @@ class Trainer:
                 initial=self.batch,
                 desc=f"epoch {self.epoch + 1}/{self.config.epochs}",
                 unit="batch",
-                enabled=progress and self.world.is_main,
                 dynamic_ncols=True,
             )
             try:
@@ -222,7 +224,7 @@ class Trainer:
                 )
             rf.append_metrics(self.folder, record)
             self.save_checkpoint()
-            tqdm.write(
+            logger.info(
                 f"epoch {record['epoch']}: train loss {record['train_loss']:.4f}, val loss {val.loss:.4f}, "
                 f"val accuracy {val.accuracy:.3f}, lr {record['lr']:.1e}, {seconds:.0f} s"
                 + (" (best)" if improved else "")
