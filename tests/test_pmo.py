@@ -13,7 +13,7 @@ from grammar_rae.data.validity import canonical_many
 from grammar_rae.generation.trained import TrainedModel
 from grammar_rae.objectives.oracle import top_auc
 from grammar_rae.objectives.registry import get_objective
-from grammar_rae.optimization.pmo import PMOSettings, TaskRun, top_curve
+from grammar_rae.optimization.pmo import TASKS, PMOSettings, TaskRun, published, results_table, top_curve
 
 SMALL = PMOSettings(budget=220, batch=40, initial=60, candidates=600)
 
@@ -94,6 +94,11 @@ def test_benchmark_cli_table_json_and_refusals(tmp_path, capsys):
         f"figure: {tmp_path / 'top10-curves.png'}" in captured.err
         and (tmp_path / "top10-curves.png").stat().st_size > 0
     )
+    table = (tmp_path / "table.md").read_text()  # written with the runs, beside PMO's published figures
+    one = json.loads((tmp_path / "bo" / "summary.json").read_text())["tasks"]["qed"]
+    sem = float(np.std(one["seeds"], ddof=1) / np.sqrt(2))
+    assert f"| qed | {one['auc_top10']:.3f} ± {sem:.3f} | 0.941 | 0.940 |" in table
+    assert "| **sum** | – (1 of 20 tasks) | 11.588 | 11.437 |" in table and "Gao, Fu, Sun, Coley" in table
     assert main([*args[:-1], "--resume", "--batch", "20"]) == 1
     assert "was made with other settings" in capsys.readouterr().err
     for bad, message in (
@@ -103,3 +108,26 @@ def test_benchmark_cli_table_json_and_refusals(tmp_path, capsys):
         assert main(["benchmark", "pmo", *bad, "--budget", "10", "--out", str(tmp_path / "other")]) == 1
         assert message in capsys.readouterr().err
     assert not (tmp_path / "other").exists()
+
+
+def test_published_figures_cover_every_task_and_add_up(tmp_path):
+    reference = published()
+    for method, values in reference["methods"].items():
+        assert set(values) == set(TASKS), method
+        assert all(0.0 <= mean <= 1.0 and sd >= 0.0 for mean, sd in values.values())
+    # PMO's sums over 23 tasks less its three classifier tasks (Gao et al. 2022, Table 2), within the reprint's rounding
+    for method, twenty in (("REINVENT", 11.603), ("Graph GA", 11.446), ("SMILES GA", 10.201)):
+        assert sum(mean for mean, _ in reference["methods"][method].values()) == pytest.approx(twenty, abs=0.02)
+    for method, seeds in (("bo", [1, 2]), ("random", [1, 2, 3])):  # two methods, every task run: sums per seed
+        rows = {
+            task: {"auc_top10": float(np.mean(s)), "sem": float(np.std(s, ddof=1) / np.sqrt(len(s))), "seeds": s}
+            for task in TASKS
+            for s in [[0.5 + 0.01 * k for k in seeds]]
+        }
+        (tmp_path / method).mkdir()
+        summary = {"seeds": seeds, "settings": {"budget": 10_000, "top": 10}, "tasks": rows}
+        (tmp_path / method / "summary.json").write_text(json.dumps(summary))
+    table = results_table(tmp_path)
+    assert "| grammar-rae BO (seeds 1, 2) | random GMM (seeds 1, 2, 3) | REINVENT |" in table
+    sums = "| **sum** | 10.300 ± 0.100 | 10.400 ± 0.115 | 11.588 |"  # each seed's sum: 10.2, 10.4 (, 10.6)
+    assert sums in table

@@ -25,6 +25,7 @@ import heapq
 import json
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -40,13 +41,17 @@ from grammar_rae.generation.sampling import run_density
 from grammar_rae.generation.trained import TrainedModel
 from grammar_rae.objectives.oracle import Oracle, top_auc
 from grammar_rae.objectives.registry import PMO_TASKS, get_objective
-from grammar_rae.optimization.report import mean_sem
+from grammar_rae.optimization.report import mean_sem, mean_sem_text
 from grammar_rae.optimization.surrogate import SparseGP, SurrogateSettings
+from grammar_rae.resources import shipped
 
 logger = logging.getLogger(__name__)
 
 TASKS = tuple(sorted((*PMO_TASKS, "qed")))
 METHODS = ("bo", "random")
+METHOD_NAMES = {"bo": "grammar-rae BO", "random": "random GMM"}
+REFERENCES_FILE = "pmo_references.json"
+TABLE = "table.md"
 
 
 @dataclass(frozen=True)
@@ -248,7 +253,9 @@ def run_benchmark(
                 if saved != asdict(settings):
                     raise GrammarRAEError(f"{run.path} was made with other settings: use the same ones to resume it.")
             run.run()
-    return summarise(model, tasks, seeds, settings, folder)
+    result = summarise(model, tasks, seeds, settings, folder)
+    write_table(folder)
+    return result
 
 
 def top_curve(scores: list[float], top: int) -> np.ndarray:
@@ -311,3 +318,65 @@ def summarise(model: TrainedModel, tasks: list[str], seeds: list[int], settings:
     }
     save_json(folder / settings.method / "summary.json", result)
     return result
+
+
+def published() -> dict:
+    """PMO's published AUC top-10 per task and method, with their source (``data/pmo_references.json``)."""
+    return json.loads((shipped("grammar_rae.datafiles") / REFERENCES_FILE).read_text())
+
+
+def results_table(folder: Path, tasks: Sequence[str] = TASKS) -> str:
+    """AUC top-10 per task as markdown: each method run in ``folder`` (mean ± standard error over its
+    seeds, from the sample standard deviation) beside PMO's published figures, and the sums over the
+    tasks (ours: mean ± standard error of each seed's sum, where every task has the same seeds)."""
+    runs = {m: json.loads(p.read_text()) for m in METHODS if (p := Path(folder) / m / "summary.json").exists()}
+    reference = published()
+    names = [f"{METHOD_NAMES[m]} (seeds {', '.join(map(str, run['seeds']))})" for m, run in runs.items()]
+    rows = [
+        "| task | " + " | ".join(names + list(reference["methods"])) + " |",
+        "| --- " * (1 + len(names) + len(reference["methods"])) + "|",
+    ]
+    for task in tasks:
+        ours = [mean_sem_text(_task_stats(run, task)) for run in runs.values()]
+        theirs = [f"{values[task][0]:.3f}" for values in reference["methods"].values()]
+        rows.append(f"| {task} | " + " | ".join(ours + theirs) + " |")
+    sums = [_sum_text(run, tasks) for run in runs.values()]
+    sums += [f"{sum(values[task][0] for task in tasks):.3f}" for values in reference["methods"].values()]
+    rows.append("| **sum** | " + " | ".join(sums) + " |")
+    latent = ", ".join(f"{name} {value}" for name, value in reference["sums_over_23_tasks"].items())
+    budgets = sorted({run["settings"]["budget"] for run in runs.values()})
+    return "\n".join(
+        [
+            f"# PMO: AUC top-10 per task ({len(tasks)} RDKit-only tasks, "
+            f"{' / '.join(f'{b:,}' for b in budgets) or 'no'} oracle calls per run)",
+            "",
+            *rows,
+            "",
+            f"Published figures: {reference['source']} Latent-space BO in PMO, sums over all 23 tasks: {latent}.",
+            "",
+            "Written by `grammar-rae benchmark pmo` from the `summary.json` of each method in this folder; "
+            "a method's sum is given where every task has run with the same seeds.",
+            "",
+        ]
+    )
+
+
+def write_table(folder: Path) -> Path:
+    """``<folder>/table.md``: :func:`results_table` of the methods run there."""
+    path = Path(folder) / TABLE
+    write_atomic(path, lambda out: out.write(results_table(folder).encode()))
+    return path
+
+
+def _task_stats(run: dict, task: str) -> dict | None:
+    row = run["tasks"].get(task)
+    return None if row is None else {"mean": row[f"auc_top{run['settings']['top']}"], "sem": row["sem"]}
+
+
+def _sum_text(run: dict, tasks: Sequence[str]) -> str:
+    """The mean ± standard error over seeds of each seed's sum over ``tasks``; ``–`` with the count
+    of tasks run where some task has not run with the run's seeds."""
+    rows = [run["tasks"].get(task) for task in tasks]
+    if any(row is None or len(row["seeds"]) != len(run["seeds"]) for row in rows):
+        return f"– ({sum(row is not None for row in rows)} of {len(tasks)} tasks)"
+    return mean_sem_text(mean_sem([sum(values) for values in zip(*(row["seeds"] for row in rows))]))
