@@ -13,6 +13,7 @@ the last line is the best design's sum over the first design's.
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +44,7 @@ def main() -> None:
     )
     parser.add_argument("--out", type=Path, default=Path("runs") / "pmo-design")
     args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")  # each iteration's line on standard error
     torch.set_num_threads(1)
     model = TrainedModel.load(args.model, device="cpu")
     tasks, seeds = check_tasks(args.tasks), parse_seeds(args.seeds)
