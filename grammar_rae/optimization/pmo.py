@@ -43,6 +43,7 @@ from grammar_rae.objectives.oracle import Oracle, top_auc
 from grammar_rae.objectives.registry import PMO_TASKS, get_objective
 from grammar_rae.optimization.report import mean_sem, mean_sem_text
 from grammar_rae.optimization.surrogate import SparseGP, SurrogateSettings
+from grammar_rae.progress import progress_bar
 from grammar_rae.resources import shipped
 
 logger = logging.getLogger(__name__)
@@ -113,7 +114,8 @@ class TaskRun:
         return self.model.encode(smiles)[0] if smiles else np.empty((0, self.model.latent_dim), dtype=np.float32)
 
     def run(self) -> dict:
-        """Run to the budget (or the patience), logging a line per iteration (INFO); returns the summary."""
+        """Run to the budget (or the patience) under a progress bar of calls with the best score and
+        the top-k mean so far (a line per iteration at DEBUG, ``-v``); returns the summary."""
         if self.done:
             return self.summary()
         if len(self.codes) < self.oracle.calls:  # resumed: the codes of the molecules called before
@@ -121,30 +123,36 @@ class TaskRun:
         density, _ = run_density(self.model, "gmm")
         gp = self._saved_gp()
         started = time.process_time()
-        while not self.done:
-            self.iteration += 1
-            step = self.seed * 1_000_003 + self.iteration
-            if self.iteration == 1 or self.settings.method == "random":
-                points = density.sample(
-                    self.settings.initial if self.iteration == 1 else self.settings.batch, seed=step
+        bar = progress_bar(
+            total=self.settings.budget, initial=self.oracle.calls, desc=f"{self.task}, seed {self.seed}", unit=" calls"
+        )
+        with bar:  # the surrogate's fits and the encodings inside draw no bars of their own
+            while not self.done:
+                self.iteration += 1
+                step = self.seed * 1_000_003 + self.iteration
+                if self.iteration == 1 or self.settings.method == "random":
+                    points = density.sample(
+                        self.settings.initial if self.iteration == 1 else self.settings.batch, seed=step
+                    )
+                else:
+                    gp = self._fit(gp)
+                    points = self._choose(gp, density.sample(self.settings.candidates, seed=step))
+                before = self.oracle.calls
+                self.oracle(self.model.decode(points, "argmax"))
+                new = list(self.oracle.scores)[before:]
+                self.iterations += [self.iteration] * len(new)
+                self.codes = np.concatenate([self.codes, self._encode(new)])
+                self.stale = 0 if new else self.stale + 1
+                self._save(time.process_time() - started, gp)
+                started = time.process_time()
+                scores = list(self.oracle.scores.values())
+                top = np.mean(sorted(scores)[-self.settings.top :])
+                bar.update(self.oracle.calls - before)
+                bar.set_postfix(best=f"{max(scores):.3f}", top=f"{top:.3f}", refresh=False)
+                logger.debug(
+                    f"{self.task}, seed {self.seed}, iteration {self.iteration}: {self.oracle.calls:,}/"
+                    f"{self.settings.budget:,} calls, best {max(scores):.3f}, top-{self.settings.top} mean {top:.3f}"
                 )
-            else:
-                gp = self._fit(gp)
-                points = self._choose(gp, density.sample(self.settings.candidates, seed=step))
-            before = self.oracle.calls
-            self.oracle(self.model.decode(points, "argmax"))
-            new = list(self.oracle.scores)[before:]
-            self.iterations += [self.iteration] * len(new)
-            self.codes = np.concatenate([self.codes, self._encode(new)])
-            self.stale = 0 if new else self.stale + 1
-            self._save(time.process_time() - started, gp)
-            started = time.process_time()
-            scores = list(self.oracle.scores.values())
-            logger.info(
-                f"{self.task}, seed {self.seed}, iteration {self.iteration}: {self.oracle.calls:,}/{self.settings.budget:,} "
-                f"calls, best {max(scores):.3f}, top-{self.settings.top} mean "
-                f"{np.mean(sorted(scores)[-self.settings.top :]):.3f}"
-            )
         return self.summary()
 
     def _training_data(self) -> tuple[np.ndarray, np.ndarray]:
