@@ -106,3 +106,13 @@ def test_quiet_cli_prints_no_progress(capsys, isolated_cache, zinc_slice, flags)
     assert main(argv) == 0
     captured = capsys.readouterr()
     assert captured.err == "" and "kept:" in captured.out
+
+
+def test_quiet_and_verbose_together_are_refused_in_one_line(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["-q", "-v", "parse", "CCO"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert (
+        exit_.value.code == 2
+        and err[-1] == "grammar-rae: error: argument -v/--verbose: not allowed with argument -q/--quiet"
+    )

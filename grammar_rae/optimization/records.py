@@ -21,6 +21,25 @@ from grammar_rae.optimization.settings import BOSettings
 from grammar_rae.run_folder import RunFolder
 
 
+class _SeedFile:
+    """A seed's record kept as one JSON file (``from_dict`` and ``to_dict`` are the record's own)."""
+
+    seed: int
+
+    @classmethod
+    def load(cls, path: Path) -> _SeedFile:
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+    def save(self, path: Path) -> None:
+        save_json(path, self.to_dict())
+
+    @classmethod
+    def all_in(cls, folder: Path, pattern: str) -> dict[int, _SeedFile]:
+        """The records of this kind in ``folder`` whose file names match ``pattern``, by seed."""
+        records = [cls.load(path) for path in Path(folder).glob(pattern)]
+        return {record.seed: record for record in sorted(records, key=lambda r: r.seed)}
+
+
 @dataclass
 class Proposal:
     """A decoded string and its score; ``z``, the latent point it was decoded from (none for the random
@@ -77,7 +96,7 @@ class Iteration:
 
 
 @dataclass
-class SeedRecord:
+class SeedRecord(_SeedFile):
     """One BO seed: its settings as saved, its scored starting design (starts of ``initial`` points),
     its iterations and its objective calls (start and proposals, PMO's count)."""
 
@@ -99,10 +118,6 @@ class SeedRecord:
             data.get("objective_calls"),
         )
 
-    @classmethod
-    def load(cls, path: Path) -> SeedRecord:
-        return cls.from_dict(json.loads(Path(path).read_text()))
-
     def to_dict(self) -> dict:
         written = {
             "seed": self.seed,
@@ -113,9 +128,6 @@ class SeedRecord:
         if self.design is not None:  # a training molecule's point is written as null
             written["design"] = [{"z": p.z} | p.to_dict() for p in self.design]
         return written | ({"objective_calls": self.objective_calls} if self.objective_calls is not None else {})
-
-    def save(self, path: Path) -> None:
-        save_json(path, self.to_dict())
 
     @property
     def full_settings(self) -> dict:
@@ -135,7 +147,7 @@ class SeedRecord:
 
 
 @dataclass
-class RandomRecord:
+class RandomRecord(_SeedFile):
     """The random baseline of one seed: points drawn from ``density`` and decoded with ``attempts``
     decodes each."""
 
@@ -150,10 +162,6 @@ class RandomRecord:
             data["seed"], data.get("density"), data.get("attempts"), [Proposal.from_dict(p) for p in data["proposals"]]
         )
 
-    @classmethod
-    def load(cls, path: Path) -> RandomRecord:
-        return cls.from_dict(json.loads(Path(path).read_text()))
-
     def to_dict(self) -> dict:
         return {
             "seed": self.seed,
@@ -162,20 +170,15 @@ class RandomRecord:
             "proposals": [p.to_dict() for p in self.proposals],
         }
 
-    def save(self, path: Path) -> None:
-        save_json(path, self.to_dict())
-
 
 def seed_records(folder: Path) -> dict[int, SeedRecord]:
     """The BO seeds saved in an objective's folder, by seed."""
-    records = [SeedRecord.load(path) for path in Path(folder).glob("seed-*.json")]
-    return {record.seed: record for record in sorted(records, key=lambda r: r.seed)}
+    return SeedRecord.all_in(folder, "seed-*.json")
 
 
 def random_records(folder: Path) -> dict[int, RandomRecord]:
     """The random baselines saved in an objective's folder, by seed."""
-    records = [RandomRecord.load(path) for path in Path(folder).glob("random-seed-*.json")]
-    return {record.seed: record for record in sorted(records, key=lambda r: r.seed)}
+    return RandomRecord.all_in(folder, "random-seed-*.json")
 
 
 def objective_folder(model: TrainedModel, objective: Objective, settings: BOSettings | None = None) -> Path:
