@@ -28,7 +28,10 @@ def design_settings(text: str, budget: int) -> PMOSettings:
     """``method[:key=value,...]`` as PMO settings under ``budget``."""
     method, _, rest = text.partition(":")
     values = dict(item.split("=") for item in rest.split(",") if item)
-    return PMOSettings(budget=budget, method=method, **{key: int(value) for key, value in values.items()})
+    defaults = PMOSettings()
+    return PMOSettings(
+        budget=budget, method=method, **{key: type(getattr(defaults, key))(value) for key, value in values.items()}
+    )
 
 
 def main() -> None:

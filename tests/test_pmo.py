@@ -10,6 +10,8 @@ import pytest
 
 from grammar_rae.cli.main import main
 from grammar_rae.data.validity import canonical_many
+from grammar_rae.errors import GrammarRAEError
+from grammar_rae.generation.sampling import run_density
 from grammar_rae.generation.trained import TrainedModel
 from grammar_rae.objectives.oracle import top_auc
 from grammar_rae.objectives.registry import get_objective
@@ -54,6 +56,24 @@ def test_a_task_run_counts_calls_and_resumes_exactly(zinc_model, tmp_path, monke
     resumed = TaskRun(zinc_model, "median1", 1, SMALL, tmp_path / "cut").run()
     again = pd.read_csv(tmp_path / "cut" / "bo" / "median1" / "seed-1.csv.gz", keep_default_na=False)
     assert again.equals(calls) and resumed["auc_top10"] == straight["auc_top10"]
+
+
+def test_local_candidates_lie_near_the_best_molecules(zinc_model, tmp_path):
+    settings = PMOSettings(budget=160, batch=40, initial=60, candidates=600, local=0.5, radius=0.3)
+    run = TaskRun(zinc_model, "celecoxib_rediscovery", 2, settings, tmp_path)
+    run.run()
+    density, _ = run_density(zinc_model, "gmm")
+    points = run._candidates(density, 99)
+    assert points.shape == (600, zinc_model.latent_dim) and np.array_equal(points, run._candidates(density, 99))
+    assert np.array_equal(points[:300], density.sample(300, seed=99))  # the rest: density draws
+    codes, scores = run._training_data()
+    best, spread = codes[np.argsort(-scores)[:10]], codes.std(axis=0, ddof=1)
+    # each point's distance to the nearest of the 10 best codes, per coordinate in units of its spread
+    distance = np.sqrt((((points[:, None, :] - best[None]) / spread) ** 2).mean(axis=2)).min(axis=1)
+    assert np.all((0.2 < distance[300:]) & (distance[300:] < 0.4))  # noise of 0.3 spreads
+    assert np.median(distance[:300]) > 0.8
+    with pytest.raises(GrammarRAEError, match="share is between 0 and 1"):
+        PMOSettings(local=1.5)
 
 
 def test_benchmark_cli_table_json_and_refusals(tmp_path, capsys):
@@ -108,6 +128,9 @@ def test_benchmark_cli_table_json_and_refusals(tmp_path, capsys):
         assert main(["benchmark", "pmo", *bad, "--budget", "10", "--out", str(tmp_path / "other")]) == 1
         assert message in capsys.readouterr().err
     assert not (tmp_path / "other").exists()
+    with pytest.raises(SystemExit) as exit_:
+        main(["benchmark", "pmo", "--local", "1.5", "--out", str(tmp_path / "other")])
+    assert exit_.value.code == 2 and "--local: 1.5 must be a share between 0 and 1" in capsys.readouterr().err
 
 
 def test_published_figures_cover_every_task_and_add_up(tmp_path):

@@ -8,7 +8,7 @@ import logging
 from pathlib import Path
 
 from grammar_rae.cli.commands import summary
-from grammar_rae.cli.options import add_model_option, load_model, positive_int
+from grammar_rae.cli.options import add_model_option, fraction, load_model, positive_float, positive_int
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +40,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--method",
         choices=METHODS,
         default=defaults.method,
-        help="bo: a batch of highest expected improvement among density draws per iteration (default); "
+        help="bo: a batch of highest expected improvement among density draws and points near the best molecules "
+        "per iteration (default); "
         "random: density draws (the baseline)",
     )
     pmo.add_argument(
@@ -54,6 +55,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         type=positive_int,
         default=defaults.initial,
         help=f"density draws scored first (default {defaults.initial}; they count as calls)",
+    )
+    pmo.add_argument(
+        "--local",
+        type=fraction,
+        default=defaults.local,
+        help=f"bo: share of the candidates drawn near the {defaults.top} best molecules so far, the rest from the "
+        f"density (default {defaults.local})",
+    )
+    pmo.add_argument(
+        "--radius",
+        type=positive_float,
+        default=defaults.radius,
+        help="bo: how far those are drawn, in units of each latent coordinate's spread over the calls "
+        f"(default {defaults.radius})",
     )
     pmo.add_argument(
         "--out", type=Path, default=Path("results") / "pmo", help="folder for the runs (default results/pmo)"
@@ -74,7 +89,14 @@ def run_pmo(args: argparse.Namespace) -> int:
     from grammar_rae.optimization.pmo import PMOSettings, check_tasks, run_benchmark, top_curves_figure
 
     tasks, seeds = check_tasks(args.tasks), parse_seeds(args.seeds)
-    settings = PMOSettings(budget=args.budget, method=args.method, batch=args.batch, initial=args.initial)
+    settings = PMOSettings(
+        budget=args.budget,
+        method=args.method,
+        batch=args.batch,
+        initial=args.initial,
+        local=args.local,
+        radius=args.radius,
+    )
     model = load_model(args, "smiles")
     if model.domain.name != "molecules":
         from grammar_rae.errors import GrammarRAEError
