@@ -27,6 +27,11 @@ learning curve continues across sessions:
     python benchmarks/latent_candidates.py --candidate gru-wd-128 --out docs/latent-candidates.jsonl
     python benchmarks/latent_candidates.py --watch results/latent-long/cpu-ar --every 3 --out docs/latent-candidates.jsonl
     python benchmarks/latent_candidates.py --table --out docs/latent-candidates.jsonl
+    python benchmarks/latent_candidates.py --plot docs/latent-long.png --out docs/latent-candidates.jsonl
+
+``--plot`` draws the long runs' learning curves (rows ``latent-long/*``, with the shipped model as
+a point) against CPU-minutes: the code information, the teacher-forced NLL, and FCD and Filters of
+the greedy and sampled decodes.
 """
 
 from __future__ import annotations
@@ -118,11 +123,13 @@ def main() -> None:
         "--watch", type=Path, help="a training run folder to measure every --every epochs until it ends"
     )
     parser.add_argument("--run", help="a finished run folder or pretrained:NAME to measure once, at its best weights")
+    parser.add_argument("--plot", type=Path, help="PNG of the long runs' learning curves, from the --out records")
     parser.add_argument("--every", type=int, default=3, help="epochs between measurements of --watch")
     parser.add_argument("--out", type=Path, required=True, help="JSON-lines file the checkpoints are appended to")
     args = parser.parse_args()
-    if args.table:
-        print(table([json.loads(line) for line in args.out.read_text().splitlines()]))
+    if args.table or args.plot:
+        records = [json.loads(line) for line in args.out.read_text().splitlines()]
+        print(f"figure: {learning_curves(records, args.plot)}" if args.plot else table(records))
         return
     if args.watch or args.run:
         torch.set_num_threads(1)
@@ -278,6 +285,63 @@ def table(records: list[dict]) -> str:
             f"{r['round_trip']:.3f} | {decoded[0]} | {decoded[1]} |"
         )
     return "\n".join(lines)
+
+
+def learning_curves(records: list[dict], path: Path) -> Path:
+    """The ``latent-long/*`` records against CPU-minutes, four panels, the shipped model as a point."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = (
+        ("code information: NLL shuffled − own code (nats)", lambda r: r["nll_shuffled"] - r["nll_own"], None),
+        ("teacher-forced NLL, own code (nats per molecule)", lambda r: r["nll_own"], None),
+        (
+            "FCD against the ZINC test split (2,000 molecules)",
+            lambda r: r["argmax"]["fcd"],
+            lambda r: r["sample"]["fcd"],
+        ),
+        ("MCF + PAINS pass rate", lambda r: r["argmax"]["filters"], lambda r: r["sample"]["filters"]),
+    )
+    long = sorted({r["candidate"] for r in records if r["candidate"].startswith("latent-long/")})
+    shipped = [r for r in records if r["candidate"].startswith("pretrained:")]
+    figure, grid = plt.subplots(2, 2, figsize=(11, 7.5))
+    for axes, (title, greedy, sampled) in zip(grid.flat, panels):
+        for colour, name in zip(plt.rcParams["axes.prop_cycle"].by_key()["color"], long):
+            rows = sorted((r for r in records if r["candidate"] == name), key=lambda r: r["cpu_minutes"])
+            minutes = [r["cpu_minutes"] for r in rows]
+            axes.plot(
+                minutes,
+                [greedy(r) for r in rows],
+                "o-",
+                color=colour,
+                label=name.split("/")[1] + (", greedy" if sampled else ""),
+            )
+            if sampled:
+                axes.plot(
+                    minutes, [sampled(r) for r in rows], "s--", color=colour, label=name.split("/")[1] + ", sampled"
+                )
+        for r in shipped:
+            axes.plot(
+                r["cpu_minutes"],
+                greedy(r),
+                "k*",
+                markersize=11,
+                label=f"{r['candidate']}" + (", greedy" if sampled else ""),
+            )
+            if sampled:
+                axes.plot(r["cpu_minutes"], sampled(r), "kx", markersize=9, label=f"{r['candidate']}, sampled")
+        axes.set_title(title, fontsize=10)
+        axes.set_xlabel("CPU-minutes of training")
+        axes.grid(alpha=0.3)
+    figure.legend(*grid.flat[2].get_legend_handles_labels(), loc="lower center", ncol=3, fontsize=8)
+    figure.suptitle("Long GrammarRAE runs on Kekulé ZINC250k, measured on validation molecules (docs/latent-space.md)")
+    figure.tight_layout(rect=(0, 0.08, 1, 1))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
 
 
 if __name__ == "__main__":
