@@ -59,7 +59,7 @@ def test_a_task_run_counts_calls_and_resumes_exactly(zinc_model, tmp_path, monke
 
 
 def test_local_candidates_lie_near_the_best_molecules(zinc_model, tmp_path):
-    settings = PMOSettings(budget=160, batch=40, initial=60, candidates=600, local=0.5, radius=0.3)
+    settings = PMOSettings(budget=160, batch=40, initial=60, candidates=600, local=0.5, radius=0.3, explore=0.5)
     run = TaskRun(zinc_model, "celecoxib_rediscovery", 2, settings, tmp_path)
     run.run()
     density, _ = run_density(zinc_model, "gmm")
@@ -72,8 +72,12 @@ def test_local_candidates_lie_near_the_best_molecules(zinc_model, tmp_path):
     distance = np.sqrt((((points[:, None, :] - best[None]) / spread) ** 2).mean(axis=2)).min(axis=1)
     assert np.all((0.2 < distance[300:]) & (distance[300:] < 0.4))  # noise of 0.3 spreads
     assert np.median(distance[:300]) > 0.8
-    with pytest.raises(GrammarRAEError, match="share is between 0 and 1"):
-        PMOSettings(local=1.5)
+    chosen = run._choose(run._fit(None), points)  # half the batch among the density draws alone
+    rows = [int(np.flatnonzero((points == point).all(axis=1))[0]) for point in chosen]
+    assert len(set(rows)) == 40 and all(row < 300 for row in rows[:20])
+    for bad in ({"local": 1.5}, {"explore": -0.1}, {"radius": 0.0}):
+        with pytest.raises(GrammarRAEError, match="shares are between 0 and 1 and the radius above 0"):
+            PMOSettings(**bad)
 
 
 def test_benchmark_cli_table_json_and_refusals(tmp_path, capsys):

@@ -71,6 +71,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         f"(default {defaults.radius})",
     )
     pmo.add_argument(
+        "--explore",
+        type=fraction,
+        default=defaults.explore,
+        help="bo: share of each batch chosen among the density draws alone, so that every iteration also tries "
+        f"new regions (default {defaults.explore})",
+    )
+    pmo.add_argument(
         "--out", type=Path, default=Path("results") / "pmo", help="folder for the runs (default results/pmo)"
     )
     pmo.add_argument("--resume", action="store_true", help="continue task-seeds that have results")
@@ -96,6 +103,7 @@ def run_pmo(args: argparse.Namespace) -> int:
         initial=args.initial,
         local=args.local,
         radius=args.radius,
+        explore=args.explore,
     )
     model = load_model(args, "smiles")
     if model.domain.name != "molecules":

@@ -7,7 +7,9 @@ the training set's scores. Two methods share the loop:
 - ``bo``: each iteration refits the sparse GP (warm after the first) on the latent codes of every
   molecule called so far, draws ``candidates`` points, a ``local`` share of them near the codes
   of the ``top`` best molecules so far and the rest from the ex-post GMM, and decodes greedily the
-  ``batch`` of them with the highest expected improvement. Choosing among such draws keeps the
+  ``batch`` of them with the highest expected improvement, an ``explore`` share of the batch
+  among the density draws alone (without it, once the best molecules' neighbours decode to
+  molecules already called, iterations bring almost nothing new). Choosing among such draws keeps the
   search where the decoder has seen data or has already found good molecules, and costs one GP
   prediction per candidate, which is what a budget of 10,000 calls needs (a batch-EI search per
   iteration would not fit). The local share is what the similarity tasks need: a density draw
@@ -57,7 +59,9 @@ METHODS = ("bo", "random")
 METHOD_NAMES = {"bo": "grammar-rae BO", "random": "random GMM"}
 REFERENCES_FILE = "pmo_references.json"
 TABLE = "table.md"
-ADDED = {"local": 0.0, "radius": 0.3}  # settings added since the first runs, with the values those runs had
+# settings added since the first runs, with the values those runs had; those the random baseline does not use
+ADDED = {"local": 0.0, "radius": 0.3, "explore": 0.0}
+BO_ONLY = ("candidates", "local", "radius", "explore")
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,7 @@ class PMOSettings:
     candidates: int = 5_000  # points the batch is chosen from (bo)
     local: float = 0.5  # share of the candidates drawn near the best molecules so far (bo)
     radius: float = 0.3  # their spread, in units of each latent coordinate's spread over the calls
+    explore: float = 0.2  # share of the batch chosen among the density draws alone (bo)
     patience: int = 5  # iterations in a row without a new molecule before a run stops
     top: int = 10
     log_every: int = 100
@@ -80,9 +85,10 @@ class PMOSettings:
             raise GrammarRAEError(f"The budget is a number of oracle calls, at least 1, not {self.budget}.")
         if self.method not in METHODS:
             raise GrammarRAEError(f"Unknown method {self.method!r}: use one of {', '.join(METHODS)}.")
-        if not 0.0 <= self.local <= 1.0 or not 0.0 < self.radius < float("inf"):
+        if not (0.0 <= self.local <= 1.0 and 0.0 <= self.explore <= 1.0 and 0.0 < self.radius < float("inf")):
             raise GrammarRAEError(
-                f"The local share is between 0 and 1 and the radius above 0, not {self.local} and {self.radius}."
+                f"The local and explore shares are between 0 and 1 and the radius above 0, not {self.local}, "
+                f"{self.explore} and {self.radius}."
             )
 
 
@@ -202,12 +208,16 @@ class TaskRun:
         return np.concatenate([draws, (centres + noise).astype(draws.dtype)])
 
     def _choose(self, gp: SparseGP, candidates: np.ndarray) -> np.ndarray:
-        """The ``batch`` candidates of highest expected improvement over the best score so far."""
+        """The ``batch`` candidates of highest expected improvement over the best score so far, an
+        ``explore`` share of them among the density draws (the first rows) alone."""
         mean, variance = gp.predict(candidates)
         sd = np.sqrt(np.maximum(variance, 1e-12))
         z = (mean - max(self.oracle.scores.values())) / sd
-        improvement = sd * (z * norm.cdf(z) + norm.pdf(z))
-        return candidates[np.argsort(-improvement, kind="stable")[: self.settings.batch]]
+        order = np.argsort(-sd * (z * norm.cdf(z) + norm.pdf(z)), kind="stable")
+        draws = self.settings.candidates - round(self.settings.candidates * self.settings.local)
+        explored = order[order < draws][: round(self.settings.batch * self.settings.explore)]
+        rest = order[~np.isin(order, explored)][: self.settings.batch - len(explored)]
+        return candidates[np.concatenate([explored, rest])]
 
     def _save(self, cpu_seconds: float, gp: SparseGP | None) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -282,8 +292,10 @@ def run_benchmark(
         for seed in seeds:
             run = TaskRun(model, task, seed, settings, folder)
             if run.path.exists():
-                saved = ADDED | json.loads(run.record.read_text())["settings"]
-                if saved != asdict(settings):
+                saved, wanted = ADDED | json.loads(run.record.read_text())["settings"], asdict(settings)
+                if settings.method == "random":
+                    saved, wanted = ({k: v for k, v in d.items() if k not in BO_ONLY} for d in (saved, wanted))
+                if saved != wanted:
                     raise GrammarRAEError(f"{run.path} was made with other settings: use the same ones to resume it.")
             run.run()
     result = summarise(model, tasks, seeds, settings, folder)
