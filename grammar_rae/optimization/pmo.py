@@ -91,6 +91,11 @@ class PMOSettings:
                 f"{self.explore} and {self.radius}."
             )
 
+    @property
+    def near(self) -> int:
+        """How many of the candidates are drawn near the best molecules (the first ones are density draws)."""
+        return round(self.candidates * self.local)
+
 
 def check_tasks(text: str) -> list[str]:
     """``all`` or a comma list of PMO task names, each checked."""
@@ -196,7 +201,7 @@ class TaskRun:
     def _candidates(self, density: LatentDensity, step: int) -> np.ndarray:
         """Density draws and, for the ``local`` share, the codes of the ``top`` best molecules so far
         each moved by Gaussian noise of ``radius`` times each coordinate's spread over the calls."""
-        near = round(self.settings.candidates * self.settings.local)
+        near = self.settings.near
         draws = density.sample(self.settings.candidates - near, seed=step)
         if near == 0:
             return draws
@@ -214,7 +219,7 @@ class TaskRun:
         sd = np.sqrt(np.maximum(variance, 1e-12))
         z = (mean - max(self.oracle.scores.values())) / sd
         order = np.argsort(-sd * (z * norm.cdf(z) + norm.pdf(z)), kind="stable")
-        draws = self.settings.candidates - round(self.settings.candidates * self.settings.local)
+        draws = self.settings.candidates - self.settings.near
         explored = order[order < draws][: round(self.settings.batch * self.settings.explore)]
         rest = order[~np.isin(order, explored)][: self.settings.batch - len(explored)]
         return candidates[np.concatenate([explored, rest])]
