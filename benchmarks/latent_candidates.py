@@ -48,7 +48,7 @@ from _common import data_argument
 from grammar_rae import Grammar
 from grammar_rae import run_folder as rf
 from grammar_rae.data import prepare_dataset
-from grammar_rae.data.sequences import grammar_sequences
+from grammar_rae.data.sequences import grammar_sequences, one_hot_rows
 from grammar_rae.data.validity import canonical_many
 from grammar_rae.evaluation.moses import FeatureSet, moses_metrics
 from grammar_rae.evaluation.reconstruction import reconstruction_accuracy
@@ -94,12 +94,44 @@ def code_information(trainer: Trainer, rows: np.ndarray) -> tuple[float, float]:
     return sum(own) / len(rows), sum(shuffled) / len(rows)
 
 
-def measure(trainer: Trainer, grammar: Grammar, strings: list[str], reference: FeatureSet) -> dict:
-    """The checkpoint's figures (see the module docstring)."""
+@torch.no_grad()
+def step_errors(model: TrainedModel, n: int = 1000) -> str:
+    """Where the teacher-forced masked argmax differs from the true rule on the first ``n`` validation
+    molecules: errors per molecule, and the error rate per left-hand side (real choices only)."""
+    net, data, masks = model.network, model.data, model.network.rule_masks
+    rows, errors, made, wrong = data.rows("val")[:n], [], {}, {}
+    for start in range(0, len(rows), 250):
+        x, targets = one_hot_rows(
+            data.sequences.indices, rows[start : start + 250], model.config.vocab_size, model.device
+        )
+        logits = net.decoder.teacher_forced(net.encode(x), targets).float().masked_fill(~masks[targets], -torch.inf)
+        miss = (logits.argmax(-1) != targets).numpy()
+        errors += miss.sum(1).tolist()
+        choice = (masks[targets].sum(-1) > 1).numpy()  # steps whose left-hand side has more than one rule
+        for rule, missed in zip(targets.numpy()[choice], miss[choice]):
+            lhs = str(model.grammar.productions[rule].lhs())
+            made[lhs], wrong[lhs] = made.get(lhs, 0) + 1, wrong.get(lhs, 0) + int(missed)
+    errors = np.array(errors)
+    lines = [
+        f"{len(rows):,} validation molecules: {errors.mean():.2f} wrong choices per molecule of {sum(made.values()) / len(rows):.1f};"
+        f" none {np.mean(errors == 0):.3f}, one {np.mean(errors == 1):.3f}, two {np.mean(errors == 2):.3f},"
+        f" three or more {np.mean(errors >= 3):.3f}",
+        "| left-hand side | choices per molecule | wrong per molecule | error rate |",
+        "| --- | --- | --- | --- |",
+    ]
+    for lhs in sorted(wrong, key=wrong.get, reverse=True)[:8]:
+        lines.append(
+            f"| {lhs} | {made[lhs] / len(rows):.1f} | {wrong[lhs] / len(rows):.2f} | {wrong[lhs] / made[lhs]:.3f} |"
+        )
+    return "\n".join(lines)
+
+
+def measure(trainer: Trainer, model: TrainedModel, strings: list[str], reference: FeatureSet) -> dict:
+    """The checkpoint's figures (see the module docstring). ``model`` wraps ``trainer.model`` with the
+    run's input form (Kekulé here), so the round trip reads each molecule as the model trained on it."""
     splits = trainer.splits
     out = {"val_loss": trainer.evaluate(splits.val[:2000]).loss}
     out["nll_own"], out["nll_shuffled"] = code_information(trainer, splits.val[:1000])
-    model = TrainedModel(trainer.model, grammar, trainer.device)
     out["round_trip"] = reconstruction_accuracy(model, [strings[i] for i in splits.val[:1000]]).accuracy
     codes = model.encode_indices(trainer.sequences.indices, splits.train[:20000], False, None, 1000)
     points = LatentDensity("gmm", 10, seed=0).fit(codes).sample(2000, seed=1)
@@ -123,14 +155,21 @@ def main() -> None:
         "--watch", type=Path, help="a training run folder to measure every --every epochs until it ends"
     )
     parser.add_argument("--run", help="a finished run folder or pretrained:NAME to measure once, at its best weights")
+    parser.add_argument("--errors", help="a run folder or pretrained:NAME: where its greedy choices go wrong")
     parser.add_argument("--plot", type=Path, help="PNG of the long runs' learning curves, from the --out records")
     parser.add_argument("--every", type=int, default=3, help="epochs between measurements of --watch")
-    parser.add_argument("--out", type=Path, required=True, help="JSON-lines file the checkpoints are appended to")
+    parser.add_argument("--out", type=Path, required=False, help="JSON-lines file the checkpoints are appended to")
     args = parser.parse_args()
     if args.table or args.plot:
         records = [json.loads(line) for line in args.out.read_text().splitlines()]
         print(f"figure: {learning_curves(records, args.plot)}" if args.plot else table(records))
         return
+    if args.errors:
+        torch.set_num_threads(1)
+        print(step_errors(TrainedModel.load(args.errors, device="cpu")))
+        return
+    if args.out is None:
+        parser.error("give --out FILE, the JSON-lines records")
     if args.watch or args.run:
         torch.set_num_threads(1)
         watch(args.watch, args.every, args.out) if args.watch else measure_run(args.run, args.out)
@@ -148,9 +187,10 @@ def main() -> None:
     last = {r["candidate"]: r for r in done if r["cpu_minutes"] == checkpoints[-1]}
     if BASELINE in last:
         mine, base = last[args.candidate], last[BASELINE]
+        trip = lambda r: f"{r['round_trip']:.3f}" if "round_trip" in r else "–"  # noqa: E731 (not in older records)
         print(
-            f"{args.candidate} at {checkpoints[-1]:g} CPU-min: greedy round trip {mine['round_trip']:.3f} against "
-            f"{BASELINE}'s {base['round_trip']:.3f}; code information (NLL shuffled − own) "
+            f"{args.candidate} at {checkpoints[-1]:g} CPU-min: greedy round trip {trip(mine)} against "
+            f"{BASELINE}'s {trip(base)}; code information (NLL shuffled − own) "
             f"{(mine['nll_shuffled'] - mine['nll_own']) / max(base['nll_shuffled'] - base['nll_own'], 1e-9):.2f}x the baseline's"
         )
 
@@ -194,7 +234,7 @@ def run(args: argparse.Namespace, checkpoints: list[float]) -> None:
             "cpu_minutes": target,
             "molecules_seen": seen,
             "molecules_per_cpu_second": seen / cpu,
-            **measure(trainer, grammar, strings, reference),
+            **measure(trainer, TrainedModel(trainer.model, grammar, trainer.device, kekule=True), strings, reference),
         }
         with args.out.open("a") as handle:
             handle.write(json.dumps(record) + "\n")
@@ -232,7 +272,7 @@ def _run_record(model: TrainedModel, name: str, epoch: int) -> dict:
         "molecules_seen": seen,
         "molecules_per_cpu_second": seen / cpu,
         "val_accuracy": epochs[-1]["val_accuracy"],
-        **measure(trainer, model.grammar, data.dataset.strings, reference),
+        **measure(trainer, model, data.dataset.strings, reference),
     }
 
 
@@ -240,12 +280,18 @@ def measure_run(spec: str, out: Path) -> None:
     """Measure a finished run (or a pretrained model) once, at its best-validation weights."""
     model = TrainedModel.load(spec, device="cpu")
     epoch = json.loads((model.folder / rf.BEST).read_text())["epoch"]
-    _append(out, _run_record(model, spec, epoch))
+    name = spec if spec.startswith("pretrained:") else _run_name(model.folder)  # a run's points join its curve
+    _append(out, _run_record(model, name, epoch))
+
+
+def _run_name(folder: Path) -> str:
+    """A run's name in the records: its folder and parent, e.g. ``latent-long/cpu-ar``."""
+    return f"{folder.parent.name}/{folder.name}"
 
 
 def watch(folder: Path, every: int, out: Path) -> None:
     """Measure the checkpoint of a training run at every ``every``-th epoch, until it trains no more."""
-    name = f"{folder.parent.name}/{folder.name}"
+    name = _run_name(folder)
     done = {r["epoch"] for r in _recorded(out) if r["candidate"] == name}
     total = rf.read_config(folder)["train"]["epochs"]
     idle = 0.0
@@ -267,9 +313,10 @@ def watch(folder: Path, every: int, out: Path) -> None:
 def table(records: list[dict]) -> str:
     """The checkpoints as a Markdown table, by candidate and CPU-minutes."""
     lines = [
-        "| candidate | epoch | CPU-min | molecules seen | val. loss | NLL own / shuffled code (gap) | greedy round trip | "
-        "argmax: valid, FCD, Filters, SA W1 | sampled: valid, FCD, Filters, SA W1 |",
-        "| --- " * 9 + "|",
+        "| candidate | epoch | CPU-min | molecules seen | val. loss | NLL own / shuffled code (gap) | "
+        "teacher-forced exact | greedy round trip | argmax: valid, FCD, Filters, SA W1 | "
+        "sampled: valid, FCD, Filters, SA W1 |",
+        "| --- " * 10 + "|",
     ]
     number = lambda value, digits: "–" if value is None else f"{value:.{digits}f}"  # noqa: E731
     for r in sorted(records, key=lambda r: (r["candidate"] != BASELINE, r["candidate"], r["cpu_minutes"])):
@@ -282,66 +329,81 @@ def table(records: list[dict]) -> str:
         lines.append(
             f"| {r['candidate']} | {r.get('epoch', '–')} | {r['cpu_minutes']:g} | {r['molecules_seen']:,} | {r['val_loss']:.3f} | "
             f"{r['nll_own']:.1f} / {r['nll_shuffled']:.1f} ({r['nll_shuffled'] - r['nll_own']:.1f}) | "
-            f"{r['round_trip']:.3f} | {decoded[0]} | {decoded[1]} |"
+            f"{number(r.get('val_accuracy'), 4)} | {number(r.get('round_trip'), 3)} | {decoded[0]} | {decoded[1]} |"
         )
     return "\n".join(lines)
 
 
 def learning_curves(records: list[dict], path: Path) -> Path:
-    """The ``latent-long/*`` records against CPU-minutes, four panels, the shipped model as a point."""
+    """The ``latent-long/*`` records against CPU-minutes, five panels, the shipped model as a point."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = (
-        ("code information: NLL shuffled − own code (nats)", lambda r: r["nll_shuffled"] - r["nll_own"], None),
-        ("teacher-forced NLL, own code (nats per molecule)", lambda r: r["nll_own"], None),
+    value = lambda *keys: lambda r: _get(r, keys)  # noqa: E731
+    panels = (  # title, then (curve label, value, line style, marker of the shipped model)
+        (
+            "code information: NLL shuffled − own code (nats)",
+            [("", lambda r: r["nll_shuffled"] - r["nll_own"], "o-", "*")],
+        ),
+        ("teacher-forced NLL, own code (nats per molecule)", [("", value("nll_own"), "o-", "*")]),
+        (
+            "exact reconstruction of validation molecules",
+            [
+                ("teacher-forced", value("val_accuracy"), "o-", "*"),
+                ("greedy round trip", value("round_trip"), "s--", "x"),
+            ],
+        ),
         (
             "FCD against the ZINC test split (2,000 molecules)",
-            lambda r: r["argmax"]["fcd"],
-            lambda r: r["sample"]["fcd"],
+            [("greedy", value("argmax", "fcd"), "o-", "*"), ("sampled", value("sample", "fcd"), "s--", "x")],
         ),
-        ("MCF + PAINS pass rate", lambda r: r["argmax"]["filters"], lambda r: r["sample"]["filters"]),
+        (
+            "MCF + PAINS pass rate",
+            [("greedy", value("argmax", "filters"), "o-", "*"), ("sampled", value("sample", "filters"), "s--", "x")],
+        ),
     )
     long = sorted({r["candidate"] for r in records if r["candidate"].startswith("latent-long/")})
     shipped = [r for r in records if r["candidate"].startswith("pretrained:")]
-    figure, grid = plt.subplots(2, 2, figsize=(11, 7.5))
-    for axes, (title, greedy, sampled) in zip(grid.flat, panels):
-        for colour, name in zip(plt.rcParams["axes.prop_cycle"].by_key()["color"], long):
-            rows = sorted((r for r in records if r["candidate"] == name), key=lambda r: r["cpu_minutes"])
-            minutes = [r["cpu_minutes"] for r in rows]
-            axes.plot(
-                minutes,
-                [greedy(r) for r in rows],
-                "o-",
-                color=colour,
-                label=name.split("/")[1] + (", greedy" if sampled else ""),
-            )
-            if sampled:
-                axes.plot(
-                    minutes, [sampled(r) for r in rows], "s--", color=colour, label=name.split("/")[1] + ", sampled"
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    figure, grid = plt.subplots(2, 3, figsize=(15, 7.5))
+    for axes, (title, curves) in zip(grid.flat, panels):
+        for label, get, style, marker in curves:
+            suffix = f", {label}" if label else ""
+            for colour, name in zip(colours, long):
+                rows = sorted(
+                    (r for r in records if r["candidate"] == name and get(r) is not None),
+                    key=lambda r: r["cpu_minutes"],
                 )
-        for r in shipped:
-            axes.plot(
-                r["cpu_minutes"],
-                greedy(r),
-                "k*",
-                markersize=11,
-                label=f"{r['candidate']}" + (", greedy" if sampled else ""),
-            )
-            if sampled:
-                axes.plot(r["cpu_minutes"], sampled(r), "kx", markersize=9, label=f"{r['candidate']}, sampled")
+                if rows:
+                    axes.plot(
+                        [r["cpu_minutes"] for r in rows],
+                        [get(r) for r in rows],
+                        style,
+                        color=colour,
+                        label=name.split("/")[1] + suffix,
+                    )
+            for r in (r for r in shipped if get(r) is not None):
+                axes.plot(r["cpu_minutes"], get(r), "k" + marker, markersize=10, label=r["candidate"] + suffix)
         axes.set_title(title, fontsize=10)
         axes.set_xlabel("CPU-minutes of training")
         axes.grid(alpha=0.3)
-    figure.legend(*grid.flat[2].get_legend_handles_labels(), loc="lower center", ncol=3, fontsize=8)
+        axes.legend(fontsize=7)
+    grid.flat[-1].axis("off")
     figure.suptitle("Long GrammarRAE runs on Kekulé ZINC250k, measured on validation molecules (docs/latent-space.md)")
-    figure.tight_layout(rect=(0, 0.08, 1, 1))
+    figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110)
+    figure.savefig(path, dpi=100)
     plt.close(figure)
     return path
+
+
+def _get(record: dict, keys: tuple[str, ...]) -> float | None:
+    """A nested value of a record, None where an older record lacks it."""
+    for key in keys:
+        record = record.get(key) if isinstance(record, dict) else None
+    return record
 
 
 if __name__ == "__main__":
