@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import time
 from pathlib import Path
 
@@ -123,7 +124,22 @@ def step_errors(model: TrainedModel, n: int = 1000) -> str:
         lines.append(
             f"| {lhs} | {made[lhs] / len(rows):.1f} | {wrong[lhs] / len(rows):.2f} | {wrong[lhs] / made[lhs]:.3f} |"
         )
+    lines.append(stereo_distances(model, data.strings("val")[:n]))
     return "\n".join(lines)
+
+
+def stereo_distances(model: TrainedModel, strings: list[str]) -> str:
+    """How far apart the encoder puts a molecule with tetrahedral stereo marks and the same string
+    with every mark inverted (@ and @@ swapped), against two different molecules."""
+    marked = [s for s in strings if "@" in s]
+    inverted = [re.sub("@@?", lambda mark: "@" if mark.group() == "@@" else "@@", s) for s in marked]
+    codes, inverse = model.encode(marked)[0], model.encode(inverted)[0]
+    apart = np.nanmedian(np.linalg.norm(codes - inverse, axis=1))
+    others = np.nanmedian(np.linalg.norm(codes - np.roll(codes, 1, axis=0), axis=1))
+    return (
+        f"{len(marked)} of the {len(strings)} carry tetrahedral stereo marks; code distance to the same molecule with "
+        f"the marks inverted {apart:.4f} (median), to another molecule {others:.2f}"
+    )
 
 
 def measure(trainer: Trainer, model: TrainedModel, strings: list[str], reference: FeatureSet) -> dict:
