@@ -69,6 +69,7 @@ CANDIDATES = {  # name → ModelConfig overrides of the cpu-ar preset
     "gru-enc": {"encoder": "gru"},
     "gru-wd-128": {"encoder": "gru", "word_dropout": 0.3, "latent_dim": 128},
     "conv-wd-128": {"word_dropout": 0.3, "latent_dim": 128},
+    "conv-64": {"conv_filters": [64, 64, 64]},
 }
 
 
@@ -124,22 +125,23 @@ def step_errors(model: TrainedModel, n: int = 1000) -> str:
         lines.append(
             f"| {lhs} | {made[lhs] / len(rows):.1f} | {wrong[lhs] / len(rows):.2f} | {wrong[lhs] / made[lhs]:.3f} |"
         )
-    lines.append(stereo_distances(model, data.strings("val")[:n]))
+    marked, apart, others = stereo_distances(model, data.strings("val")[:n])
+    lines.append(
+        f"{marked} of the {len(rows)} carry tetrahedral stereo marks; code distance to the same molecule with "
+        f"the marks inverted {apart:.4f} (median), to another molecule {others:.2f}"
+    )
     return "\n".join(lines)
 
 
-def stereo_distances(model: TrainedModel, strings: list[str]) -> str:
+def stereo_distances(model: TrainedModel, strings: list[str]) -> tuple[int, float, float]:
     """How far apart the encoder puts a molecule with tetrahedral stereo marks and the same string
-    with every mark inverted (@ and @@ swapped), against two different molecules."""
+    with every mark inverted (@ and @@ swapped), against two different molecules: the number of
+    marked molecules and the two median distances."""
     marked = [s for s in strings if "@" in s]
     inverted = [re.sub("@@?", lambda mark: "@" if mark.group() == "@@" else "@@", s) for s in marked]
     codes, inverse = model.encode(marked)[0], model.encode(inverted)[0]
-    apart = np.nanmedian(np.linalg.norm(codes - inverse, axis=1))
-    others = np.nanmedian(np.linalg.norm(codes - np.roll(codes, 1, axis=0), axis=1))
-    return (
-        f"{len(marked)} of the {len(strings)} carry tetrahedral stereo marks; code distance to the same molecule with "
-        f"the marks inverted {apart:.4f} (median), to another molecule {others:.2f}"
-    )
+    apart = float(np.nanmedian(np.linalg.norm(codes - inverse, axis=1)))
+    return len(marked), apart, float(np.nanmedian(np.linalg.norm(codes - np.roll(codes, 1, axis=0), axis=1)))
 
 
 def measure(trainer: Trainer, model: TrainedModel, strings: list[str], reference: FeatureSet) -> dict:
@@ -149,6 +151,7 @@ def measure(trainer: Trainer, model: TrainedModel, strings: list[str], reference
     out = {"val_loss": trainer.evaluate(splits.val[:2000]).loss}
     out["nll_own"], out["nll_shuffled"] = code_information(trainer, splits.val[:1000])
     out["round_trip"] = reconstruction_accuracy(model, [strings[i] for i in splits.val[:1000]]).accuracy
+    _, out["stereo_apart"], out["codes_apart"] = stereo_distances(model, [strings[i] for i in splits.val[:1000]])
     codes = model.encode_indices(trainer.sequences.indices, splits.train[:20000], False, None, 1000)
     points = LatentDensity("gmm", 10, seed=0).fit(codes).sample(2000, seed=1)
     for mode in ("argmax", "sample"):
