@@ -73,6 +73,10 @@ def test_parse_with_a_grammar_file(capsys, tmp_path):
             "The Kekulé form exists for molecules only",
         ),
         (["score", "--objective", "expr-fit", "--grammar", "{bad_cfg}", "x"], "Grammar file lacks the header line(s)"),
+        (
+            ["train", "--grammar", "smiles", "--conv-filters", "8,8", "--out", "/tmp/never-made"],
+            "The conv encoder has 3 convolutions, so it needs 3 filter counts, not 2.",
+        ),
     ],
 )
 def test_user_errors_are_one_sentence(capsys, tmp_path, argv, message):
@@ -100,6 +104,8 @@ def test_user_errors_are_one_sentence(capsys, tmp_path, argv, message):
         (["optimize", "--objective", "expr-fit", "--start", "file"], "invalid choice: 'file'"),
         (["benchmark", "pmo", "--budget", "0"], "0 must be at least 1"),
         (["benchmark", "pmo", "--method", "ga"], "invalid choice: 'ga'"),
+        (["train", "--conv-filters", "64,0,64"], "0 must be at least 1"),
+        (["train", "--conv-filters", "64,x"], "'x' is not a whole number"),
     ],
 )
 def test_bad_options_are_refused_before_any_work(capsys, argv, message):

@@ -34,6 +34,20 @@ def test_paper_architecture_for_molecules(smiles_grammar):
     assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in model.modules())
 
 
+def test_wider_convolutions_encode_real_molecules(smiles_grammar, zinc):
+    model = build_model(_config(smiles_grammar, "grae", "cpu-ar", conv_filters=[64, 64, 64]), smiles_grammar.rule_masks)
+    convs = [m for m in model.encoder.convolutions if isinstance(m, torch.nn.Conv1d)]
+    assert [c.out_channels for c in convs] == [64, 64, 64]
+    assert model.encoder.dense[1].in_features == 64 * (277 - 8 - 8 - 10)
+    x, targets, longest = _batch(smiles_grammar, zinc[:8])
+    with torch.no_grad():
+        z = model.encode(x)
+    assert z.shape == (8, 56) and torch.isfinite(z).all()
+    assert torch.isfinite(model(x, targets, longest).total)
+    with pytest.raises(GrammarRAEError, match="has 3 convolutions, so it needs 3 filter counts, not 2"):
+        _config(smiles_grammar, "grae", "cpu-ar", conv_filters=[64, 64])
+
+
 def test_paper_architecture_for_expressions(expr_grammar):
     model = build_model(_config(expr_grammar, "grae"), expr_grammar.rule_masks)
     assert sum(isinstance(m, torch.nn.BatchNorm1d) for m in model.encoder.modules()) == 3

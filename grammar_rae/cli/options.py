@@ -74,6 +74,11 @@ def non_negative_int(text: str) -> int:
     return value
 
 
+def positive_ints(text: str) -> list[int]:
+    """argparse type: comma-separated integers ≥ 1, e.g. ``64,64,64``."""
+    return [positive_int(part.strip()) for part in text.split(",")]
+
+
 def _number(text: str) -> float:
     try:
         return float(text)

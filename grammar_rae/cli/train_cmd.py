@@ -15,6 +15,7 @@ from grammar_rae.cli.options import (
     non_negative_int,
     positive_float,
     positive_int,
+    positive_ints,
 )
 from grammar_rae.evaluation.reconstruction import reconstruction_accuracy
 from grammar_rae.generation.trained import TrainedModel
@@ -44,6 +45,11 @@ _OVERRIDES = {
         "size of the rule embeddings (autoregressive decoder, GRU encoder)",
     ),
     "--encoder-gru-hidden": ("encoder_gru_hidden", positive_int, "width of each direction of the GRU encoder"),
+    "--conv-filters": (
+        "conv_filters",
+        positive_ints,
+        "filters of each convolution of the conv encoder, comma-separated (the papers': 9,9,10)",
+    ),
     "--word-dropout": (
         "word_dropout",
         non_negative_float,

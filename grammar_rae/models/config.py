@@ -137,7 +137,10 @@ class ModelConfig:
         if self.embedding_dim < 1:
             raise GrammarRAEError(f"The embedding size must be at least 1, not {self.embedding_dim}.")
         if len(self.conv_filters) != len(self.conv_kernels):
-            raise GrammarRAEError("conv_filters and conv_kernels must have the same length.")
+            raise GrammarRAEError(
+                f"The conv encoder has {len(self.conv_kernels)} convolutions, so it needs {len(self.conv_kernels)} "
+                f"filter counts, not {len(self.conv_filters)}."
+            )
         if self.max_length - sum(k - 1 for k in self.conv_kernels) < 1:
             raise GrammarRAEError(
                 f"Sequences of length {self.max_length} are too short for the encoder's convolutions."
