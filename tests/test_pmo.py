@@ -53,9 +53,11 @@ def test_a_task_run_counts_calls_and_resumes_exactly(zinc_model, tmp_path, monke
     monkeypatch.setattr(TrainedModel, "decode", original)
     cut = pd.read_csv(tmp_path / "cut" / "bo" / "median1" / "seed-1.csv.gz", keep_default_na=False)
     assert cut["iteration"].max() == 2  # the interrupted iteration left nothing behind
+    assert (tmp_path / "cut" / "bo" / "median1" / "gp-seed-1.pt").exists()  # the surrogate to resume with
     resumed = TaskRun(zinc_model, "median1", 1, SMALL, tmp_path / "cut").run()
     again = pd.read_csv(tmp_path / "cut" / "bo" / "median1" / "seed-1.csv.gz", keep_default_na=False)
     assert again.equals(calls) and resumed["auc_top10"] == straight["auc_top10"]
+    assert not list((tmp_path / "cut").rglob("gp-seed-*.pt"))  # a finished run keeps no surrogate state
 
 
 def test_local_candidates_lie_near_the_best_molecules(zinc_model, tmp_path):

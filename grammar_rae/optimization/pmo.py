@@ -226,7 +226,9 @@ class TaskRun:
 
     def _save(self, cpu_seconds: float, gp: SparseGP | None) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        if gp is not None:
+        if self.done:
+            self.gp_path.unlink(missing_ok=True)  # only a run that goes on needs its surrogate's state
+        elif gp is not None:
             write_atomic(
                 self.gp_path, lambda out: torch.save(gp.state_dict() | {"inducing": gp.settings.inducing}, out)
             )
