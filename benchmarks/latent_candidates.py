@@ -70,6 +70,7 @@ CANDIDATES = {  # name → ModelConfig overrides of the cpu-ar preset
     "gru-wd-128": {"encoder": "gru", "word_dropout": 0.3, "latent_dim": 128},
     "conv-wd-128": {"word_dropout": 0.3, "latent_dim": 128},
     "conv-64": {"conv_filters": [64, 64, 64]},
+    "conv-64-10": {"conv_filters": [64, 64, 10]},  # conv-64's first two widths, the paper's dense input
 }
 
 
