@@ -151,8 +151,9 @@ def measure(trainer: Trainer, model: TrainedModel, strings: list[str], reference
     splits = trainer.splits
     out = {"val_loss": trainer.evaluate(splits.val[:2000]).loss}
     out["nll_own"], out["nll_shuffled"] = code_information(trainer, splits.val[:1000])
-    out["round_trip"] = reconstruction_accuracy(model, [strings[i] for i in splits.val[:1000]]).accuracy
-    _, out["stereo_apart"], out["codes_apart"] = stereo_distances(model, [strings[i] for i in splits.val[:1000]])
+    validation = [strings[i] for i in splits.val[:1000]]
+    out["round_trip"] = reconstruction_accuracy(model, validation).accuracy
+    _, out["stereo_apart"], out["codes_apart"] = stereo_distances(model, validation)
     codes = model.encode_indices(trainer.sequences.indices, splits.train[:20000], False, None, 1000)
     points = LatentDensity("gmm", 10, seed=0).fit(codes).sample(2000, seed=1)
     for mode in ("argmax", "sample"):
@@ -218,7 +219,8 @@ def main() -> None:
 def run(args: argparse.Namespace, checkpoints: list[float]) -> None:
     """Train one candidate to the last checkpoint, measuring and appending at each."""
     grammar = Grammar.load("smiles")
-    dataset = prepare_dataset(grammar, args.data_dir / "zinc250k.smi", kekule=True)
+    kekule = True  # the data's form; the measured model reads user strings in the same form
+    dataset = prepare_dataset(grammar, args.data_dir / "zinc250k.smi", kekule=kekule)
     sequences = grammar_sequences(dataset)
     strings = dataset.strings
     settings = preset_settings("cpu-ar", "smiles")
@@ -254,7 +256,7 @@ def run(args: argparse.Namespace, checkpoints: list[float]) -> None:
             "cpu_minutes": target,
             "molecules_seen": seen,
             "molecules_per_cpu_second": seen / cpu,
-            **measure(trainer, TrainedModel(trainer.model, grammar, trainer.device, kekule=True), strings, reference),
+            **measure(trainer, TrainedModel(trainer.model, grammar, trainer.device, kekule=kekule), strings, reference),
         }
         with args.out.open("a") as handle:
             handle.write(json.dumps(record) + "\n")

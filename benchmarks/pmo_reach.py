@@ -24,7 +24,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from grammar_rae.generation.trained import TrainedModel
 from grammar_rae.objectives.pmo import task_specs
@@ -37,14 +36,10 @@ def targets(spec: dict) -> list[str]:
     return list(dict.fromkeys(term["tanimoto"] for term in spec["terms"] if "tanimoto" in term))
 
 
-def finished_seeds(folder: Path) -> list[tuple[dict, pd.DataFrame]]:
-    """Summary and calls of each seed of one task and method that reached its end."""
-    out = []
-    for summary in sorted(folder.glob("seed-*.json")):
-        record = json.loads(summary.read_text())
-        if record.get("finished") == "budget":
-            out.append((record, pd.read_csv(summary.with_suffix(".csv.gz"), keep_default_na=False)))
-    return out
+def finished_seeds(folder: Path) -> list[dict]:
+    """The summary of each seed of one task and method that reached its budget."""
+    records = [json.loads(summary.read_text()) for summary in sorted(folder.glob("seed-*.json"))]
+    return [record for record in records if record.get("finished") == "budget"]
 
 
 def markdown(rows: list[dict]) -> str:
@@ -84,8 +79,8 @@ def main() -> None:
             "own code, greedy": float(greedy.max()) if ok else None,
             "own code, beam 5": float(beam.max()) if ok else None,
             "ZINC250k best": best_zinc,
-            "BO best": float(np.mean([r["best"] for r, _ in seeds])) if seeds else None,
-            "BO AUC": float(np.mean([r["auc_top10"] for r, _ in seeds])) if seeds else None,
+            "BO best": float(np.mean([r["best"] for r in seeds])) if seeds else None,
+            "BO AUC": float(np.mean([r["auc_top10"] for r in seeds])) if seeds else None,
             "seeds": len(seeds),
             "Graph GA AUC": graph_ga.get(task, [None])[0],
         }
