@@ -82,7 +82,7 @@ def test_local_candidates_lie_near_the_best_molecules(zinc_model, tmp_path):
             PMOSettings(**bad)
 
 
-def test_benchmark_cli_table_json_and_refusals(tmp_path, capsys):
+def test_benchmark_cli_table_json_and_refusals(zinc_model, tmp_path, capsys):
     args = [
         "benchmark",
         "pmo",
@@ -125,8 +125,15 @@ def test_benchmark_cli_table_json_and_refusals(tmp_path, capsys):
     sem = float(np.std(one["seeds"], ddof=1) / np.sqrt(2))
     assert f"| qed | {one['auc_top10']:.3f} ± {sem:.3f} | 0.941 | 0.940 |" in table
     assert "| **sum** | – (1 of 20 tasks) | 11.588 | 11.437 |" in table and "Gao, Fu, Sun, Coley" in table
+    assert f"Searched in `pretrained:zinc-grae` (weights {zinc_model.weights_id})." in table
     assert main([*args[:-1], "--resume", "--batch", "20"]) == 1
     assert "was made with other settings" in capsys.readouterr().err
+    assert json.loads((tmp_path / "bo" / "qed" / "seed-1.json").read_text())["model"] == zinc_model.weights_id
+    other = [*args[:-3], "--out", str(tmp_path), "--method", "random", "--resume"]
+    other[other.index("pretrained:zinc-grae")] = "pretrained:zinc-grae-paper-decoder"
+    assert main(other) == 1  # not even another method of another model: the table would mix them
+    assert f"holds PMO runs of another model (weights {zinc_model.weights_id};" in capsys.readouterr().err
+    assert not (tmp_path / "random").exists()
     for bad, message in (
         (["--tasks", "qed,logp"], "Unknown PMO task logp"),
         (["--model", "pretrained:expr-grae"], "PMO's tasks score molecules"),
@@ -154,9 +161,15 @@ def test_published_figures_cover_every_task_and_add_up(tmp_path):
             for s in [[0.5 + 0.01 * k for k in seeds]]
         }
         (tmp_path / method).mkdir()
-        summary = {"seeds": seeds, "settings": {"budget": 10_000, "top": 10}, "tasks": rows}
+        summary = {
+            "seeds": seeds,
+            "settings": {"budget": 10_000, "top": 10},
+            "tasks": rows,
+            "model": "m",
+            "weights": "w",
+        }
         (tmp_path / method / "summary.json").write_text(json.dumps(summary))
     table = results_table(tmp_path)
     assert "| grammar-rae BO (seeds 1, 2) | random GMM (seeds 1, 2, 3) | REINVENT |" in table
     sums = "| **sum** | 10.300 ± 0.100 | 10.400 ± 0.115 | 11.588 |"  # each seed's sum: 10.2, 10.4 (, 10.6)
-    assert sums in table
+    assert sums in table and "Searched in `m` (weights w)." in table

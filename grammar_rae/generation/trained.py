@@ -23,6 +23,7 @@ from grammar_rae.models.autoencoders import Autoencoder, build_model
 from grammar_rae.models.config import ModelConfig
 from grammar_rae.progress import progress_bar
 from grammar_rae.run_folder import RunData, RunFolder, select_device
+from grammar_rae.training.trainer import weights_digest
 
 
 def find_run(spec: str | Path | None = None, root: str | Path = "runs", grammar: str | None = None) -> Path:
@@ -105,6 +106,11 @@ class TrainedModel:
         return cls(
             network, grammar, select_device(device), folder, constraints, bool(saved["data"].get("kekule", False))
         )
+
+    @property
+    def weights_id(self) -> str:
+        """The first 16 hex digits of the weights' sha256: which model made a result, whatever its folder is called."""
+        return weights_digest(self.network.state_dict())[:16]
 
     @property
     def latent_dim(self) -> int:

@@ -249,6 +249,7 @@ class TaskRun:
                 "stale": self.stale,
                 "cpu_seconds": round(previous.get("cpu_seconds", 0.0) + cpu_seconds, 1),
                 "settings": asdict(self.settings),
+                "model": self.model.weights_id,
                 **self.summary(),
             },
         )
@@ -295,6 +296,7 @@ def run_benchmark(
             f"{folder / settings.method} already holds PMO runs ({len(started)} task-seeds): pass --resume "
             "to continue them, or choose another --out."
         )
+    check_same_model(model, folder)
     for task in tasks:
         for seed in seeds:
             run = TaskRun(model, task, seed, settings, folder)
@@ -308,6 +310,21 @@ def run_benchmark(
     result = summarise(model, tasks, seeds, settings, folder)
     write_table(folder)
     return result
+
+
+def check_same_model(model: TrainedModel, folder: Path) -> None:
+    """Refuse to add runs of ``model`` to a folder whose runs (of any method) another model made, so
+    that one table never mixes models (records from before the model was recorded name none)."""
+    others = {
+        saved
+        for record in Path(folder).glob("*/*/seed-*.json")
+        if (saved := json.loads(record.read_text()).get("model")) not in (None, model.weights_id)
+    }
+    if others:
+        raise GrammarRAEError(
+            f"{folder} holds PMO runs of another model (weights {', '.join(sorted(others))}; {model.folder} has "
+            f"{model.weights_id}): give that model to add to them, or choose another --out."
+        )
 
 
 def top_curve(scores: list[float], top: int) -> np.ndarray:
@@ -361,7 +378,8 @@ def summarise(model: TrainedModel, tasks: list[str], seeds: list[int], settings:
             "cpu_seconds": [r["cpu_seconds"] for r in runs],
         }
     result = {
-        "model": str(model.folder),
+        "model": f"pretrained:{model.run.name}" if model.run.is_shipped else str(model.folder),
+        "weights": model.weights_id,
         "method": settings.method,
         "settings": asdict(settings),
         "seeds": seeds,
@@ -397,6 +415,7 @@ def results_table(folder: Path, tasks: Sequence[str] = TASKS) -> str:
     rows.append("| **sum** | " + " | ".join(sums) + " |")
     latent = ", ".join(f"{name} {value}" for name, value in reference["sums_over_23_tasks"].items())
     budgets = sorted({run["settings"]["budget"] for run in runs.values()})
+    models = sorted({f"`{run['model']}` (weights {run.get('weights', 'not recorded')})" for run in runs.values()})
     return "\n".join(
         [
             f"# PMO: AUC top-10 per task ({len(tasks)} RDKit-only tasks, "
@@ -407,7 +426,8 @@ def results_table(folder: Path, tasks: Sequence[str] = TASKS) -> str:
             f"Published figures: {reference['source']} Latent-space BO in PMO, sums over all 23 tasks: {latent}.",
             "",
             "Written by `grammar-rae benchmark pmo` from the `summary.json` of each method in this folder; "
-            "a method's sum is given where every task has run with the same seeds.",
+            "a method's sum is given where every task has run with the same seeds. "
+            f"Searched in {' and '.join(models) or 'no model'}.",
             "",
         ]
     )
