@@ -227,3 +227,20 @@ def _sequence_log_prob(network, z, rules, tables):
             total[b] += torch.log_softmax(logits[b, t].masked_fill(~allowed, -torch.inf), 0)[rule].double()
             stack.extend(reversed(grammar.rule_rhs_nonterminals[rule]))
     return total
+
+
+def test_decoding_flushes_denormals_and_restores_the_default(expr_grammar):
+    if not torch.set_flush_denormal(True):
+        pytest.skip("this CPU cannot flush denormals")
+    torch.set_flush_denormal(False)
+    tiny = torch.tensor([1e-39])  # below float32's normal range: zero only while denormals are flushed
+
+    class Probe(PrecomputedSteps):
+        def next(self, previous):
+            seen.append((tiny * 1.0).item())
+            return super().next(previous)
+
+    seen: list[float] = []
+    masked_decode(Probe(torch.zeros((4, 15, expr_grammar.n_rules))), 4, DecodingTables(expr_grammar), 15, "argmax")
+    assert seen and not any(seen)  # the decoder's arithmetic ran with denormals flushed
+    assert (tiny * 1.0).item() > 0  # and the process is back to torch's default
