@@ -165,6 +165,7 @@ def test_cli_sample_json_and_files(expr_run, capsys):
     assert main(["sample", "--model", str(expr_run), "--n", "100", "--json", "--report", "validity,properties"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["n"] == 100 and report["validity"] == report["valid"] / 100
+    assert (torch.tensor([1e-39]) * 1.0).item() > 0  # the command flushed denormals and gave the default back
     assert report["novelty"] is None  # not asked for: the training data is not even read
     first = expr_run / "samples" / "gmm-n100-seed0.csv"
     table = pd.read_csv(first, keep_default_na=False)

@@ -122,6 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("grammar-rae: interrupted.", file=sys.stderr)
         return 130
+    finally:
+        if "torch" in sys.modules:  # a caller in the same process gets torch's default back (load_model)
+            sys.modules["torch"].set_flush_denormal(False)
 
 
 def _interrupt(signum, frame) -> None:

@@ -143,10 +143,16 @@ def add_model_option(parser: argparse.ArgumentParser, decodes: bool = True, thre
 
 def load_model(args: argparse.Namespace, grammar: str | None = None) -> TrainedModel:
     """The model ``--model`` names (default: the latest run of ``grammar``, else the shipped
-    model for it), saying which one is used; torch's threads are set from ``--threads`` first."""
+    model for it), saying which one is used; first, torch's threads are set from ``--threads`` and
+    denormal floats are flushed to zero on all of them (``main`` restores the default)."""
+    import torch
+
     from grammar_rae.generation.pretrained import is_shipped
     from grammar_rae.generation.trained import TrainedModel, find_run
 
+    # before torch starts its threads, which take the setting from this one: decoders flush denormal
+    # floats on their own thread only, and a long-trained GRU decodes 2x faster with them flushed
+    torch.set_flush_denormal(True)
     apply_threads(args)
     folder = find_run(args.model, grammar=grammar)
     if args.model is None and is_shipped(folder):
