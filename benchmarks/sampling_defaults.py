@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import time
 
-import numpy as np
 import torch
 from constraint_validity import outcome
 
@@ -26,26 +25,6 @@ from grammar_rae.evaluation.moses import moses_metrics
 from grammar_rae.evaluation.protocol import reference_features
 from grammar_rae.generation.sampling import run_density
 from grammar_rae.generation.trained import TrainedModel
-
-
-def nearest_reencoded(
-    model: TrainedModel, z: np.ndarray, candidates: int, temperature: float, seed: int
-) -> list[str | None]:
-    """For each point, ``candidates`` sampled decodes and the greedy one; the valid decode whose
-    code lies nearest the point (None if none is valid)."""
-    generator = torch.Generator().manual_seed(seed)
-    sampled = model.decode_attempts(z, candidates, "sample", generator, temperature=temperature)
-    greedy = model.decode(z, "argmax")
-    rows = [[g, *row] for g, row in zip(greedy, sampled)]
-    flat = [s for row in rows for s in row]
-    canonical = canonical_many("smiles", flat)
-    ok = [s for s, c in zip(flat, canonical) if c is not None]
-    codes = dict(zip(ok, model.encode(ok)[0])) if ok else {}
-    out = []
-    for point, row in zip(z, rows):
-        valid = [s for s in dict.fromkeys(row) if s in codes and np.isfinite(codes[s]).all()]
-        out.append(min(valid, key=lambda s: float(np.sum((codes[s] - point) ** 2))) if valid else None)
-    return out
 
 
 def radical_free(strings: list[str | None]) -> float:
@@ -72,8 +51,8 @@ def main() -> None:
         "sample, T = 0.7": lambda: model.decode(z, "sample", torch.Generator().manual_seed(args.seed), temperature=0.7),
         "argmax": lambda: model.decode(z, "argmax"),
         "beam 5": lambda: model.decode(z, "beam", beam=5),
-        f"{args.candidates} at T = 0.5 + argmax, nearest re-encoding": lambda: nearest_reencoded(
-            model, z, args.candidates, 0.5, args.seed
+        f"{args.candidates} at T = 0.5 + argmax, nearest re-encoding": lambda: model.decode_nearest(
+            z, args.candidates + 1, 0.5, torch.Generator().manual_seed(args.seed)
         ),
     }
     print(f"{args.n:,} GMM points of {model.folder} (seed {args.seed}) against its test split")

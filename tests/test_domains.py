@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
+from rdkit import Chem
 
 from grammar_rae.data.domains import DOMAINS, Domain, domain_of, register
 from grammar_rae.data.prepare import prepare_dataset
@@ -73,3 +74,17 @@ def test_a_third_language_is_a_grammar_file_and_a_domain(palindromes, tmp_path):
     canonical = canonical_many("pal", decoded)
     assert set_metrics(canonical).to_dict()["valid"] == sum(expected)
     assert BOSettings().attempts_for("pal") == 3
+
+
+def test_a_molecule_with_its_stereo_marks_inverted_is_a_variant(zinc):
+    molecules = [s for s in zinc[:400] if s.count("@") == 1][:10]
+    assert len(molecules) == 10
+    for smiles in molecules:
+        variants = domain_of("smiles").variants(smiles)
+        mol = Chem.MolFromSmiles(smiles)
+        assert Chem.MolToSmiles(mol) in variants  # the molecule itself, canonical
+        flipped = smiles.replace("@", "@@") if "@@" not in smiles else smiles.replace("@@", "@")
+        assert Chem.MolToSmiles(Chem.MolFromSmiles(flipped)) in variants and len(set(variants)) == len(variants) >= 2
+    assert len(domain_of("smiles").variants("C[C@H](N)[C@@H](O)C(=O)O")) == 4  # two marks, each either way
+    assert domain_of("smiles").variants("CCO") == ["CCO"] and domain_of("smiles").variants("C1CC") == []
+    assert domain_of("expr").variants is None

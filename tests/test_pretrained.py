@@ -9,8 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from grammar_rae.cli.main import main
+from grammar_rae.errors import GrammarRAEError
 from grammar_rae.generation import pretrained
 from grammar_rae.generation.trained import TrainedModel, find_run
 from grammar_rae.objectives.registry import get_objective
@@ -329,3 +331,36 @@ def test_a_finished_run_reads_its_weights_from_the_model_it_shipped_as(tmp_path)
     (run / "weights.json").write_text(json.dumps(record | {"sha256": "0" * 64}))
     with pytest.raises(RunError, match="ship as pretrained:expr-grae, which this installation lacks or holds"):
         TrainedModel.load(run, "cpu")
+
+
+def test_nearest_decoding_gives_encoded_molecules_back_more_often_than_greedy(no_data, tmp_path, capsys, zinc):
+    """Of the greedy decode and the candidates drawn, nearest decoding keeps the valid one whose code
+    lies nearest: an encoded molecule's own code is nearest of all wherever it is among them, so every
+    greedy hit stays a hit and the candidates add more."""
+    from grammar_rae.data.validity import canonical_many
+
+    model = TrainedModel.load("pretrained:zinc-grae", "cpu")
+    molecules = canonical_many("smiles", zinc[1000:1100])  # canonical aromatic, as users write them
+    codes, errors = model.encode(molecules)
+    assert errors == {}
+    greedy = canonical_many("smiles", model.decode(codes, "argmax"))
+    nearest = model.decode(codes, "nearest", generator=torch.Generator().manual_seed(0), candidates=30)
+    back = canonical_many("smiles", nearest)
+    assert all(b is not None for b in back)  # only valid candidates are kept
+    hits_greedy = {i for i, (g, m) in enumerate(zip(greedy, molecules)) if g == m}
+    hits_nearest = {i for i, (b, m) in enumerate(zip(back, molecules)) if b == m}
+    assert hits_greedy <= hits_nearest and len(hits_nearest) >= len(hits_greedy) + 3
+    again, _ = model.encode(nearest)  # each kept decode is at least as near its code as the greedy one
+    greedy_codes, _ = model.encode([g or "C" for g in greedy])
+    assert np.all(np.sum((again - codes) ** 2, axis=1) <= np.sum((greedy_codes - codes) ** 2, axis=1) + 1e-6)
+    with pytest.raises(GrammarRAEError, match="at least 1 candidate, not 0"):
+        model.decode_nearest(codes[:1], 0)
+
+    vectors = tmp_path / "z.jsonl"
+    vectors.write_text(json.dumps({"z": codes[0].tolist()}) + "\n")
+    args = ["decode", "--model", "pretrained:zinc-grae", "--file", str(vectors), "--decode", "nearest"]
+    assert main([*args, "--candidates", "5"]) == 0
+    assert json.loads(capsys.readouterr().out)["output"] is not None
+    with pytest.raises(SystemExit) as exit_:
+        main([*args, "--candidates", "0"])
+    assert exit_.value.code == 2 and "argument --candidates: 0 must be at least 1" in capsys.readouterr().err

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from grammar_rae.cli.commands import summary
-from grammar_rae.cli.options import add_model_option, load_model, positive_int, say_input_form
+from grammar_rae.cli.options import add_candidates_option, add_model_option, load_model, positive_int, say_input_form
 from grammar_rae.data.reading import read_strings
 from grammar_rae.errors import DataError
 from grammar_rae.grammar.batch import grammar_of
@@ -29,13 +29,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     decode.add_argument("--file", default="-", help="JSON lines with a 'z' list each, or - for standard input")
     decode.add_argument(
         "--decode",
-        choices=["argmax", "sample", "beam"],
+        choices=["argmax", "sample", "beam", "nearest"],
         default="argmax",
         dest="mode",
-        help="argmax (default), sample, or beam search (grammar models)",
+        help="argmax (default), sample, beam search (grammar models), or nearest: of --candidates decodes "
+        "(the greedy one and the rest drawn at T = 0.5), the one whose code lies nearest the vector; it "
+        "gives an encoded molecule back about 5x as often as argmax, at the cost of the candidates "
+        "(docs/latent-space.md)",
     )
     decode.add_argument("--beam", type=positive_int, default=5, help="hypotheses kept by --decode beam (default 5)")
-    decode.add_argument("--seed", type=int, default=0, help="seed for --decode sample")
+    add_candidates_option(decode)
+    decode.add_argument("--seed", type=int, default=0, help="seed for --decode sample and nearest")
     decode.set_defaults(run=run_decode)
 
 
@@ -79,6 +83,7 @@ def run_decode(args: argparse.Namespace) -> int:
     if bad.size:
         raise DataError(f"Latent vector {bad[0] + 1} (of {len(z)}) holds NaN or infinity; every number must be finite.")
     generator = torch.Generator(device=model.device).manual_seed(args.seed)
-    for vector, output in zip(vectors, model.decode(z, mode=args.mode, generator=generator, beam=args.beam)):
+    outputs = model.decode(z, mode=args.mode, generator=generator, beam=args.beam, candidates=args.candidates)
+    for vector, output in zip(vectors, outputs):
         print(json.dumps({"z": vector, "output": output}))
     return 0

@@ -46,6 +46,16 @@ def apply_threads(args: argparse.Namespace) -> None:
         torch.set_num_threads(args.threads)
 
 
+def add_candidates_option(parser: argparse.ArgumentParser) -> None:
+    """``--candidates K``: decodes compared by ``--decode nearest``."""
+    parser.add_argument(
+        "--candidates",
+        type=positive_int,
+        default=100,
+        help="decodes per point compared by --decode nearest (default 100)",
+    )
+
+
 def add_workers_option(parser: argparse.ArgumentParser) -> None:
     """``--workers N``."""
     parser.add_argument("--workers", type=positive_int, default=None, help="processes to use (default: all cores)")

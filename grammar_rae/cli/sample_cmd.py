@@ -11,6 +11,7 @@ from pathlib import Path
 
 from grammar_rae.cli.commands import summary
 from grammar_rae.cli.options import (
+    add_candidates_option,
     add_model_option,
     add_workers_option,
     load_model,
@@ -95,7 +96,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     inter.add_argument("end", metavar="B")
     add_model_option(inter)
     inter.add_argument("--steps", type=positive_int, default=8, help="points including both ends (default 8)")
-    inter.add_argument("--decode", choices=["argmax", "sample"], default="argmax")
+    inter.add_argument(
+        "--decode",
+        choices=["argmax", "sample", "nearest"],
+        default="argmax",
+        help="argmax (default), sample, or nearest: of --candidates decodes of each point, the one whose code "
+        "lies nearest it (gives the ends back far more often)",
+    )
+    add_candidates_option(inter)
     inter.set_defaults(run=run_interpolate)
 
 
@@ -235,7 +243,7 @@ def run_interpolate(args: argparse.Namespace) -> int:
     RDKit canonical SMILES, marked where it is the molecule of either end."""
     model = load_model(args, grammar_of([args.start, args.end]) if args.model is None else None)
     say_input_form(model, [args.start, args.end])
-    path = interpolate(model, args.start, args.end, args.steps, args.decode)
+    path = interpolate(model, args.start, args.end, args.steps, args.decode, args.candidates)
     grammar = model.grammar.name
     canonical = canonical_many(grammar, [text for _, text in path], workers=1)
     ends = canonical_many(grammar, [args.start, args.end], workers=1)

@@ -8,6 +8,8 @@ language, so that no module tests a grammar's name:
   check on training strings (RDKit for SMILES);
 - the form users' strings are rewritten into before parsing (RDKit's canonical SMILES, aromatic
   or Kekulé as the model was trained), so that every spelling of a molecule is one input;
+- the variants of a string that nearest decoding compares besides the decoder's candidates (a
+  molecule with its stereo marks inverted: the encoder tells them apart where the decoder guesses);
 - the suffix of sample files, the decodes per BO point, and which reference metrics, sample
   properties and figures apply (``moses``, ``molecules``, ``expressions``: the evaluation, BO
   report and plots dispatch on these names).
@@ -17,6 +19,7 @@ A new language is one :func:`register` call and a grammar file naming it.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -62,6 +65,26 @@ def kekule_smiles(smiles: str) -> str | None:
     return Chem.MolToSmiles(mol, kekuleSmiles=True)
 
 
+def stereoisomers(smiles: str, limit: int = 5) -> list[str]:
+    """Canonical SMILES of the molecule with each of its marked tetrahedral centres (``@``/``@@``)
+    kept or inverted, every combination over the first ``limit`` marks (the molecule as written
+    first; none if RDKit cannot read it): the variants among which a decoder that writes the marks
+    at chance, as ours do (docs/latent-space.md), may have missed the one meant."""
+    mol = read_molecule(smiles)
+    if mol is None:
+        return []
+    chiral = (Chem.ChiralType.CHI_TETRAHEDRAL_CW, Chem.ChiralType.CHI_TETRAHEDRAL_CCW)
+    centres = [atom.GetIdx() for atom in mol.GetAtoms() if atom.GetChiralTag() in chiral][:limit]
+    out = []
+    for flips in itertools.product((False, True), repeat=len(centres)):
+        variant = Chem.Mol(mol)
+        for index, flip in zip(centres, flips):
+            if flip:
+                variant.GetAtomWithIdx(index).InvertChirality()
+        out.append(Chem.MolToSmiles(variant))
+    return list(dict.fromkeys(out))
+
+
 def canonical_expression(text: str | None) -> str | None:
     """The expression itself if it is valid (tokens already space-separated), else None."""
     return text if text is not None and evaluator().finite(text) else None
@@ -86,6 +109,7 @@ class Domain:
     properties: str | None = None  # "molecules" (logP, SA, QED, ...) or "expressions" (fit to the target)
     figures: str | None = None  # "molecules" (grids, property histograms) or "expressions" (curves)
     form_words: tuple[str, str] = ("", "")  # what the user form and the Kekulé form are called
+    variants: Callable[[str], list[str]] | None = None  # strings a decoder cannot tell apart from a valid one
 
     def input_form(self, kekule: bool = False) -> Callable[[str], str | None] | None:
         """How a user's string is rewritten into the form of a model's training strings (Kekulé
@@ -124,6 +148,7 @@ register(
         properties="molecules",
         figures="molecules",
         form_words=("aromatic SMILES", "Kekulé SMILES"),
+        variants=stereoisomers,
     )
 )
 register(Domain("expressions", canonical=canonical_expression, properties="expressions", figures="expressions"))

@@ -18,7 +18,7 @@ def encode_strict(model: TrainedModel, strings: list[str]) -> np.ndarray:
 
 
 def interpolate(
-    model: TrainedModel, start: str, end: str, steps: int = 8, mode: str = "argmax"
+    model: TrainedModel, start: str, end: str, steps: int = 8, mode: str = "argmax", candidates: int = 100
 ) -> list[tuple[float, str | None]]:
     """Points t = 0 … 1 on the segment from the code of ``start`` to that of ``end``, each with its
     decoded string (None: no complete derivation).
@@ -27,11 +27,12 @@ def interpolate(
         model: the trained model.
         start, end: the two strings (molecules in any spelling RDKit reads).
         steps: points on the segment, both ends included.
-        mode: how each point is decoded (``argmax``, ``sample`` or ``beam``).
+        mode: how each point is decoded (``argmax``, ``sample``, ``beam`` or ``nearest``).
+        candidates: decodes per point compared by ``nearest``.
     """
     if steps < 2:
         raise GrammarRAEError(f"Interpolation needs at least 2 steps, not {steps}.")
     a, b = encode_strict(model, [start, end])
     ts = np.linspace(0.0, 1.0, steps)
     points = (1 - ts)[:, None] * a + ts[:, None] * b
-    return list(zip(ts.tolist(), model.decode(points, mode=mode)))
+    return list(zip(ts.tolist(), model.decode(points, mode=mode, candidates=candidates)))

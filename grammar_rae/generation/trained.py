@@ -54,6 +54,9 @@ def _run_grammar(folder: Path) -> str | None:
         return None
 
 
+NEAREST_TEMPERATURE = 0.5  # the candidates of nearest decoding (docs/latent-space.md)
+
+
 class TrainedModel:
     """A model with its grammar and codec, ready to encode strings and decode latent points."""
 
@@ -263,19 +266,26 @@ class TrainedModel:
         temperature: float = 1.0,
         constraints: str | None = None,
         beam: int = 5,
+        candidates: int = 100,
     ) -> list[str | None]:
         """One string per latent point (N, d); None where decoding gives no valid string of the grammar.
 
         Args:
             z: the points (N, d).
-            mode: ``argmax``, ``sample`` (Gumbel-max, from ``generator``) or ``beam`` (the most probable
-                sequence a beam of ``beam`` hypotheses finds; grammar models only).
+            mode: ``argmax``, ``sample`` (Gumbel-max, from ``generator``), ``beam`` (the most probable
+                sequence a beam of ``beam`` hypotheses finds; grammar models only) or ``nearest`` (of
+                ``candidates`` decodes, the one whose code lies nearest the point: :meth:`decode_nearest`).
             generator: the random draws' source.
             batch_size: points decoded at once.
             temperature: divides the logits before sampling.
             constraints: ``auto`` or ``none`` (default: the model's setting).
             beam: hypotheses of beam search.
+            candidates: decodes per point compared by ``nearest``.
         """
+        if mode == "nearest":
+            return self.decode_nearest(
+                z, candidates, generator=generator, batch_size=batch_size, constraints=constraints
+            )
         if mode != "beam":
             return [
                 first for (first,) in self.decode_attempts(z, 1, mode, generator, batch_size, temperature, constraints)
@@ -294,6 +304,52 @@ class TrainedModel:
                 self.device,
             )
             out += self._rule_strings(result)
+        return out
+
+    def decode_nearest(
+        self,
+        z: np.ndarray | torch.Tensor,
+        candidates: int = 100,
+        temperature: float = NEAREST_TEMPERATURE,
+        generator: torch.Generator | None = None,
+        batch_size: int = 2000,
+        constraints: str | None = None,
+    ) -> list[str | None]:
+        """For each point, of its greedy decode and ``candidates`` − 1 decodes drawn at
+        ``temperature``, the valid one whose code lies nearest the point (None if none is valid).
+
+        An encoder gives a string's own code back exactly, so where a point is the code of a string
+        (a round trip, the ends of an interpolation), that string wins whenever it is among the
+        candidates: reconstruction rises with the candidates where greedy decoding stays where it is
+        (docs/latent-space.md). The winner's variants that the language knows (a molecule's
+        stereoisomers, which the encoder tells apart and the decoder guesses) are compared in a second
+        round.
+        """
+        if candidates < 1:
+            raise GrammarRAEError(f"Nearest decoding needs at least 1 candidate, not {candidates}.")
+        points = np.asarray(z.detach().cpu() if isinstance(z, torch.Tensor) else z, dtype=np.float32)
+        greedy = self.decode(points, "argmax", batch_size=batch_size, constraints=constraints)
+        drawn = (
+            self.decode_attempts(points, candidates - 1, "sample", generator, batch_size, temperature, constraints)
+            if candidates > 1
+            else [[] for _ in greedy]
+        )
+        rows = [[s for s in [first, *more] if s is not None] for first, more in zip(greedy, drawn)]
+        best = self._nearest_of(points, rows)
+        if self.domain.variants is None:
+            return best
+        return self._nearest_of(points, [[b, *self.domain.variants(b)] if b else [] for b in best])
+
+    def _nearest_of(self, points: np.ndarray, rows: list[list[str]]) -> list[str | None]:
+        """For each point, the valid string of its row whose code lies nearest it (the first on a
+        tie; None if none is valid); each distinct string is encoded once."""
+        distinct = list(dict.fromkeys(s for row in rows for s in row))
+        codes, errors = self.encode(distinct)  # strings that are no valid string of the language fail here
+        where = {s: i for i, s in enumerate(distinct)}
+        out: list[str | None] = []
+        for point, row in zip(points, rows):
+            ok = [where[s] for s in row if where[s] not in errors]
+            out.append(distinct[min(ok, key=lambda i: float(np.sum((codes[i] - point) ** 2)))] if ok else None)
         return out
 
     def _constraints(self, setting: str | None, rows: int):
