@@ -3,8 +3,9 @@
 For every PMO task scored by Tanimoto similarity to target molecules (rediscoveries, similarities,
 medians, hops and the MPOs with a similarity term), with the model of ``--model``:
 
-- ``own code``: the task's score of the greedy decode (and of a beam of 5) of each target's own code
-  (the target encoded in the model's form; for medians, the better of the two targets' decodes).
+- ``own code``: the task's score of the greedy decode (and of a beam of 5, and of nearest decoding
+  with 100 candidates) of each target's own code (the target encoded in the model's form; for
+  medians, the better of the two targets' decodes).
   Low here means the decoder cannot write the target, so no search in its latent space finds it;
 - ``ZINC250k``: the best score among ``--zinc`` molecules of the model's training split (random,
   fixed seed): what the density the search starts from has seen;
@@ -24,6 +25,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from grammar_rae.generation.trained import TrainedModel
 from grammar_rae.objectives.pmo import task_specs
@@ -70,6 +72,7 @@ def main() -> None:
         ok = [i for i in range(len(wanted)) if i not in errors]
         greedy = objective(model.decode(codes[ok], "argmax"))
         beam = objective(model.decode(codes[ok], "beam", beam=5))
+        nearest = objective(model.decode_nearest(codes[ok], 100, generator=torch.Generator().manual_seed(0)))
         seeds = finished_seeds(args.results / args.method / task)
         best_zinc = float(objective(zinc).max())
         row = {
@@ -78,6 +81,7 @@ def main() -> None:
             "target score": float(objective(wanted).max()),
             "own code, greedy": float(greedy.max()) if ok else None,
             "own code, beam 5": float(beam.max()) if ok else None,
+            "own code, nearest of 100": float(nearest.max()) if ok else None,
             "ZINC250k best": best_zinc,
             "BO best": float(np.mean([r["best"] for r in seeds])) if seeds else None,
             "BO AUC": float(np.mean([r["auc_top10"] for r in seeds])) if seeds else None,

@@ -175,7 +175,7 @@ def _candidates(
 def denormals_flushed() -> Iterator[None]:
     """Denormal floats read as zero inside (used on every decoder). A trained GRU's float32 hidden
     state can hold values below float32's normal range, which CPUs compute on far more slowly:
-    greedy decoding of a long-trained model ran 1.8x slower for it (docs/generation.md). Restores
+    greedy decoding of a long-trained model ran 2.3x slower for it (docs/generation.md). Restores
     torch's default on leaving (torch has no getter for the flag)."""
     changed = torch.set_flush_denormal(True)  # False where the CPU cannot flush: nothing to restore
     try:

@@ -338,7 +338,8 @@ class TrainedModel:
         best = self._nearest_of(points, rows)
         if self.domain.variants is None:
             return best
-        return self._nearest_of(points, [[b, *self.domain.variants(b)] if b else [] for b in best])
+        variants = [self.in_model_form(self.domain.variants(b))[0] if b else [] for b in best]  # in the decodes' form
+        return self._nearest_of(points, [[b, *more] if b else [] for b, more in zip(best, variants)])
 
     def _nearest_of(self, points: np.ndarray, rows: list[list[str]]) -> list[str | None]:
         """For each point, the valid string of its row whose code lies nearest it (the first on a
