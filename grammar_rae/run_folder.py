@@ -167,6 +167,15 @@ def save_tensors(path: Path, value: dict) -> None:
     write_atomic(path, lambda out: torch.save(value, out))
 
 
+def weights_digest(state_dict: dict) -> str:
+    """sha256 over the tensors of a state dict, in key order (which weights a run or result holds)."""
+    digest = hashlib.sha256()
+    for key in sorted(state_dict):
+        digest.update(key.encode())
+        digest.update(state_dict[key].detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
 def load_tensors(path: Path, device: torch.device | str = "cpu") -> dict:
     """Read a file written by :func:`save_tensors` without unpickling arbitrary objects."""
     try:

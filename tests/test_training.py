@@ -21,11 +21,11 @@ from grammar_rae.cli.main import main
 from grammar_rae.errors import GrammarRAEError
 from grammar_rae.generation.trained import TrainedModel
 from grammar_rae.models import MODELS
-from grammar_rae.run_folder import RunData
+from grammar_rae.run_folder import RunData, weights_digest
 from grammar_rae.training import Trainer, train
 from grammar_rae.training import trainer as trainer_module
 from grammar_rae.training.distributed import World, shard
-from grammar_rae.training.trainer import TrainingError, weights_digest
+from grammar_rae.training.trainer import TrainingError
 
 SMALL = dict(preset="cpu", gru_hidden=32, gru_layers=1, latent_dim=8, batch_size=64)
 

@@ -22,8 +22,7 @@ from grammar_rae.grammar.constraints import constraints_wanted, make_constraints
 from grammar_rae.models.autoencoders import Autoencoder, build_model
 from grammar_rae.models.config import ModelConfig
 from grammar_rae.progress import progress_bar
-from grammar_rae.run_folder import RunData, RunFolder, select_device
-from grammar_rae.training.trainer import weights_digest
+from grammar_rae.run_folder import RunData, RunFolder, select_device, weights_digest
 
 
 def find_run(spec: str | Path | None = None, root: str | Path = "runs", grammar: str | None = None) -> Path:
@@ -324,6 +323,14 @@ class TrainedModel:
         (docs/latent-space.md). The winner's variants that the language knows (a molecule's
         stereoisomers, which the encoder tells apart and the decoder guesses) are compared in a second
         round.
+
+        Args:
+            z: the points (N, d).
+            candidates: decodes per point, the greedy one included.
+            temperature: divides the logits of the drawn candidates.
+            generator: the draws' source.
+            batch_size: decoded rows at once.
+            constraints: ``auto`` or ``none`` (default: the model's setting).
         """
         if candidates < 1:
             raise GrammarRAEError(f"Nearest decoding needs at least 1 candidate, not {candidates}.")

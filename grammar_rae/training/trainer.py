@@ -10,7 +10,6 @@ zero loss); character-model batches are not (their padding steps carry loss).
 from __future__ import annotations
 
 import copy
-import hashlib
 import logging
 import math
 import time
@@ -28,7 +27,7 @@ from grammar_rae.errors import GrammarRAEError
 from grammar_rae.files import save_json
 from grammar_rae.models.autoencoders import Autoencoder
 from grammar_rae.progress import progress_bar
-from grammar_rae.run_folder import TrainConfig
+from grammar_rae.run_folder import TrainConfig, weights_digest
 from grammar_rae.training.distributed import World, all_sum, barrier, gather, shard
 
 logger = logging.getLogger(__name__)
@@ -271,15 +270,6 @@ class Trainer:
     def parameter_digest(self) -> str:
         """A digest of the current weights (to check that all processes hold the same model)."""
         return weights_digest(self.model.state_dict())
-
-
-def weights_digest(state_dict: dict) -> str:
-    """sha256 over the tensors of a state dict, in key order."""
-    digest = hashlib.sha256()
-    for key in sorted(state_dict):
-        digest.update(key.encode())
-        digest.update(state_dict[key].detach().cpu().contiguous().numpy().tobytes())
-    return digest.hexdigest()
 
 
 def cpu_has_native_bf16() -> bool:
