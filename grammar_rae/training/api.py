@@ -156,7 +156,10 @@ def train(
     if not world.is_main:  # the other ranks of a distributed run stay quiet
         logging.getLogger(LOGGER).setLevel(logging.WARNING)
     device_ = select_device(device, world.local_rank)
-    folder = Path(gather(str(out or default_run_folder(model, grammar_.name)), world)[0])
+    proposed = Path(out or default_run_folder(model, grammar_.name))
+    # the main rank's folder, and whether it holds a run, seen before any rank can write its config
+    name, held = gather((str(proposed), (proposed / rf.CONFIG).exists()), world)[0]
+    folder = Path(name)
     if resume and not (folder / rf.CHECKPOINT).exists() and (folder / rf.WEIGHTS).exists():
         shutdown(world)
         return _finished_run(folder, saved, overrides.get("epochs"), world)
@@ -167,7 +170,7 @@ def train(
             raise rf.RunError(f"--resume continues {folder} on its own data form: drop --kekule.")
         dataset = run_dataset(grammar_, saved["data"], workers=workers)
     else:
-        if (folder / rf.CONFIG).exists():
+        if held:
             raise rf.RunError(f"{folder} already holds a run: pass --resume to continue it, or choose another --out.")
         model_config, train_config = _new_configs(grammar_, model, preset, overrides)
         if kekule is None:  # the preset says whether molecules are read in their Kekulé form
