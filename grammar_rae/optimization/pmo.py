@@ -315,15 +315,16 @@ def run_benchmark(
 def check_same_model(model: TrainedModel, folder: Path) -> None:
     """Refuse to add runs of ``model`` to a folder whose runs (of any method) another model made, so
     that one table never mixes models (records from before the model was recorded name none)."""
+    mine = model.weights_id  # a digest of every weight: once, not per record
     others = {
         saved
         for record in Path(folder).glob("*/*/seed-*.json")
-        if (saved := json.loads(record.read_text()).get("model")) not in (None, model.weights_id)
+        if (saved := json.loads(record.read_text()).get("model")) not in (None, mine)
     }
     if others:
         raise GrammarRAEError(
             f"{folder} holds PMO runs of another model (weights {', '.join(sorted(others))}; {model.folder} has "
-            f"{model.weights_id}): give that model to add to them, or choose another --out."
+            f"{mine}): give that model to add to them, or choose another --out."
         )
 
 
