@@ -6,10 +6,10 @@ SMILES. For each model:
 - the greedy round trip (``encode`` then ``decode --decode argmax``; the same molecule, stereo
   included, by canonical SMILES) of the first ``--test`` test molecules, and whether
   ``interpolate A B`` gives both ends back for ``--pairs`` pairs of them;
-- ``--n`` samples as ``grammar-rae sample`` draws them by default (the run's GMM, greedy decoding),
-  with the MOSES metrics against the ZINC test split and the training split (novelty), the share
-  valid and radical-free, and ZINC's own Filters and IntDiv (its test split) for the targets given
-  relative to them;
+- ``--n`` samples as ``grammar-rae sample`` draws them by default (the kernel density for
+  deterministic models, greedy decoding), with the MOSES metrics against the ZINC test split and
+  the training split (novelty), the share valid and radical-free, and ZINC's own Filters and IntDiv
+  (its test split) for the targets given relative to them;
 - the penalized-logP BO rows recorded in the run's ``optimization/`` (plain EI, ``floor-ei`` and the
   random baseline), where they have been run;
 - the wall time of the whole command ``grammar-rae sample --n 1000`` in a fresh process (best of two).

@@ -66,7 +66,7 @@ def shipped_root() -> Path:
 
 def density_filename(kind: str, components: int = 10) -> str:
     """The file name of a density: ``density-gmm10.npz``, ``density-gaussian.npz``."""
-    return f"density-{kind}{components}.npz" if kind == "gmm" else f"density-{kind}.npz"
+    return f"density-{kind}{components}.npz" if kind in ("gmm", "kernel") else f"density-{kind}.npz"
 
 
 class RunFolder:

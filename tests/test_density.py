@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
 
 from grammar_rae.generation.density import DensityError, LatentDensity
@@ -39,12 +40,35 @@ def test_prior_is_standard_normal(two_clusters):
     assert np.allclose(density.score_samples(np.zeros((1, 4))), -2 * np.log(2 * np.pi))
 
 
-@pytest.mark.parametrize("kind", ["gmm", "gaussian", "prior"])
+def test_kernel_is_a_mixture_on_kept_codes(two_clusters):
+    density = LatentDensity("kernel", components=500, seed=1, bandwidth=0.05).fit(two_clusters)
+    assert density.components == 500 and density.means_.dtype == np.float16
+    kept = {tuple(row) for row in two_clusters.astype(np.float16)}
+    assert all(tuple(row) in kept for row in density.means_)  # the centres are training codes
+    covariance = 0.05**2 * np.cov(two_clusters, rowvar=False)
+    z = np.vstack([two_clusters[:5] + 0.1, np.full((1, 4), 20.0)])  # near the data, and far from it
+    each = [multivariate_normal(m, covariance).logpdf(z) for m in density.means_.astype(np.float64)]
+    reference = logsumexp(each, axis=0) - np.log(len(each))
+    assert np.allclose(density.score_samples(z, chunk=2), reference)
+    samples = density.sample(4000, seed=3)
+    assert abs((samples[:, 0] < 0).mean() - 0.75) < 0.03
+    whiten = np.linalg.inv(np.linalg.cholesky(np.cov(two_clusters, rowvar=False)))
+
+    def nearest(points):  # median distance to the nearest kept code, in the codes' spread
+        return np.median(np.min(np.linalg.norm((points[:, None] - density.means_[None]) @ whiten.T, axis=2), axis=1))
+
+    assert nearest(samples[:500]) < 0.5 * nearest(LatentDensity("gmm", 2).fit(two_clusters).sample(500, seed=3))
+    assert LatentDensity("kernel", components=10**6).fit(two_clusters).components == len(two_clusters)
+    with pytest.raises(DensityError, match="bandwidth must be positive"):
+        LatentDensity("kernel", bandwidth=0)
+
+
+@pytest.mark.parametrize("kind", ["gmm", "kernel", "gaussian", "prior"])
 def test_round_trip_gives_the_same_samples(kind, two_clusters, tmp_path):
     density = LatentDensity(kind, components=3).fit(two_clusters)
     path = density.save(tmp_path / density_filename(kind, 3))
     again = LatentDensity.load(path)
-    assert again.kind == kind and again.components == density.components
+    assert again.kind == kind and again.components == density.components and again.bandwidth == density.bandwidth
     assert np.array_equal(density.sample(100, seed=7), again.sample(100, seed=7))
     assert not np.array_equal(density.sample(100, seed=7), again.sample(100, seed=8))
     assert np.allclose(density.score_samples(two_clusters[:50]), again.score_samples(two_clusters[:50]))

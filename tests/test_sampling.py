@@ -167,7 +167,8 @@ def test_cli_sample_json_and_files(expr_run, capsys):
     assert report["n"] == 100 and report["validity"] == report["valid"] / 100
     assert (torch.tensor([1e-39]) * 1.0).item() > 0  # the command flushed denormals and gave the default back
     assert report["novelty"] is None  # not asked for: the training data is not even read
-    first = expr_run / "samples" / "gmm-n100-seed0.csv"
+    assert report["density"] == "kernel"  # the default of deterministic models (docs/latent-space.md)
+    first = expr_run / "samples" / "kernel-n100-seed0.csv"
     table = pd.read_csv(first, keep_default_na=False)
     assert list(table.columns) == ["string", "valid"] and len(table) == 100
     # each string carries its validity, in the file and in the JSON, and it is the grammar's own judgement
@@ -186,7 +187,16 @@ def test_cli_sample_json_and_files(expr_run, capsys):
         main(["sample", "--model", str(expr_run), "--n", "100", "--decode", "sample", "--temperature", "0.5", "--json"])
         == 0
     )
-    assert json.loads(capsys.readouterr().out)["out"].endswith("gmm-n100-seed0-sample-t0.5.csv")
+    assert json.loads(capsys.readouterr().out)["out"].endswith("kernel-n100-seed0-sample-t0.5.csv")
+    assert main(["sample", "--model", str(expr_run), "--n", "100", "--bandwidth", "0.3", "--json"]) == 0
+    wider = json.loads(capsys.readouterr().out)
+    assert wider["out"].endswith("kernel-n100-seed0-h0.3.csv") and wider["strings"] != report["strings"]
+    for bad, says in (
+        (["--density", "gmm", "--bandwidth", "0.3"], "--bandwidth sets a kernel density's noise"),
+        (["--density", "prior", "--components", "5"], "--components sets a GMM or a kernel density"),
+    ):
+        assert main(["sample", "--model", str(expr_run), "--n", "10", *bad]) == 1
+        assert says in capsys.readouterr().err
     assert main(["sample", "--model", str(expr_run), "--n", "100", "--temperature", "0.5"]) == 1
     assert (
         "--temperature changes sampled decoding only, and argmax decoding is the default: add --decode sample."
@@ -318,6 +328,7 @@ def test_cli_evaluate_and_export(expr_run, tmp_path, capsys):
     )
     saved = json.loads((expr_run / EVALUATION).read_text())["stages"]
     assert saved["samples/gmm"] == stages["samples/gmm"]
+    assert main(["fit-density", "--model", str(expr_run), "--density", "kernel"]) == 0
     assert main(["export", "--model", str(expr_run), "--name", "mine", "--out", str(tmp_path)]) == 0
     assert "Exported" in capsys.readouterr().out
     card = (tmp_path / "mine" / "README.md").read_text()

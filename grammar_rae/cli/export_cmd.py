@@ -15,7 +15,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     export = subparsers.add_parser(
         "export",
         help=summary("export"),
-        description="Copy a run's best weights, config, metrics and fitted GMM (no training checkpoint) to "
+        description="Copy a run's best weights, config, metrics and fitted densities (no training checkpoint) to "
         "OUT/NAME and write its model card (README.md) from the run's own records. The shipped models "
         "under pretrained/ were made this way.",
     )
@@ -31,7 +31,7 @@ def run_export(args: argparse.Namespace) -> int:
     """Export and say where."""
     check_model_name(args.name, args.out)  # before anything is read
     folder = find_run(args.model)
-    rf.read_config(folder)  # a run at all, before asking for its GMM
+    rf.read_config(folder)  # a run at all, before asking for its densities
     target = export_model(folder, args.name, args.out)
     print(f"Exported {args.model} to {target} (model card: {target / 'README.md'}).")
     return 0

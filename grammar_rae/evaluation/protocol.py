@@ -160,7 +160,9 @@ def evaluate(
     training = cache(lambda: training_forms(model, workers))
     reference = cache(lambda: reference_features(model, workers) if model.domain.reference_metrics == "moses" else None)
     for kind in settings.densities:
-        density = cache(lambda kind=kind: run_density(model, kind, settings.components, settings.seed)[0])
+        density = cache(
+            lambda kind=kind: run_density(model, kind, settings.components if kind == "gmm" else None, settings.seed)[0]
+        )
         if "validity" in settings.stages:
             evaluation.stage(
                 f"validity/{kind}",

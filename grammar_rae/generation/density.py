@@ -2,10 +2,13 @@
 and sampled to generate, instead of (or besides) the N(0, I) prior.
 
 The estimators follow scikit-learn's API (``fit``, ``sample``, ``score_samples``, ``score``).
-``gmm`` fits scikit-learn's full-covariance GaussianMixture; ``gaussian`` is one full-covariance
-Gaussian (its maximum-likelihood fit is the sample mean and covariance); ``prior`` is N(0, I).
-Every density is stored as plain arrays (weights, means, covariances) in an ``.npz`` file read
-with ``allow_pickle=False``, so loading a density never runs code from the file.
+``gmm`` fits scikit-learn's full-covariance GaussianMixture; ``kernel`` is a Gaussian kernel
+density on training codes (a kept code plus N(0, h² Σ) noise, Σ the codes' covariance, h the
+bandwidth), which stays near the codes the decoder was trained on and so decodes closest to the
+data (docs/latent-space.md, "Which density `sample` draws from"); ``gaussian`` is one
+full-covariance Gaussian (its maximum-likelihood fit is the sample mean and covariance); ``prior``
+is N(0, I). Every density is stored as plain arrays (weights, means, covariances) in an ``.npz``
+file read with ``allow_pickle=False``, so loading a density never runs code from the file.
 """
 
 from __future__ import annotations
@@ -13,13 +16,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from scipy.linalg import solve_triangular
 from scipy.special import logsumexp
 from sklearn.mixture import GaussianMixture
 
 from grammar_rae.errors import GrammarRAEError
 from grammar_rae.files import write_atomic
 
-DENSITIES = ("gmm", "gaussian", "prior")
+DENSITIES = ("gmm", "kernel", "gaussian", "prior")
+KERNEL_CENTRES = 40000  # training codes a kernel density keeps (docs/latent-space.md)
+KERNEL_BANDWIDTH = 0.1
 _FORMAT = 1
 
 
@@ -29,17 +35,27 @@ class DensityError(GrammarRAEError):
     kind = "bad density"
 
 
-class LatentDensity:
-    """A mixture of full-covariance Gaussians over R^d (one component for ``gaussian``/``prior``)."""
+def default_components(kind: str) -> int:
+    """Components of a density when none are asked for: 10 for a GMM, the kernel's kept codes."""
+    return KERNEL_CENTRES if kind == "kernel" else 10
 
-    def __init__(self, kind: str, components: int = 10, seed: int = 0):
+
+class LatentDensity:
+    """A mixture of Gaussians over R^d: full covariances (``gmm``), one shared covariance scaled by
+    ``bandwidth²`` around kept codes (``kernel``), or one component (``gaussian``/``prior``)."""
+
+    def __init__(self, kind: str, components: int | None = None, seed: int = 0, bandwidth: float = KERNEL_BANDWIDTH):
         if kind not in DENSITIES:
             raise DensityError(f"Unknown density {kind!r}: use one of {', '.join(DENSITIES)}.")
+        components = default_components(kind) if components is None else components
         if components < 1:
             raise DensityError(f"A mixture needs at least one component, not {components}.")
+        if not bandwidth > 0:
+            raise DensityError(f"A kernel's bandwidth must be positive, not {bandwidth}.")
         self.kind = kind
-        self.components = components if kind == "gmm" else 1
+        self.components = components if kind in ("gmm", "kernel") else 1
         self.seed = seed
+        self.bandwidth = bandwidth if kind == "kernel" else 1.0
         self.weights_: np.ndarray | None = None
         self.means_: np.ndarray | None = None
         self.covariances_: np.ndarray | None = None
@@ -59,6 +75,14 @@ class LatentDensity:
             self._set(
                 np.ones(1), codes.mean(axis=0, keepdims=True), np.cov(codes, rowvar=False, bias=True).reshape(1, d, d)
             )
+        elif self.kind == "kernel":
+            if n < 2:
+                raise DensityError("A kernel density needs at least two codes.")
+            kept = np.random.default_rng(self.seed).permutation(n)[: self.components]
+            self.components = len(kept)
+            self._set(
+                np.full(len(kept), 1 / len(kept)), codes[kept].astype(np.float16), np.cov(codes, rowvar=False)[None]
+            )
         else:
             if n < self.components:
                 raise DensityError(
@@ -70,7 +94,9 @@ class LatentDensity:
 
     def _set(self, weights: np.ndarray, means: np.ndarray, covariances: np.ndarray) -> None:
         self.weights_ = np.asarray(weights, dtype=np.float64) / np.sum(weights)
-        self.means_ = np.asarray(means, dtype=np.float64)
+        # a kernel keeps its codes in half precision (a quarter of the file; on the ZINC model's codes the
+        # rounding is 1e-3 at most, a twentieth of the smallest noise at h = 0.1); a mixture's means float64
+        self.means_ = np.asarray(means, dtype=np.float16 if self.kind == "kernel" else np.float64)
         self.covariances_ = np.asarray(covariances, dtype=np.float64)
         try:
             self._cholesky = np.linalg.cholesky(self.covariances_)
@@ -94,13 +120,18 @@ class LatentDensity:
         rng = np.random.default_rng(self.seed if seed is None else seed)
         component = rng.choice(self.components, size=n, p=self.weights_)
         noise = rng.standard_normal((n, self.dim))
+        if self.kind == "kernel":
+            points = self.means_[component].astype(np.float64) + self.bandwidth * noise @ self._cholesky[0].T
+            return points.astype(np.float32)
         points = self.means_[component] + np.einsum("nij,nj->ni", self._cholesky[component], noise)
         return points.astype(np.float32)
 
-    def score_samples(self, z: np.ndarray) -> np.ndarray:
-        """Log density of each point (N,)."""
+    def score_samples(self, z: np.ndarray, chunk: int = 1000) -> np.ndarray:
+        """Log density of each point (N,); a kernel's is computed ``chunk`` points at a time."""
         self._check_fitted()
         z = np.asarray(z, dtype=np.float64)
+        if self.kind == "kernel":
+            return self._kernel_log_density(z, chunk)
         per_component = []
         for weight, mean, chol in zip(self.weights_, self.means_, self._cholesky):
             solved = np.linalg.solve(chol, (z - mean).T)
@@ -109,6 +140,19 @@ class LatentDensity:
                 np.log(weight) - 0.5 * ((solved**2).sum(axis=0) + log_det + self.dim * np.log(2 * np.pi))
             )
         return logsumexp(np.stack(per_component), axis=0)
+
+    def _kernel_log_density(self, z: np.ndarray, chunk: int) -> np.ndarray:
+        chol = self.bandwidth * self._cholesky[0]
+        centres = solve_triangular(chol, self.means_.astype(np.float64).T, lower=True).T
+        points = solve_triangular(chol, z.T, lower=True).T
+        constant = np.log(np.diag(chol)).sum() + 0.5 * self.dim * np.log(2 * np.pi)
+        squared = (centres**2).sum(axis=1)
+        out = []
+        for start in range(0, len(points), chunk):
+            part = points[start : start + chunk]
+            distances = (part**2).sum(axis=1)[:, None] + squared[None] - 2 * part @ centres.T
+            out.append(logsumexp(np.log(self.weights_) - 0.5 * distances, axis=1) - constant)
+        return np.concatenate(out) if out else np.zeros(0)
 
     def score(self, z: np.ndarray) -> float:
         """Mean log density of the points."""
@@ -123,6 +167,7 @@ class LatentDensity:
             "format": np.array(_FORMAT),
             "kind": np.array(self.kind),
             "seed": np.array(self.seed),
+            "bandwidth": np.array(self.bandwidth),
             "weights": self.weights_,
             "means": self.means_,
             "covariances": self.covariances_,
@@ -136,14 +181,16 @@ class LatentDensity:
         try:
             with np.load(path, allow_pickle=False) as stored:
                 kind, weights = str(stored["kind"]), stored["weights"]
-                density = cls(kind, components=len(weights), seed=int(stored["seed"]))
+                bandwidth = float(stored["bandwidth"]) if "bandwidth" in stored.files else KERNEL_BANDWIDTH
+                density = cls(kind, components=len(weights), seed=int(stored["seed"]), bandwidth=bandwidth)
                 density._set(weights, stored["means"], stored["covariances"])
         except FileNotFoundError as exc:
             raise DensityError(f"{path} does not exist.") from exc
-        except (OSError, KeyError, ValueError) as exc:
+        except (OSError, KeyError, ValueError, DensityError) as exc:
             raise DensityError(f"{path} is not a grammar-rae density file ({exc}).") from exc
         return density
 
     def __repr__(self) -> str:
         state = f"d={self.dim}" if self.means_ is not None else "not fitted"
-        return f"LatentDensity({self.kind!r}, components={self.components}, {state})"
+        bandwidth = f", bandwidth={self.bandwidth:g}" if self.kind == "kernel" else ""
+        return f"LatentDensity({self.kind!r}, components={self.components}{bandwidth}, {state})"

@@ -17,7 +17,7 @@ import torch
 
 from grammar_rae.data.validity import valid_mask
 from grammar_rae.errors import GrammarRAEError
-from grammar_rae.generation.density import LatentDensity
+from grammar_rae.generation.density import LatentDensity, default_components
 from grammar_rae.generation.trained import TrainedModel
 from grammar_rae.progress import progress_bar
 
@@ -25,7 +25,7 @@ from grammar_rae.progress import progress_bar
 def fit_density(
     model: TrainedModel,
     kind: str = "gmm",
-    components: int = 10,
+    components: int | None = None,
     seed: int = 0,
     save: bool = True,
 ) -> LatentDensity:
@@ -33,11 +33,12 @@ def fit_density(
 
     Args:
         model: the trained model.
-        kind: ``gmm``, ``gaussian`` or ``prior`` (see ``DENSITIES``).
-        components: mixture components of a GMM.
+        kind: ``gmm``, ``kernel``, ``gaussian`` or ``prior`` (see ``DENSITIES``).
+        components: mixture components of a GMM, codes a kernel keeps (None: 10, ``KERNEL_CENTRES``).
         seed: the fit's random seed.
         save: store it in the run's work folder.
     """
+    components = default_components(kind) if components is None else components
     codes = model.codes("train") if kind != "prior" else np.zeros((1, model.latent_dim))
     density = LatentDensity(kind, components, seed).fit(codes)
     if save and model.run is not None:
@@ -45,20 +46,28 @@ def fit_density(
     return density
 
 
+def default_density(model: TrainedModel) -> str:
+    """The density ``sample`` draws from when none is named: the prior for VAEs (what they were
+    trained to decode), else a kernel density on the training codes (closest to the data of the
+    densities measured, docs/latent-space.md)."""
+    return "prior" if model.network.variational else "kernel"
+
+
 def run_density(
-    model: TrainedModel, kind: str = "gmm", components: int = 10, seed: int = 0
+    model: TrainedModel, kind: str = "gmm", components: int | None = None, seed: int = 0
 ) -> tuple[LatentDensity, bool]:
     """The run's stored density of this kind, or a newly fitted (and stored) one; the flag says
     whether it was fitted now.
 
     Args:
         model: the trained model.
-        kind: ``gmm``, ``gaussian`` or ``prior``.
-        components: mixture components of a GMM.
+        kind: ``gmm``, ``kernel``, ``gaussian`` or ``prior``.
+        components: mixture components of a GMM, codes a kernel keeps (None: the kind's default).
         seed: the fit's random seed, when it is fitted now.
     """
     if kind == "prior":
         return fit_density(model, kind, save=False), False
+    components = default_components(kind) if components is None else components
     for path in model.run.stored(model.run.density(kind, components)) if model.run is not None else []:
         if path.exists():  # a shipped model's density is in its own folder
             return LatentDensity.load(path), False
@@ -123,7 +132,7 @@ def decode_points(
 def sample(
     model: TrainedModel,
     n: int,
-    density: LatentDensity | str = "gmm",
+    density: LatentDensity | str | None = None,
     mode: str = "argmax",
     attempts: int = 1,
     seed: int = 0,
@@ -134,7 +143,8 @@ def sample(
     Args:
         model: the trained model.
         n: how many points.
-        density: a density, or the name of the run's density (``gmm``, ``gaussian``, ``prior``).
+        density: a density, or the name of the run's density (``kernel``, ``gmm``, ``gaussian``, ``prior``;
+            None: :func:`default_density`).
         mode: ``argmax`` (the default: greedy decoding is closest to the data, docs/latent-space.md),
             ``sample`` (each rule drawn) or ``beam`` (a beam of 5).
         attempts: decodes per point; the most frequent valid one is kept.
@@ -143,8 +153,8 @@ def sample(
     """
     if n < 1:
         raise GrammarRAEError(f"The number of samples must be at least 1, not {n}.")
-    if isinstance(density, str):
-        density, _ = run_density(model, density)
+    if density is None or isinstance(density, str):
+        density, _ = run_density(model, density or default_density(model))
     z = density.sample(n, seed=seed)
     # beam: the most probable derivation a beam of 5 finds, closer to the data, about 6x slower than argmax
     if mode == "beam":

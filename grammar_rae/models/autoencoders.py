@@ -151,6 +151,11 @@ class RAE(Autoencoder):
 _CLASSES = {"grae": RAE, "gvae": VAE, "gcvae": ConstantVarianceVAE, "cvae": VAE}
 
 
+def is_variational(model: str) -> bool:
+    """Whether the model of this name (``grae``, ``gvae``, ...) encodes to a distribution."""
+    return _CLASSES[model].variational
+
+
 def build_model(config: ModelConfig, rule_masks: np.ndarray | None = None) -> Autoencoder:
     """The model named by ``config.model``; grammar models need the grammar's ``rule_masks``."""
     if config.is_grammar_model and rule_masks is None:

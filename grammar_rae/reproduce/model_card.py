@@ -13,6 +13,8 @@ from grammar_rae import run_folder as rf
 from grammar_rae.data.sources import dataset_with_sha256
 from grammar_rae.errors import GrammarRAEError
 from grammar_rae.files import save_json, write_atomic
+from grammar_rae.generation.density import KERNEL_CENTRES
+from grammar_rae.models.autoencoders import is_variational
 from grammar_rae.optimization.report import finished_runs, mean_sem_text
 
 MODEL_NAMES = {
@@ -88,9 +90,11 @@ PRESET_NOTES = {
     ),
 }
 SAMPLING_NOTE = (
-    "`grammar-rae sample` decodes each point of the density greedily (`--decode argmax`, the most "
-    "probable rule at each step) by default, chosen by measurement (docs/latent-space.md); `--decode sample` "
-    "draws each rule instead, as the evaluation above does."
+    "`grammar-rae sample` draws from the kernel density on the training codes (`--density kernel`: a kept "
+    "training code plus noise of 0.1 times the codes' spread) for deterministic models "
+    "and from N(0, I) for VAEs, and decodes each point greedily (`--decode argmax`, the most probable rule at "
+    "each step), both chosen by measurement (docs/latent-space.md); the evaluation above keeps the protocol's "
+    "GMM and sampled decoding (`--density gmm --decode sample`)."
 )
 RECONSTRUCTIONS = (
     ("reconstruction", "stochastic decodes"),
@@ -186,14 +190,17 @@ def check_model_name(name: str, root: str | Path) -> None:
 
 def export_model(folder: str | Path, name: str, root: str | Path) -> Path:
     """Copy the run in ``folder`` to ``root/NAME`` without its training checkpoint, with its
-    GMM (fitted beforehand) and model card; the data source becomes the data set's name."""
+    densities (fitted beforehand: the GMM, and the kernel density ``sample`` draws from for
+    deterministic models) and model card; the data source becomes the data set's name."""
     check_model_name(name, root)
     folder, target = Path(folder), Path(root) / name
-    gmm = folder / rf.density_filename("gmm", 10)
-    if not gmm.exists():
-        raise GrammarRAEError(f"{folder} has no fitted GMM yet: run `grammar-rae fit-density --model {folder}` first.")
-    target.mkdir(parents=True, exist_ok=True)
     config = rf.read_config(folder)
+    densities = {"gmm": 10} | ({} if is_variational(config["model"]["model"]) else {"kernel": KERNEL_CENTRES})
+    missing = [kind for kind, k in densities.items() if not (folder / rf.density_filename(kind, k)).exists()]
+    if missing:
+        commands = " and ".join(f"`grammar-rae fit-density --model {folder} --density {kind}`" for kind in missing)
+        raise GrammarRAEError(f"{folder} has no fitted {' or '.join(missing)} density yet: run {commands} first.")
+    target.mkdir(parents=True, exist_ok=True)
     dataset = dataset_with_sha256(config["data"]["sha256"])
     if dataset:
         config["data"]["source"] = dataset
@@ -201,7 +208,8 @@ def export_model(folder: str | Path, name: str, root: str | Path) -> Path:
     weights = rf.RunFolder(folder).weights_source()  # the run's own, or the shipped copy it names
     if weights.exists():
         shutil.copyfile(weights, target / rf.WEIGHTS)
-    for file in (rf.BEST, rf.METRICS, gmm.name, rf.EVALUATION):
+    fitted = [rf.density_filename(kind, k) for kind, k in densities.items()]
+    for file in (rf.BEST, rf.METRICS, *fitted, rf.EVALUATION):
         if (folder / file).exists():
             shutil.copyfile(folder / file, target / file)
     for targets in folder.glob(rf.TARGETS_GLOB):  # the objective on the training strings, so BO starts at once

@@ -1,0 +1,144 @@
+"""Which ex-post density `grammar-rae sample` should draw from: candidates fitted on a molecule run's
+training codes, each sampled and decoded greedily (the default decoding) with the SMILES constraints.
+
+Candidates: the stored 10-component GMM (the default before), GMMs with more components, the
+``kernel`` density (a kept training code plus Gaussian noise, the noise's covariance the codes'
+covariance scaled by ``h²``; ``h = 0`` decodes training codes themselves, the ceiling of what any
+density on these codes can reach with this decoder), and normalising flows from zuko (``--flows``,
+``pip install zuko``). Each set of ``--n`` molecules is scored with the MOSES metrics against the
+ZINC test split (valid, FCD, Filters, logP/SA/QED Wasserstein-1, IntDiv) and the training split
+(novelty); the table gives each density's fit time and the mean log density it gives 2,000
+held-out (validation) codes. The last line gives the best candidate's FCD against the stored GMM's,
+measured in the same run.
+
+    python benchmarks/density_candidates.py --model results/latent-long/cpu-ar [--n 2000] [--seed 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+from rdkit import RDLogger
+
+from grammar_rae.data.validity import canonical_many
+from grammar_rae.evaluation.moses import moses_metrics
+from grammar_rae.evaluation.references import test_statistics, training_statistics, zinc_split
+from grammar_rae.generation.density import LatentDensity
+from grammar_rae.generation.sampling import run_density
+from grammar_rae.generation.trained import TrainedModel
+
+
+def training_points(codes: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """``n`` training codes drawn at random: what any density on these codes could at best decode."""
+    return codes[np.random.default_rng(seed).integers(len(codes), size=n)]
+
+
+def fit_flow(kind: str, codes: np.ndarray, held_out: np.ndarray, minutes: float, seed: int):
+    """A normalising flow from zuko fitted by maximum likelihood (Adam, batches of 512) on the
+    standardised codes for ``minutes`` of CPU time; gives a sampler and the held-out codes' mean log
+    density."""
+    import zuko
+
+    torch.manual_seed(seed)
+    mean, scale = codes.mean(axis=0), codes.std(axis=0)
+    x = torch.tensor((codes - mean) / scale, dtype=torch.float32)
+    flows = {"maf": zuko.flows.MAF, "realnvp": zuko.flows.RealNVP}
+    flow = flows[kind](x.shape[1], transforms=5, hidden_features=(256, 256))
+    optimizer = torch.optim.Adam(flow.parameters(), lr=1e-3)
+    started = time.process_time()
+    while time.process_time() - started < minutes * 60:
+        loss = -flow().log_prob(x[torch.randint(len(x), (512,))]).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    with torch.no_grad():
+        held = torch.tensor((held_out - mean) / scale, dtype=torch.float32)
+        score = float(flow().log_prob(held).mean()) - float(np.log(scale).sum())
+
+    def draw(n: int) -> np.ndarray:
+        with torch.no_grad():
+            return (flow().sample((n,)).numpy() * scale + mean).astype(np.float32)
+
+    return draw, score
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="results/latent-long/cpu-ar")
+    parser.add_argument("--n", type=int, default=2000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--components", default="50,200", help="GMM sizes besides the stored 10")
+    parser.add_argument("--fit-codes", type=int, default=40000, help="training codes the larger GMMs are fitted on")
+    parser.add_argument("--bandwidths", default="0,0.1,0.25,0.5", help="kernel scales h")
+    parser.add_argument("--centres", default="0", help="training codes a kernel keeps (0: every one)")
+    parser.add_argument("--flows", default="", help="zuko flows to fit too: maf, realnvp (needs pip install zuko)")
+    parser.add_argument("--flow-minutes", type=float, default=8.0, help="CPU-minutes of fitting per flow")
+    args = parser.parse_args()
+    RDLogger.DisableLog("rdApp.*")
+    torch.set_num_threads(1)
+    model = TrainedModel.load(args.model, "cpu")
+    codes = model.codes("train")
+    held_out = model.codes("val")[:2000]
+    reference, _ = test_statistics(zinc_split("test"), workers=1)
+    training, _ = training_statistics(zinc_split("train"), workers=1)
+
+    print(
+        f"{args.n:,} points per density of {args.model} ({len(codes):,} training codes, seed {args.seed}), greedy decoding"
+    )
+    print(
+        "| density | fit CPU s | val. log density | valid | unique | novel | FCD | Filters | logP W1 | SA W1 | QED W1 | IntDiv |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    fcd = {}
+
+    def row(name: str, z: np.ndarray, fitted: float, score: float | None) -> None:
+        canonical = canonical_many("smiles", model.decode(z, "argmax"))
+        table = moses_metrics(canonical, reference, training)
+        valid = [c for c in canonical if c is not None]
+        fcd[name] = table["fcd"]
+        print(
+            f"| {name} | {fitted:.0f} | {'–' if score is None else f'{score:.1f}'} | {table['valid']:.3f} | "
+            f"{len(set(valid)) / max(len(valid), 1):.3f} | {table['novelty']:.3f} | {table['fcd']:.2f} | "
+            f"{table['filters']:.3f} | {table['logp']:.2f} | {table['sa']:.2f} | {table['qed']:.3f} | {table['intdiv']:.3f} |",
+            flush=True,
+        )
+
+    stored, _ = run_density(model, "gmm")
+    row("GMM, 10 components (stored)", stored.sample(args.n, seed=args.seed), 0.0, stored.score(held_out))
+    for h in (float(b) for b in args.bandwidths.split(",") if b):
+        if h == 0:
+            row("training codes", training_points(codes, args.n, args.seed), 0.0, None)
+            continue
+        for m in (int(c) for c in args.centres.split(",")):
+            started = time.process_time()
+            kernel = LatentDensity("kernel", m or len(codes), seed=args.seed, bandwidth=h).fit(codes)
+            fitted = time.process_time() - started
+            z = kernel.sample(args.n, seed=args.seed)
+            row(f"kernel, h = {h:g}, {kernel.components:,} codes kept", z, fitted, kernel.score(held_out))
+    for kind in (k for k in args.flows.split(",") if k):
+        started = time.process_time()
+        flow, score = fit_flow(kind, codes, held_out, args.flow_minutes, args.seed)
+        row(f"flow ({kind}, {args.flow_minutes:g} CPU-min)", flow(args.n), time.process_time() - started, score)
+    subset = codes[np.random.default_rng(args.seed).permutation(len(codes))[: args.fit_codes]]
+    for k in (int(c) for c in args.components.split(",") if c):
+        started = time.process_time()
+        density = LatentDensity("gmm", k, seed=0).fit(subset)
+        fitted = time.process_time() - started
+        row(
+            f"GMM, {k} components ({len(subset):,} codes)",
+            density.sample(args.n, seed=args.seed),
+            fitted,
+            density.score(held_out),
+        )
+    base = "GMM, 10 components (stored)"
+    best = min((name for name in fcd if name != "training codes"), key=fcd.get)
+    print(
+        f"lowest FCD of a density: {best} ({fcd[best]:.2f}), {fcd[best] / fcd[base]:.2f}x the stored GMM's ({fcd[base]:.2f})"
+    )
+
+
+if __name__ == "__main__":
+    main()
