@@ -1,4 +1,4 @@
-"""Helpers shared by the benchmark scripts: locating the data and timing."""
+"""Helpers shared by the benchmark scripts: locating the data, timing, scoring decoded molecules."""
 
 from __future__ import annotations
 
@@ -24,3 +24,14 @@ def best_time(function: Callable[[], object], repeats: int) -> float:
         function()
         best = min(best, time.perf_counter() - started)
     return best
+
+
+def molecule_figures(strings: list[str | None], reference, training=None) -> dict:
+    """The MOSES figures of decoded SMILES against ``reference`` (novelty against ``training``,
+    when given), plus ``unique``: the share of distinct molecules among the valid ones."""
+    from grammar_rae.data.validity import canonical_many
+    from grammar_rae.evaluation.moses import moses_metrics
+
+    canonical = canonical_many("smiles", strings)
+    valid = [c for c in canonical if c is not None]
+    return moses_metrics(canonical, reference, training) | {"unique": len(set(valid)) / max(len(valid), 1)}

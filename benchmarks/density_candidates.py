@@ -21,10 +21,9 @@ import time
 
 import numpy as np
 import torch
+from _common import molecule_figures
 from rdkit import RDLogger
 
-from grammar_rae.data.validity import canonical_many
-from grammar_rae.evaluation.moses import moses_metrics
 from grammar_rae.evaluation.references import test_statistics, training_statistics, zinc_split
 from grammar_rae.generation.density import LatentDensity
 from grammar_rae.generation.sampling import run_density
@@ -95,13 +94,11 @@ def main() -> None:
     fcd = {}
 
     def row(name: str, z: np.ndarray, fitted: float, score: float | None) -> None:
-        canonical = canonical_many("smiles", model.decode(z, "argmax"))
-        table = moses_metrics(canonical, reference, training)
-        valid = [c for c in canonical if c is not None]
+        table = molecule_figures(model.decode(z, "argmax"), reference, training)
         fcd[name] = table["fcd"]
         print(
             f"| {name} | {fitted:.0f} | {'–' if score is None else f'{score:.1f}'} | {table['valid']:.3f} | "
-            f"{len(set(valid)) / max(len(valid), 1):.3f} | {table['novelty']:.3f} | {table['fcd']:.2f} | "
+            f"{table['unique']:.3f} | {table['novelty']:.3f} | {table['fcd']:.2f} | "
             f"{table['filters']:.3f} | {table['logp']:.2f} | {table['sa']:.2f} | {table['qed']:.3f} | {table['intdiv']:.3f} |",
             flush=True,
         )

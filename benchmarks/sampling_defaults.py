@@ -18,10 +18,9 @@ import argparse
 import time
 
 import torch
+from _common import molecule_figures
 from constraint_validity import outcome
 
-from grammar_rae.data.validity import canonical_many
-from grammar_rae.evaluation.moses import moses_metrics
 from grammar_rae.evaluation.protocol import reference_features
 from grammar_rae.generation.sampling import run_density
 from grammar_rae.generation.trained import TrainedModel
@@ -65,12 +64,10 @@ def main() -> None:
         started = time.process_time()
         strings = decode()
         seconds = (time.process_time() - started) * 1000 / args.n
-        canonical = canonical_many("smiles", strings)
-        table = moses_metrics(canonical, reference, None)
-        valid = [c for c in canonical if c is not None]
+        table = molecule_figures(strings, reference)
         fcd[name] = table["fcd"]
         print(
-            f"| {name} | {table['valid']:.3f} | {radical_free(strings):.3f} | {len(set(valid)) / max(len(valid), 1):.3f} | "
+            f"| {name} | {table['valid']:.3f} | {radical_free(strings):.3f} | {table['unique']:.3f} | "
             f"{table['fcd']:.2f} | {table['filters']:.3f} | {table['logp']:.2f} | {table['sa']:.2f} | {table['qed']:.3f} | "
             f"{table['intdiv']:.3f} | {seconds:.1f} |",
             flush=True,
