@@ -164,7 +164,8 @@ def run_sample(args: argparse.Namespace) -> int:
     density, fitted = run_density(model, kind, args.components, args.seed)
     if fitted:
         logger.info(f"Fitted the {kind} density on the training codes and stored it in {model.work_folder}.")
-    density.bandwidth = args.bandwidth if kind == "kernel" else density.bandwidth
+    if kind == "kernel":  # a sampling setting: the stored kernel keeps its codes, the noise is asked for now
+        density.bandwidth = args.bandwidth
     result = sample(model, args.n, density, args.decode, args.attempts, args.seed, temperature=args.temperature)
     out = (
         Path(args.out)
