@@ -191,6 +191,15 @@ def test_cli_sample_json_and_files(expr_run, capsys):
     assert main(["sample", "--model", str(expr_run), "--n", "100", "--bandwidth", "0.3", "--json"]) == 0
     wider = json.loads(capsys.readouterr().out)
     assert wider["out"].endswith("kernel-n100-seed0-h0.3.csv") and wider["strings"] != report["strings"]
+    assert main(["sample", "--model", str(expr_run), "--n", "100", "--components", "40000", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["out"] == str(first)  # the default, named: the same file
+    fitted = {}
+    for h in ("0.1", "0.3"):  # fit-density scores the validation codes with the bandwidth asked for
+        assert main(["fit-density", "--model", str(expr_run), "--density", "kernel", "--bandwidth", h]) == 0
+        printed = capsys.readouterr().out
+        assert f"bandwidth={h}" in printed
+        fitted[h] = printed.splitlines()[-1]
+    assert fitted["0.1"] != fitted["0.3"]
     for bad, says in (
         (["--density", "gmm", "--bandwidth", "0.3"], "--bandwidth sets a kernel density's noise"),
         (["--density", "prior", "--components", "5"], "--components sets a GMM or a kernel density"),

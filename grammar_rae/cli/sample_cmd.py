@@ -24,7 +24,13 @@ from grammar_rae.data.validity import canonical_many
 from grammar_rae.errors import GrammarRAEError
 from grammar_rae.evaluation.plots import sample_figures
 from grammar_rae.evaluation.protocol import REPORTS, check_reports, sample_report
-from grammar_rae.generation.density import DENSITIES, KERNEL_BANDWIDTH, KERNEL_CENTRES
+from grammar_rae.generation.density import (
+    DENSITIES,
+    KERNEL_BANDWIDTH,
+    KERNEL_CENTRES,
+    LatentDensity,
+    default_components,
+)
 from grammar_rae.generation.interpolation import interpolate
 from grammar_rae.generation.sampling import default_density, fit_density, run_density, sample, samples_file
 from grammar_rae.grammar.batch import grammar_of
@@ -131,9 +137,9 @@ def _add_density_options(parser: argparse.ArgumentParser, default: str | None) -
 
 def run_fit(args: argparse.Namespace) -> int:
     """Fit, store, and report the validation log-likelihood."""
-    check_bandwidth(args, args.density)
+    check_density_settings(args, args.density)
     model = load_model(args)
-    density = fit_density(model, args.density, args.components, args.seed)
+    density = with_bandwidth(fit_density(model, args.density, args.components, args.seed), args)
     validation = model.codes("val")
     print(
         f"fitted {density!r} on {len(model.data.rows('train')):,} training codes of {model.folder}; stored in {model.work_folder}"
@@ -160,12 +166,11 @@ def run_sample(args: argparse.Namespace) -> int:
         check_writable(Path(args.out), args.force)
     model = load_model(args)
     kind = args.density or default_density(model)
-    check_bandwidth(args, kind)
+    check_density_settings(args, kind)
     density, fitted = run_density(model, kind, args.components, args.seed)
     if fitted:
         logger.info(f"Fitted the {kind} density on the training codes and stored it in {model.work_folder}.")
-    if kind == "kernel":  # a sampling setting: the stored kernel keeps its codes, the noise is asked for now
-        density.bandwidth = args.bandwidth
+    density = with_bandwidth(density, args)
     result = sample(model, args.n, density, args.decode, args.attempts, args.seed, temperature=args.temperature)
     out = (
         Path(args.out)
@@ -195,7 +200,7 @@ def run_sample(args: argparse.Namespace) -> int:
     return 0
 
 
-def check_bandwidth(args: argparse.Namespace, kind: str) -> None:
+def check_density_settings(args: argparse.Namespace, kind: str) -> None:
     """Refuse settings that the density asked for does not have, before any work."""
     if args.bandwidth != KERNEL_BANDWIDTH and kind != "kernel":
         raise GrammarRAEError(
@@ -203,6 +208,14 @@ def check_bandwidth(args: argparse.Namespace, kind: str) -> None:
         )
     if args.components is not None and kind not in ("gmm", "kernel"):
         raise GrammarRAEError(f"--components sets a GMM or a kernel density, and the {kind} density has one component.")
+
+
+def with_bandwidth(density: LatentDensity, args: argparse.Namespace) -> LatentDensity:
+    """The density with the command's ``--bandwidth`` where it is a kernel: the stored file keeps the
+    codes, the noise around them is each command's setting."""
+    if density.kind == "kernel":
+        density.bandwidth = args.bandwidth
+    return density
 
 
 MAX_SAMPLES = 10_000_000  # a run holds every latent point and string in memory at once
@@ -234,7 +247,7 @@ def _sample_name(args: argparse.Namespace, kind: str, constraints: str | None) -
         name += f"-attempts{args.attempts}"
     if args.temperature != 1.0:
         name += f"-t{args.temperature:g}"
-    if args.components is not None:
+    if args.components not in (None, default_components(kind)):
         name += f"-k{args.components}"
     if args.bandwidth != KERNEL_BANDWIDTH:
         name += f"-h{args.bandwidth:g}"
