@@ -242,6 +242,7 @@ def train(
             )
         raise
     finally:
+        trainer.release()
         shutdown(world)
     return TrainResult(folder, metrics, world)
 

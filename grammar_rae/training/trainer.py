@@ -10,6 +10,7 @@ zero loss); character-model batches are not (their padding steps carry loss).
 from __future__ import annotations
 
 import copy
+import gc
 import logging
 import math
 import time
@@ -229,6 +230,13 @@ class Trainer:
                 + (" (best)" if improved else "")
             )
         barrier(self.world)
+
+    def release(self) -> None:
+        """Drop the DDP wrapper, whose reducer holds the process group: a group still held when the
+        interpreter exits is torn down during finalisation, where gloo's threads can abort the process
+        (``terminate called without an active exception``) after training has succeeded."""
+        self.net = self.model
+        gc.collect()
 
     # ----- state ------------------------------------------------------------------------------
     def state(self) -> dict:
