@@ -4,16 +4,26 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 
 import numpy as np
 import torch
 
 from grammar_rae.cli.commands import summary
-from grammar_rae.cli.options import add_candidates_option, add_model_option, load_model, positive_int, say_input_form
+from grammar_rae.cli.options import (
+    add_candidates_option,
+    add_model_option,
+    add_refine_option,
+    load_model,
+    positive_int,
+    say_input_form,
+)
 from grammar_rae.data.reading import read_strings
 from grammar_rae.errors import DataError
 from grammar_rae.grammar.batch import grammar_of
+
+logger = logging.getLogger(__name__)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -22,6 +32,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     add_model_option(encode, decodes=False)
     encode.add_argument("strings", nargs="*", metavar="STRING")
     encode.add_argument("--file", help="a text/CSV file with one string per line")
+    add_refine_option(encode, "each code")
     encode.set_defaults(run=run_encode)
 
     decode = subparsers.add_parser("decode", help=summary("decode"))
@@ -44,18 +55,24 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_encode(args: argparse.Namespace) -> int:
-    """One JSON object per input: ``{"input": s, "z": [...]}`` or ``{"input": s, "error": why}``; for
-    molecules also ``"read_as"``, the input in the model's form (what was encoded)."""
+    """One JSON object per input: ``{"input": s, "z": [...], "decodes_back": b}`` (whether greedy
+    decoding of z gives the input back) or ``{"input": s, "error": why}``; for molecules also
+    ``"read_as"``, the input in the model's form (what was encoded)."""
     texts = list(args.strings) + (read_strings(args.file)[1] if args.file else [])
     if not texts:
         raise DataError("Nothing to encode: give strings as arguments or --file FILE.")
     model = load_model(args, grammar_of(texts[:100]) if args.model is None else None)
     forms = say_input_form(model, texts)
-    codes, errors = model.encode(texts)
+    codes, back, errors = model.encode_refined(texts, steps=args.refine)
     for i, (text, form) in enumerate(zip(texts, forms)):
         record = {"input": text} | ({"read_as": form} if model.input_form is not None and i not in errors else {})
-        record |= {"error": errors[i]} if i in errors else {"z": [round(float(v), 6) for v in codes[i]]}
+        if i in errors:
+            record["error"] = errors[i]
+        else:
+            record |= {"z": [round(float(v), 6) for v in codes[i]], "decodes_back": bool(back[i])}
         print(json.dumps(record))
+    done = len(texts) - len(errors)
+    logger.info(f"Greedy decoding gives the string back from {int(back.sum())} of {done} codes.")
     return 1 if errors else 0
 
 

@@ -56,6 +56,21 @@ def add_candidates_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_refine_option(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--refine STEPS``: how far codes of the given strings are refined (``TrainedModel.encode_refined``)."""
+    from grammar_rae.generation.refinement import REFINE_STEPS  # only the commands that refine load torch
+
+    parser.add_argument(
+        "--refine",
+        type=non_negative_int,
+        default=REFINE_STEPS,
+        metavar="STEPS",
+        help=f"move {what} until greedy decoding gives each string back, by at most STEPS gradient steps with the "
+        f"decoder fixed (default {REFINE_STEPS}, about 1 CPU-second a string on the shipped model: greedy round "
+        "trips of test molecules 0.02 to 0.4, docs/latent-space.md); 0 keeps the encoder's codes",
+    )
+
+
 def add_workers_option(parser: argparse.ArgumentParser) -> None:
     """``--workers N``."""
     parser.add_argument("--workers", type=positive_int, default=None, help="processes to use (default: all cores)")

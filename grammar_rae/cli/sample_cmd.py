@@ -13,6 +13,7 @@ from grammar_rae.cli.commands import summary
 from grammar_rae.cli.options import (
     add_candidates_option,
     add_model_option,
+    add_refine_option,
     add_workers_option,
     load_model,
     positive_float,
@@ -110,6 +111,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "lies nearest it (gives the ends back far more often)",
     )
     add_candidates_option(inter)
+    add_refine_option(inter, "the codes of A and B")
     inter.set_defaults(run=run_interpolate)
 
 
@@ -287,7 +289,7 @@ def run_interpolate(args: argparse.Namespace) -> int:
     RDKit canonical SMILES, marked where it is the molecule of either end."""
     model = load_model(args, grammar_of([args.start, args.end]) if args.model is None else None)
     say_input_form(model, [args.start, args.end])
-    path = interpolate(model, args.start, args.end, args.steps, args.decode, args.candidates)
+    path = interpolate(model, args.start, args.end, args.steps, args.decode, args.candidates, args.refine)
     grammar = model.grammar.name
     canonical = canonical_many(grammar, [text for _, text in path], workers=1)
     ends = canonical_many(grammar, [args.start, args.end], workers=1)

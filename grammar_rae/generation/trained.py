@@ -15,6 +15,7 @@ from grammar_rae.data.sequences import one_hot_rows
 from grammar_rae.errors import GrammarRAEError
 from grammar_rae.generation import pretrained
 from grammar_rae.generation.decoding import DecodingTables, beam_decode, char_decode, masked_decode
+from grammar_rae.generation.refinement import REFINE_LR, REFINE_STEPS, refine_codes
 from grammar_rae.grammar.cfg import Grammar
 from grammar_rae.grammar.charset import CharCodec
 from grammar_rae.grammar.codec import Codec
@@ -209,6 +210,37 @@ class TrainedModel:
         ok = np.setdiff1d(np.arange(len(indices)), list(errors))
         codes[ok] = self.encode_indices(indices, ok, draw, generator, batch_size)
         return codes, errors
+
+    def encode_refined(
+        self, strings: list[str], steps: int = REFINE_STEPS, lr: float = REFINE_LR
+    ) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
+        """Codes (N, d) that greedy decoding (``decode(z, "argmax")``) turns back into their strings
+        where the decoder allows, whether each does (N,), and row → error (rows NaN, False).
+
+        Each encoder code is moved by at most ``steps`` Adam steps of size ``lr`` with the decoder
+        fixed, and stops where greedy decoding first gives its string back (``generation.refinement``):
+        about 0.01 CPU-seconds a string per step on the shipped model. ``steps=0`` returns the
+        encoder's codes, with whether each decodes back as it is.
+        """
+        _, indices, errors = self.read(list(strings))
+        codes = np.full((len(indices), self.latent_dim), np.nan, dtype=np.float32)
+        back = np.zeros(len(indices), dtype=bool)
+        ok = np.setdiff1d(np.arange(len(indices)), list(errors))
+        start = self.encode_indices(indices, ok, False, None, 1000)
+        lengths = (indices != self.grammar.padding_rule).sum(axis=1) if self.config.is_grammar_model else None
+        with progress_bar(
+            total=len(ok), desc="refining codes", unit=" strings", enabled=None if steps else False
+        ) as bar:
+            codes[ok], back[ok] = refine_codes(
+                self.network,
+                start,
+                indices[ok],
+                None if lengths is None else lengths[ok],
+                steps,
+                lr,
+                advance=bar.update,
+            )
+        return codes, back, errors
 
     def codes(self, split: str = "train", batch_size: int = 1000) -> np.ndarray:
         """Latent codes (means for VAEs) of a split of the run's data, from the prepared arrays."""

@@ -23,13 +23,35 @@ def reconstruction_terms(
     ``logits`` (B, T, V); ``targets`` (B, T) true indices; ``rule_masks`` (V, V) boolean, row r
     the rules allowed where r is the truth (None for character models: no mask).
     """
-    logits = logits.float()
-    if rule_masks is not None:
-        logits = logits.masked_fill(~rule_masks[targets], -torch.inf)
+    logits = _masked(logits, targets, rule_masks)
     log_probs = F.log_softmax(logits, dim=-1)
     nll = -log_probs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
     exact = (logits.argmax(dim=-1) == targets).all(dim=1)
     return nll.sum(dim=1) / logits.shape[-1], exact
+
+
+def argmax_margin_terms(
+    logits: torch.Tensor, targets: torch.Tensor, rule_masks: torch.Tensor | None = None, margin: float = 1.0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-sample hinge loss (B,) that is zero once the true index leads every other allowed one by
+    ``margin`` in logits at every step, and the smallest lead over the steps (B,; positive where the
+    masked argmax matches every step, +inf where every step is forced).
+
+    What greedy decoding needs is the argmax, not the probability: unlike the cross-entropy this
+    loss stops pulling at steps already won and spends the gradient on those lost (the code
+    refinement of ``generation.refinement``). Arguments as for :func:`reconstruction_terms`.
+    """
+    logits = _masked(logits, targets, rule_masks)
+    true = logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+    rival = logits.scatter(-1, targets.unsqueeze(-1), -torch.inf).amax(dim=-1)  # -inf at forced steps
+    hinge = torch.clamp(rival - true + margin, min=0.0)
+    return hinge.sum(dim=1), (true - rival).amin(dim=1).detach()
+
+
+def _masked(logits: torch.Tensor, targets: torch.Tensor, rule_masks: torch.Tensor | None) -> torch.Tensor:
+    """Float logits with the rules not allowed where the truth is ``targets`` set to -inf."""
+    logits = logits.float()
+    return logits if rule_masks is None else logits.masked_fill(~rule_masks[targets], -torch.inf)
 
 
 def kl_to_standard_normal(mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
