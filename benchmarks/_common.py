@@ -35,3 +35,29 @@ def molecule_figures(strings: list[str | None], reference, training=None) -> dic
     canonical = canonical_many("smiles", strings)
     valid = [c for c in canonical if c is not None]
     return moses_metrics(canonical, reference, training) | {"unique": len(set(valid)) / max(len(valid), 1)}
+
+
+def test_molecules(n: int, skip: int = 0) -> list[str]:
+    """ZINC test-split molecules ``skip`` … ``skip + n`` as RDKit's canonical aromatic SMILES, the
+    spelling users have (round-trip benchmarks give them as users would)."""
+    from grammar_rae.evaluation.references import test_statistics, zinc_split
+
+    reference, _ = test_statistics(zinc_split("test"), workers=1)
+    return reference.smiles[skip : skip + n]
+
+
+def round_trip_arguments(parser: argparse.ArgumentParser, n: int) -> None:
+    """``--model``, ``--n`` and ``--skip``: which model round-trips which test molecules."""
+    parser.add_argument("--model", default="pretrained:zinc-grae")
+    parser.add_argument("--n", type=int, default=n, help=f"test molecules (default {n})")
+    parser.add_argument("--skip", type=int, default=1000, help="test molecules skipped first (default 1000)")
+
+
+def round_trip_setup(args: argparse.Namespace):
+    """One thread, the test molecules and the model that ``round_trip_arguments`` named."""
+    import torch
+
+    from grammar_rae.generation.trained import TrainedModel
+
+    torch.set_num_threads(1)
+    return test_molecules(args.n, args.skip), TrainedModel.load(args.model, "cpu")

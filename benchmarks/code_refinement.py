@@ -18,12 +18,10 @@ import time
 from unittest import mock
 
 import numpy as np
-import torch
+from _common import round_trip_arguments, round_trip_setup
 
 from grammar_rae.data.validity import canonical_many
-from grammar_rae.evaluation.references import test_statistics, zinc_split
 from grammar_rae.generation import refinement
-from grammar_rae.generation.trained import TrainedModel
 from grammar_rae.models.losses import reconstruction_terms
 
 
@@ -36,17 +34,12 @@ def cross_entropy_terms(logits, targets, rule_masks=None, margin=0.0):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="pretrained:zinc-grae")
-    parser.add_argument("--n", type=int, default=200)
-    parser.add_argument("--skip", type=int, default=1000, help="test molecules skipped first (default 1000)")
+    round_trip_arguments(parser, 200)
     parser.add_argument("--steps", default="0,50,100,200,400")
     parser.add_argument("--lrs", default="0.1")
     parser.add_argument("--losses", default="hinge")
     args = parser.parse_args()
-    torch.set_num_threads(1)
-    reference, _ = test_statistics(zinc_split("test"), workers=1)
-    molecules = reference.smiles[args.skip : args.skip + args.n]  # canonical aromatic SMILES
-    model = TrainedModel.load(args.model, "cpu")
+    molecules, model = round_trip_setup(args)
     start, _ = model.encode(molecules)
     print(f"{len(molecules)} test molecules of {args.model}")
     print("| loss | step size | steps at most | round trip | move | CPU-s per molecule |")

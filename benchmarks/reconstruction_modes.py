@@ -16,23 +16,17 @@ import time
 
 import numpy as np
 import torch
+from _common import round_trip_arguments, round_trip_setup
 
 from grammar_rae.data.validity import canonical_many
-from grammar_rae.evaluation.references import test_statistics, zinc_split
-from grammar_rae.generation.trained import TrainedModel
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="pretrained:zinc-grae")
-    parser.add_argument("--n", type=int, default=300)
-    parser.add_argument("--skip", type=int, default=1000, help="test molecules skipped first (default 1000)")
+    round_trip_arguments(parser, 300)
     parser.add_argument("--candidates", default="10,30,100")
     args = parser.parse_args()
-    torch.set_num_threads(1)
-    reference, _ = test_statistics(zinc_split("test"), workers=1)
-    molecules = reference.smiles[args.skip : args.skip + args.n]  # canonical aromatic SMILES
-    model = TrainedModel.load(args.model, "cpu")
+    molecules, model = round_trip_setup(args)
     codes, errors = model.encode(molecules)
     modes = {"greedy": lambda: model.decode(codes, "argmax"), "beam 5": lambda: model.decode(codes, "beam")}
     for k in map(int, args.candidates.split(",")):
