@@ -18,18 +18,25 @@ import time
 from unittest import mock
 
 import numpy as np
+import torch
 from _common import round_trip_arguments, round_trip_setup
 
 from grammar_rae.data.validity import canonical_many
 from grammar_rae.generation import refinement
-from grammar_rae.models.losses import reconstruction_terms
+from grammar_rae.models.losses import argmax_margin_terms, reconstruction_terms
 
 
 def cross_entropy_terms(logits, targets, rule_masks=None, margin=0.0):
     """The training loss in nats per sequence, in place of the hinge (same signature)."""
     loss, _ = reconstruction_terms(logits, targets, rule_masks)
-    _, lead = refinement.argmax_margin_terms(logits, targets, rule_masks)
+    _, lead = argmax_margin_terms(logits, targets, rule_masks)
     return loss * logits.shape[-1], lead
+
+
+def hits(decoded: list[str | None], molecules: list[str]) -> float:
+    """Share of decodes that are their molecule (canonical SMILES, stereo included)."""
+    back = canonical_many("smiles", decoded)
+    return float(np.mean([b is not None and b == m for b, m in zip(back, molecules)]))
 
 
 def main() -> None:
@@ -38,12 +45,14 @@ def main() -> None:
     parser.add_argument("--steps", default="0,50,100,200,400")
     parser.add_argument("--lrs", default="0.1")
     parser.add_argument("--losses", default="hinge")
+    parser.add_argument("--nearest", type=int, default=0, help="also decode each code by nearest of K (0: not)")
     args = parser.parse_args()
     molecules, model = round_trip_setup(args)
     start, _ = model.encode(molecules)
     print(f"{len(molecules)} test molecules of {args.model}")
-    print("| loss | step size | steps at most | round trip | move | CPU-s per molecule |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    nearest = f" round trip, nearest of {args.nearest} |" if args.nearest else ""
+    print(f"| loss | step size | steps at most | round trip | move | CPU-s per molecule |{nearest}")
+    print("| --- | --- | --- | --- | --- | --- |" + (" --- |" if nearest else ""))
     share = {}
     for loss in args.losses.split(","):
         terms = refinement.argmax_margin_terms if loss == "hinge" else cross_entropy_terms
@@ -55,13 +64,13 @@ def main() -> None:
                 with mock.patch.object(refinement, "argmax_margin_terms", terms):
                     codes, _, _ = model.encode_refined(molecules, steps=steps, lr=lr)
                 seconds = (time.process_time() - started) / len(molecules)
-                back = canonical_many("smiles", model.decode(codes, "argmax"))
-                share[loss, lr, steps] = float(np.mean([b is not None and b == m for b, m in zip(back, molecules)]))
+                share[loss, lr, steps] = hits(model.decode(codes, "argmax"), molecules)
                 move = float(np.linalg.norm(codes - start, axis=1).mean())
-                print(
-                    f"| {loss} | {lr:g} | {steps} | {share[loss, lr, steps]:.3f} | {move:.2f} | {seconds:.2f} |",
-                    flush=True,
-                )
+                row = f"| {loss} | {lr:g} | {steps} | {share[loss, lr, steps]:.3f} | {move:.2f} | {seconds:.2f} |"
+                if args.nearest:
+                    generator = torch.Generator().manual_seed(0)
+                    row += f" {hits(model.decode_nearest(codes, args.nearest, generator=generator), molecules):.3f} |"
+                print(row, flush=True)
     best = max((key for key in share if key[2] > 0), key=share.get)
     base = next(value for key, value in share.items() if key[2] == 0)
     print(
