@@ -66,7 +66,7 @@ def model_card(folder: Path, name: str) -> str:
     ]
     if config["preset"] in PRESET_NOTES:
         lines += ["", PRESET_NOTES[config["preset"]]]
-    lines += ["", SAMPLING_NOTE]
+    lines += ["", SAMPLING_NOTE, "", ENCODING_NOTE]
     lines += [
         "",
         "How it was trained and measured:",
@@ -95,6 +95,12 @@ SAMPLING_NOTE = (
     "and from N(0, I) for VAEs, and decodes each point greedily (`--decode argmax`, the most probable rule at "
     "each step), both chosen by measurement (docs/latent-space.md); the evaluation above keeps the protocol's "
     "GMM and sampled decoding (`--density gmm --decode sample`)."
+)
+ENCODING_NOTE = (
+    "`grammar-rae encode` and `interpolate` refine each code they make, with the decoder fixed, until greedy "
+    "decoding gives its string back (at most `--refine 200` gradient steps; `--refine 0` keeps the encoder's "
+    "codes), and `encode` says of each code whether it does (docs/latent-space.md); the reconstruction figures "
+    "above are the encoder's codes', as the protocol measures them."
 )
 RECONSTRUCTIONS = (
     ("reconstruction", "stochastic decodes"),
