@@ -3,7 +3,8 @@
     python examples/quickstart.py
 
 Samples molecules from the shipped GrammarRAE and says how many are valid, encodes molecules and
-decodes them back with beam search, walks the latent line between two molecules, scores strings
+decodes them back (the encoder's codes with beam search; codes refined until greedy decoding gives
+each molecule back, a few CPU-seconds each), walks the latent line between two molecules, scores strings
 with penalized logP, and runs a small Bayesian optimisation of the expression model, started from
 100 points of the model's ex-post density (as `grammar-rae optimize` starts). BO files go to the
 shipped model's work folder in the user cache.
@@ -27,14 +28,18 @@ def main() -> dict:
         f"sampled 200 molecules, {int(valid.sum())} valid, e.g. {[s for s, ok in zip(drawn.strings, valid) if ok][:3]}"
     )
 
-    # 2. Encode molecules to latent codes and decode them back (beam search, 5 hypotheses).
+    # 2. Encode molecules to latent codes and decode them back: the encoder's codes by beam search (5
+    #    hypotheses), then refined codes greedily.
     inputs = ["CCOC(=O)c1ccccc1", "CC(C)Cc1ccc(C(C)C(=O)O)cc1", "CN1CCC[C@H]1c1cccnc1"]
-    codes, errors = molecules.encode(inputs)
+    codes, errors = molecules.encode(inputs)  # the encoder's codes, at once
     decoded = molecules.decode(codes, mode="beam", beam=5)
-    print(f"codes of shape {codes.shape}; decoded back:")
-    for text, back in zip(inputs, decoded):
-        same = back is not None and canonical_smiles(back) == canonical_smiles(text)  # the model writes Kekulé forms
-        print(f"  {text} -> {back}  ({'the same molecule' if same else 'a different molecule'})")
+    refined, back, errors = molecules.encode_refined(inputs)  # codes moved until greedy decoding gives each back
+    greedy = molecules.decode(refined, mode="argmax")
+    print(f"codes of shape {codes.shape}; decoded back from the encoder's codes, then from the refined codes:")
+    for text, *outputs in zip(inputs, decoded, greedy):
+        for output in outputs:
+            same = output is not None and canonical_smiles(output) == canonical_smiles(text)  # the model writes Kekulé
+            print(f"  {text} -> {output}  ({'the same molecule' if same else 'a different molecule'})")
 
     # 3. Interpolate between two molecules in latent space.
     path = interpolate(molecules, inputs[0], inputs[1], steps=5)
@@ -55,7 +60,16 @@ def main() -> dict:
     result = optimize(expressions, get_objective("expr-fit"), seeds=[1], settings=small, baseline=False)
     best = result["bo"]["top"][0] if result["bo"]["top"] else None
     print(f"BO: fraction valid {result['bo']['fraction_valid']['mean']:.2f}, best {best}")
-    return {"valid": valid, "decoded": decoded, "errors": errors, "path": path, "scores": scores, "bo": result}
+    return {
+        "valid": valid,
+        "decoded": decoded,
+        "greedy": greedy,
+        "back": back,
+        "errors": errors,
+        "path": path,
+        "scores": scores,
+        "bo": result,
+    }
 
 
 if __name__ == "__main__":

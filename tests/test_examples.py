@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 from conftest import DATA
 
+from grammar_rae.data import canonical_smiles
 from grammar_rae.errors import DataError
 from grammar_rae.objectives.registry import get_objective
 
@@ -31,6 +32,9 @@ def test_quickstart_with_the_data_prepared(tmp_path, monkeypatch, capsys):
     assert len(figures["valid"]) == 200 and figures["valid"].mean() >= 0.95  # the shipped model with constraints
     assert f"sampled 200 molecules, {int(figures['valid'].sum())} valid" in printed
     assert not figures["errors"] and len(figures["decoded"]) == 3 and all(figures["decoded"])
+    inputs = [canonical_smiles(s) for s in ("CCOC(=O)c1ccccc1", "CC(C)Cc1ccc(C(C)C(=O)O)cc1", "CN1CCC[C@H]1c1cccnc1")]
+    # a refined code says whether greedy decoding gives its molecule back, and says it truly
+    assert figures["back"].tolist() == [canonical_smiles(g) == m for g, m in zip(figures["greedy"], inputs)]
     assert [round(t, 2) for t, _ in figures["path"]] == [0.0, 0.25, 0.5, 0.75, 1.0]
     plogp = get_objective("penalized-logp")
     assert (

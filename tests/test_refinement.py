@@ -97,3 +97,6 @@ def test_interpolation_starts_and_ends_at_its_molecules_once_the_ends_are_refine
     assert ends == ["Oc1ccccc1", "CC(=O)Nc1ccc(O)cc1"]
     raw = interpolate(zinc_model, "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1", steps=4, refine=0)
     assert canonical_many("smiles", [raw[-1][1]]) != ["CC(=O)Nc1ccc(O)cc1"]  # the encoder's code alone misses it
+    # nearest decoding ranks candidates by their encoder codes, so its ends are the encoder's codes
+    nearest = interpolate(zinc_model, "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1", steps=4, mode="nearest", candidates=1)
+    assert [text for _, text in nearest] == [text for _, text in raw]

@@ -45,8 +45,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         dest="mode",
         help="argmax (default), sample, beam search (grammar models), or nearest: of --candidates decodes "
         "(the greedy one and the rest drawn at T = 0.5), the one whose code lies nearest the vector; it "
-        "gives an encoded molecule back 6 to 9 times as often as argmax, at the cost of the candidates "
-        "(docs/latent-space.md)",
+        "gives an encoded molecule back 6 to 9 times as often as argmax, at the cost of the candidates, where the "
+        "vector is the encoder's code (encode --refine 0; refined codes decode back by argmax, docs/latent-space.md)",
     )
     decode.add_argument("--beam", type=positive_int, default=5, help="hypotheses kept by --decode beam (default 5)")
     add_candidates_option(decode)

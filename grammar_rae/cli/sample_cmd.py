@@ -111,7 +111,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "lies nearest it (gives the ends back far more often)",
     )
     add_candidates_option(inter)
-    add_refine_option(inter, "the codes of A and B")
+    add_refine_option(inter, "the codes of A and B (not with --decode nearest, which needs the encoder's codes)")
     inter.set_defaults(run=run_interpolate)
 
 

@@ -38,11 +38,13 @@ def interpolate(
         mode: how each point is decoded (``argmax``, ``sample``, ``beam`` or ``nearest``).
         candidates: decodes per point compared by ``nearest``.
         refine: at most this many refinement steps for each end's code, so that greedy decoding
-            gives the end back (``TrainedModel.encode_refined``); 0 keeps the encoder's codes.
+            gives the end back (``TrainedModel.encode_refined``); 0 keeps the encoder's codes, as
+            ``nearest`` always does: it ranks candidates by their encoder codes' distance to the point,
+            which a refined end has left (docs/latent-space.md).
     """
     if steps < 2:
         raise GrammarRAEError(f"Interpolation needs at least 2 steps, not {steps}.")
-    a, b = encode_strict(model, [start, end], refine)
+    a, b = encode_strict(model, [start, end], 0 if mode == "nearest" else refine)
     ts = np.linspace(0.0, 1.0, steps)
     points = (1 - ts)[:, None] * a + ts[:, None] * b
     return list(zip(ts.tolist(), model.decode(points, mode=mode, candidates=candidates)))

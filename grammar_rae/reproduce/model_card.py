@@ -98,7 +98,7 @@ SAMPLING_NOTE = (
 )
 ENCODING_NOTE = (
     "`grammar-rae encode` and `interpolate` refine each code they make, with the decoder fixed, until greedy "
-    "decoding gives its string back (at most `--refine 200` gradient steps; `--refine 0` keeps the encoder's "
+    "decoding gives its string back (at most `--refine 800` gradient steps; `--refine 0` keeps the encoder's "
     "codes), and `encode` says of each code whether it does (docs/latent-space.md); the reconstruction figures "
     "above are the encoder's codes', as the protocol measures them."
 )
