@@ -205,11 +205,18 @@ class TrainedModel:
         """Latent codes (N, d) of ``strings`` and row → error for strings that could not be
         encoded (their rows are NaN). The code is the mean for VAEs; ``draw`` instead draws from
         the encoder's distribution as in training (from ``generator``)."""
+        _, codes, _, errors = self._encoded(strings, draw, generator, batch_size)
+        return codes, errors
+
+    def _encoded(
+        self, strings: list[str], draw: bool, generator: torch.Generator | None, batch_size: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[int, str]]:
+        """Index rows, codes (NaN where not encoded), the rows encoded and row → error of ``strings``."""
         indices, errors = self.sequence_indices(list(strings))
         codes = np.full((len(indices), self.latent_dim), np.nan, dtype=np.float32)
         ok = np.setdiff1d(np.arange(len(indices)), list(errors))
         codes[ok] = self.encode_indices(indices, ok, draw, generator, batch_size)
-        return codes, errors
+        return indices, codes, ok, errors
 
     def encode_refined(
         self, strings: list[str], steps: int = REFINE_STEPS, lr: float = REFINE_LR
@@ -222,18 +229,15 @@ class TrainedModel:
         about 0.01 CPU-seconds a string per step on the shipped model. ``steps=0`` returns the
         encoder's codes, with whether each decodes back as it is.
         """
-        _, indices, errors = self.read(list(strings))
-        codes = np.full((len(indices), self.latent_dim), np.nan, dtype=np.float32)
+        indices, codes, ok, errors = self._encoded(strings, False, None, 1000)
         back = np.zeros(len(indices), dtype=bool)
-        ok = np.setdiff1d(np.arange(len(indices)), list(errors))
-        start = self.encode_indices(indices, ok, False, None, 1000)
         lengths = (indices != self.grammar.padding_rule).sum(axis=1) if self.config.is_grammar_model else None
         with progress_bar(
             total=len(ok), desc="refining codes", unit=" strings", enabled=None if steps else False
         ) as bar:
             codes[ok], back[ok] = refine_codes(
                 self.network,
-                start,
+                codes[ok],
                 indices[ok],
                 None if lengths is None else lengths[ok],
                 steps,
