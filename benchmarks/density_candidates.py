@@ -4,7 +4,9 @@ training codes, each sampled and decoded greedily (the default decoding) with th
 Candidates: the stored 10-component GMM (the default before), GMMs with more components, the
 ``kernel`` density (a kept training code plus Gaussian noise, the noise's covariance the codes'
 covariance scaled by ``h²``; ``h = 0`` decodes training codes themselves, the ceiling of what any
-density on these codes can reach with this decoder), and normalising flows from zuko (``--flows``,
+density on these codes can reach with this decoder), kernels that keep only codes the decoder reads
+faithfully (``--faithful``: of ``--pool`` training codes, those whose greedy decode has a Morgan
+Tanimoto similarity of at least t to the code's own molecule), and normalising flows from zuko (``--flows``,
 ``pip install zuko``). Each set of ``--n`` molecules is scored with the MOSES metrics against the
 ZINC test split (valid, FCD, Filters, logP/SA/QED Wasserstein-1, IntDiv) and the training split
 (novelty); the table gives each density's fit time and the mean log density it gives 2,000
@@ -33,6 +35,25 @@ from grammar_rae.generation.trained import TrainedModel
 def training_points(codes: np.ndarray, n: int, seed: int) -> np.ndarray:
     """``n`` training codes drawn at random: what any density on these codes could at best decode."""
     return codes[np.random.default_rng(seed).integers(len(codes), size=n)]
+
+
+def faithfulness(model: TrainedModel, codes: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Tanimoto similarity (Morgan radius 2, 2048 bits) of each code's greedy decode to its own
+    training molecule (rows of the run's data); 0 where the decode is no molecule."""
+    from rdkit import Chem, DataStructs
+    from rdkit.Chem import rdFingerprintGenerator
+
+    from grammar_rae.data.validity import canonical_many
+
+    generator = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048)
+    decoded = canonical_many("smiles", model.decode(codes, "argmax"))
+    truth = canonical_many("smiles", [model.data.dataset.strings[i] for i in rows])
+    similarity = np.zeros(len(codes))
+    for i, (d, t) in enumerate(zip(decoded, truth)):
+        if d is not None and t is not None:
+            a, b = (generator.GetFingerprint(Chem.MolFromSmiles(s)) for s in (d, t))
+            similarity[i] = 1.0 if d == t else DataStructs.TanimotoSimilarity(a, b)
+    return similarity
 
 
 def fit_flow(kind: str, codes: np.ndarray, held_out: np.ndarray, minutes: float, seed: int):
@@ -73,6 +94,8 @@ def main() -> None:
     parser.add_argument("--fit-codes", type=int, default=40000, help="training codes the larger GMMs are fitted on")
     parser.add_argument("--bandwidths", default="0,0.1,0.25,0.5", help="kernel scales h")
     parser.add_argument("--centres", default="0", help="training codes a kernel keeps (0: every one)")
+    parser.add_argument("--faithful", default="", help="Tanimoto thresholds t of faithful kernels (1: exact)")
+    parser.add_argument("--pool", type=int, default=60000, help="training codes decoded to choose faithful ones")
     parser.add_argument("--flows", default="", help="zuko flows to fit too: maf, realnvp (needs pip install zuko)")
     parser.add_argument("--flow-minutes", type=float, default=8.0, help="CPU-minutes of fitting per flow")
     args = parser.parse_args()
@@ -115,6 +138,21 @@ def main() -> None:
             fitted = time.process_time() - started
             z = kernel.sample(args.n, seed=args.seed)
             row(f"kernel, h = {h:g}, {kernel.components:,} codes kept", z, fitted, kernel.score(held_out))
+    thresholds = [float(t) for t in args.faithful.split(",") if t]
+    if thresholds:
+        started = time.process_time()
+        pool = np.random.default_rng(args.seed).permutation(len(codes))[: args.pool]
+        similarity = faithfulness(model, codes[pool], model.data.rows("train")[pool])
+        judged = time.process_time() - started
+        h = float(args.bandwidths.split(",")[-1] or 0.1)
+        for t in thresholds:
+            kept = codes[pool[similarity >= t]]
+            kernel = LatentDensity(
+                "kernel", min(len(kept), int(args.centres.split(",")[-1]) or len(kept)), seed=args.seed, bandwidth=h
+            )
+            kernel.fit(kept)
+            name = f"faithful kernel, similarity ≥ {t:g} ({len(kept):,} of {len(pool):,}), h = {h:g}, {kernel.components:,} kept"
+            row(name, kernel.sample(args.n, seed=args.seed), judged, kernel.score(held_out))
     for kind in (k for k in args.flows.split(",") if k):
         started = time.process_time()
         flow, score = fit_flow(kind, codes, held_out, args.flow_minutes, args.seed)
