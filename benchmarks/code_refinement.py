@@ -61,7 +61,7 @@ def main() -> None:
         for loss in args.losses.split(",")
         for margin in map(float, args.margins.split(",") if loss == "hinge" else ["0"])
         for lr in map(float, args.lrs.split(","))
-        for steps in map(int, args.steps.split(","))
+        for steps in sorted({0} | set(map(int, args.steps.split(","))))  # the encoder's codes: the baseline
     ]
     for key in settings:
         loss, margin, lr, steps = key

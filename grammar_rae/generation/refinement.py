@@ -23,7 +23,7 @@ from grammar_rae.models.losses import argmax_margin_terms
 
 REFINE_STEPS = 800  # Adam steps at most per code (the first budget to give 0.6 of test molecules back)
 REFINE_LR = 0.1  # Adam's step size (codes have norm ≈ 2.6 on the shipped model)
-REFINE_MARGIN = 1.0  # logits by which the true rule must lead for the hinge to be zero
+REFINE_MARGIN = 0.3  # logits by which the true rule must lead for the hinge to be zero (docs/latent-space.md)
 SAFE_LEAD = 1e-3  # a code counts as decoding back once the true rule leads by this much at every step,
 # so that rounding the code (JSON keeps 6 decimals) or another summation order cannot turn a choice
 
