@@ -6,7 +6,8 @@ Candidates: the stored 10-component GMM (the default before), GMMs with more com
 covariance scaled by ``h²``; ``h = 0`` decodes training codes themselves, the ceiling of what any
 density on these codes can reach with this decoder), kernels that keep only codes the decoder reads
 faithfully (``--faithful``: of ``--pool`` training codes, those whose greedy decode has a Morgan
-Tanimoto similarity of at least t to the code's own molecule), and normalising flows from zuko (``--flows``,
+Tanimoto similarity of at least t to the code's own molecule; the kernel's h is the last of
+``--bandwidths``, its size the last of ``--centres``), and normalising flows from zuko (``--flows``,
 ``pip install zuko``). Each set of ``--n`` molecules is scored with the MOSES metrics against the
 ZINC test split (valid, FCD, Filters, logP/SA/QED Wasserstein-1, IntDiv) and the training split
 (novelty); the table gives each density's fit time and the mean log density it gives 2,000
@@ -39,7 +40,8 @@ def training_points(codes: np.ndarray, n: int, seed: int) -> np.ndarray:
 
 def faithfulness(model: TrainedModel, codes: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """Tanimoto similarity (Morgan radius 2, 2048 bits) of each code's greedy decode to its own
-    training molecule (rows of the run's data); 0 where the decode is no molecule."""
+    training molecule (rows of the run's data; 1 where the decode is that molecule or shares its
+    fingerprint), 0 where the decode is no molecule."""
     from rdkit import Chem, DataStructs
     from rdkit.Chem import rdFingerprintGenerator
 
@@ -94,7 +96,9 @@ def main() -> None:
     parser.add_argument("--fit-codes", type=int, default=40000, help="training codes the larger GMMs are fitted on")
     parser.add_argument("--bandwidths", default="0,0.1,0.25,0.5", help="kernel scales h")
     parser.add_argument("--centres", default="0", help="training codes a kernel keeps (0: every one)")
-    parser.add_argument("--faithful", default="", help="Tanimoto thresholds t of faithful kernels (1: exact)")
+    parser.add_argument(
+        "--faithful", default="", help="Tanimoto thresholds t of faithful kernels (1: the same fingerprint)"
+    )
     parser.add_argument("--pool", type=int, default=60000, help="training codes decoded to choose faithful ones")
     parser.add_argument("--flows", default="", help="zuko flows to fit too: maf, realnvp (needs pip install zuko)")
     parser.add_argument("--flow-minutes", type=float, default=8.0, help="CPU-minutes of fitting per flow")
