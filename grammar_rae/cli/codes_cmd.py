@@ -72,7 +72,8 @@ def run_encode(args: argparse.Namespace) -> int:
             record |= {"z": [round(float(v), 6) for v in codes[i]], "decodes_back": bool(back[i])}
         print(json.dumps(record))
     done = len(texts) - len(errors)
-    logger.info(f"Greedy decoding gives the string back from {int(back.sum())} of {done} codes.")
+    if done:  # where nothing was encoded, the errors above say why and a count would say nothing
+        logger.info(f"Greedy decoding gives the string back from {int(back.sum())} of {done} codes.")
     return 1 if errors else 0
 
 

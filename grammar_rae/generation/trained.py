@@ -233,7 +233,7 @@ class TrainedModel:
         back = np.zeros(len(indices), dtype=bool)
         lengths = (indices != self.grammar.padding_rule).sum(axis=1) if self.config.is_grammar_model else None
         with progress_bar(
-            total=len(ok), desc="refining codes", unit=" strings", enabled=None if steps else False
+            total=len(ok), desc="refining codes", unit=" strings", enabled=None if steps and len(ok) else False
         ) as bar:
             codes[ok], back[ok] = refine_codes(
                 self.network,
