@@ -6,8 +6,8 @@ Candidates: the stored 10-component GMM (the default before), GMMs with more com
 covariance scaled by ``h²``; ``h = 0`` decodes training codes themselves, the ceiling of what any
 density on these codes can reach with this decoder), kernels that keep only codes the decoder reads
 faithfully (``--faithful``: of ``--pool`` training codes, those whose greedy decode has a Morgan
-Tanimoto similarity of at least t to the code's own molecule; the kernel's h is the last of
-``--bandwidths``, its size the last of ``--centres``), and normalising flows from zuko (``--flows``,
+Tanimoto similarity of at least t to the code's own molecule, one kernel for each t, h of
+``--bandwidths`` and size of ``--centres``), and normalising flows from zuko (``--flows``,
 ``pip install zuko``). Each set of ``--n`` molecules is scored with the MOSES metrics against the
 ZINC test split (valid, FCD, Filters, logP/SA/QED Wasserstein-1, IntDiv) and the training split
 (novelty); the table gives each density's fit time and the mean log density it gives 2,000
@@ -39,23 +39,11 @@ def training_points(codes: np.ndarray, n: int, seed: int) -> np.ndarray:
 
 
 def faithfulness(model: TrainedModel, codes: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Tanimoto similarity (Morgan radius 2, 2048 bits) of each code's greedy decode to its own
-    training molecule (rows of the run's data; 1 where the decode is that molecule or shares its
-    fingerprint), 0 where the decode is no molecule."""
-    from rdkit import Chem, DataStructs
-    from rdkit.Chem import rdFingerprintGenerator
-
-    from grammar_rae.data.validity import canonical_many
-
-    generator = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048)
-    decoded = canonical_many("smiles", model.decode(codes, "argmax"))
-    truth = canonical_many("smiles", [model.data.dataset.strings[i] for i in rows])
-    similarity = np.zeros(len(codes))
-    for i, (d, t) in enumerate(zip(decoded, truth)):
-        if d is not None and t is not None:
-            a, b = (generator.GetFingerprint(Chem.MolFromSmiles(s)) for s in (d, t))
-            similarity[i] = 1.0 if d == t else DataStructs.TanimotoSimilarity(a, b)
-    return similarity
+    """The language's similarity (molecules: Morgan Tanimoto, radius 2, 2048 bits) of each code's
+    greedy decode to its own training string (rows of the run's data), 0 where the decode is none."""
+    decoded = model.decode(codes, "argmax")
+    strings = [model.data.dataset.strings[i] for i in rows]
+    return np.array([model.domain.similarity(d, t) for d, t in zip(decoded, strings)])
 
 
 def fit_flow(kind: str, codes: np.ndarray, held_out: np.ndarray, minutes: float, seed: int):
@@ -100,6 +88,7 @@ def main() -> None:
         "--faithful", default="", help="Tanimoto thresholds t of faithful kernels (1: the same fingerprint)"
     )
     parser.add_argument("--pool", type=int, default=60000, help="training codes decoded to choose faithful ones")
+    parser.add_argument("--faithful-only", action="store_true", help="no plain kernels: only the faithful ones")
     parser.add_argument("--flows", default="", help="zuko flows to fit too: maf, realnvp (needs pip install zuko)")
     parser.add_argument("--flow-minutes", type=float, default=8.0, help="CPU-minutes of fitting per flow")
     args = parser.parse_args()
@@ -132,11 +121,13 @@ def main() -> None:
 
     stored, _ = run_density(model, "gmm")
     row("GMM, 10 components (stored)", stored.sample(args.n, seed=args.seed), 0.0, stored.score(held_out))
-    for h in (float(b) for b in args.bandwidths.split(",") if b):
+    bandwidths = [float(b) for b in args.bandwidths.split(",") if b]
+    centres = [int(c) for c in args.centres.split(",")]
+    for h in bandwidths if not args.faithful_only else []:
         if h == 0:
             row("training codes", training_points(codes, args.n, args.seed), 0.0, None)
             continue
-        for m in (int(c) for c in args.centres.split(",")):
+        for m in centres:
             started = time.process_time()
             kernel = LatentDensity("kernel", m or len(codes), seed=args.seed, bandwidth=h).fit(codes)
             fitted = time.process_time() - started
@@ -148,13 +139,10 @@ def main() -> None:
         pool = np.random.default_rng(args.seed).permutation(len(codes))[: args.pool]
         similarity = faithfulness(model, codes[pool], model.data.rows("train")[pool])
         judged = time.process_time() - started
-        h = float(args.bandwidths.split(",")[-1] or 0.1)
-        for t in thresholds:
+        settings = [(t, h, m) for t in thresholds for h in bandwidths if h > 0 for m in centres]
+        for t, h, m in settings:
             kept = codes[pool[similarity >= t]]
-            kernel = LatentDensity(
-                "kernel", min(len(kept), int(args.centres.split(",")[-1]) or len(kept)), seed=args.seed, bandwidth=h
-            )
-            kernel.fit(kept)
+            kernel = LatentDensity("kernel", min(len(kept), m or len(kept)), seed=args.seed, bandwidth=h).fit(kept)
             name = f"faithful kernel, similarity ≥ {t:g} ({len(kept):,} of {len(pool):,}), h = {h:g}, {kernel.components:,} kept"
             row(name, kernel.sample(args.n, seed=args.seed), judged, kernel.score(held_out))
     for kind in (k for k in args.flows.split(",") if k):

@@ -64,9 +64,12 @@ def shipped_root() -> Path:
     return Path(str(shipped("grammar_rae.pretrained")))
 
 
-def density_filename(kind: str, components: int = 10) -> str:
-    """The file name of a density: ``density-gmm10.npz``, ``density-gaussian.npz``."""
-    return f"density-{kind}{components}.npz" if kind in ("gmm", "kernel") else f"density-{kind}.npz"
+def density_filename(kind: str, components: int = 10, faithful: float = 0.0) -> str:
+    """The file name of a density: ``density-gmm10.npz``, ``density-kernel40000-faithful0.4.npz``
+    (a kernel on codes that decode faithfully), ``density-gaussian.npz``."""
+    if kind not in ("gmm", "kernel"):
+        return f"density-{kind}.npz"
+    return f"density-{kind}{components}" + (f"-faithful{faithful:g}" if kind == "kernel" and faithful else "") + ".npz"
 
 
 class RunFolder:
@@ -142,9 +145,9 @@ class RunFolder:
         """The folder of the evaluation's figures of the samples of one density."""
         return self.work / f"evaluation-{kind}"
 
-    def density(self, kind: str, components: int = 10) -> Path:
+    def density(self, kind: str, components: int = 10, faithful: float = 0.0) -> Path:
         """Where a fitted density of this kind is written."""
-        return self.work / density_filename(kind, components)
+        return self.work / density_filename(kind, components, faithful)
 
     def samples(self, name: str, suffix: str) -> Path:
         """A file of sampled strings, ``samples/NAME.SUFFIX``."""

@@ -65,10 +65,11 @@ def test_kernel_is_a_mixture_on_kept_codes(two_clusters):
 
 @pytest.mark.parametrize("kind", ["gmm", "kernel", "gaussian", "prior"])
 def test_round_trip_gives_the_same_samples(kind, two_clusters, tmp_path):
-    density = LatentDensity(kind, components=3).fit(two_clusters)
-    path = density.save(tmp_path / density_filename(kind, 3))
+    density = LatentDensity(kind, components=3, faithful=0.4).fit(two_clusters)
+    path = density.save(tmp_path / density_filename(kind, 3, density.faithful))
     again = LatentDensity.load(path)
     assert again.kind == kind and again.components == density.components and again.bandwidth == density.bandwidth
+    assert again.faithful == (0.4 if kind == "kernel" else 0.0) and repr(again) == repr(density)
     assert np.array_equal(density.sample(100, seed=7), again.sample(100, seed=7))
     assert not np.array_equal(density.sample(100, seed=7), again.sample(100, seed=8))
     assert np.allclose(density.score_samples(two_clusters[:50]), again.score_samples(two_clusters[:50]))
@@ -92,3 +93,11 @@ def test_pickled_or_broken_files_are_refused(tmp_path):
         LatentDensity("kde")
     with pytest.raises(DensityError, match="needs at least 10 codes"):
         LatentDensity("gmm").fit(np.zeros((5, 2)))
+
+
+def test_a_kernel_on_faithful_codes_has_its_own_file_name():
+    assert density_filename("kernel", 40000) == "density-kernel40000.npz"
+    assert density_filename("kernel", 40000, 0.4) == "density-kernel40000-faithful0.4.npz"
+    assert density_filename("gmm", 10, 0.4) == "density-gmm10.npz" and density_filename("prior") == "density-prior.npz"
+    with pytest.raises(DensityError, match="similarity from 0 to 1"):
+        LatentDensity("kernel", faithful=1.5)

@@ -12,8 +12,10 @@ import pytest
 import torch
 
 from grammar_rae.cli.main import main
+from grammar_rae.data.domains import morgan_similarity
 from grammar_rae.errors import GrammarRAEError
 from grammar_rae.generation import pretrained
+from grammar_rae.generation.sampling import faithful_codes
 from grammar_rae.generation.trained import TrainedModel, find_run
 from grammar_rae.objectives.registry import get_objective
 from grammar_rae.optimization.bo import training_targets
@@ -372,3 +374,20 @@ def test_nearest_decoding_gives_encoded_molecules_back_more_often_than_greedy(no
     with pytest.raises(SystemExit) as exit_:
         main([*args, "--candidates", "0"])
     assert exit_.value.code == 2 and "argument --candidates: 0 must be at least 1" in capsys.readouterr().err
+
+
+def test_a_faithful_kernel_keeps_the_codes_that_decode_like_their_molecules(no_data, zinc):
+    """faithful_codes keeps, in the order given, exactly the codes whose greedy decode has a Morgan
+    Tanimoto similarity of at least t to their own molecule (written as RDKit writes it), and stops
+    at the number wanted."""
+    model = TrainedModel.load("pretrained:zinc-grae", "cpu")
+    molecules = zinc[1000:1060]
+    codes, errors = model.encode(molecules)
+    assert not errors
+    decoded = model.decode(codes, "argmax")
+    similarity = np.array([morgan_similarity(d, m) for d, m in zip(decoded, molecules)])
+    kept = faithful_codes(model, codes, molecules, 0.4, wanted=100, chunk=25)
+    assert kept.tolist() == np.flatnonzero(similarity >= 0.4).tolist() and 0 < len(kept) < len(molecules)
+    assert faithful_codes(model, codes, molecules, 0.4, wanted=3, chunk=25).tolist() == kept[:3].tolist()
+    assert morgan_similarity("Oc1ccccc1", "OC1=CC=CC=C1") == 1.0 and morgan_similarity("C1CC", "CCO") == 0.0
+    assert 0 < morgan_similarity("Oc1ccccc1", "Nc1ccccc1") < 1

@@ -203,6 +203,7 @@ def test_cli_sample_json_and_files(expr_run, capsys):
     for bad, says in (
         (["--density", "gmm", "--bandwidth", "0.3"], "--bandwidth sets a kernel density's noise"),
         (["--density", "prior", "--components", "5"], "--components sets a GMM or a kernel density"),
+        (["--density", "gmm", "--faithful", "0.4"], "--faithful chooses a kernel density's codes"),
     ):
         assert main(["sample", "--model", str(expr_run), "--n", "10", *bad]) == 1
         assert says in capsys.readouterr().err
@@ -343,3 +344,19 @@ def test_cli_evaluate_and_export(expr_run, tmp_path, capsys):
     card = (tmp_path / "mine" / "README.md").read_text()
     assert f"valid {stages['samples/gmm']['validity']:.3f}" in card and "sample validity, ex-post GMM" in card
     assert TrainedModel.load(tmp_path / "mine", "cpu").latent_dim == TrainedModel.load(expr_run, "cpu").latent_dim
+
+
+def test_a_faithful_kernel_keeps_only_codes_that_decode_to_their_own_string(expr_run, capsys):
+    """fit-density --faithful T: a kernel on the training codes whose greedy decode is their own
+    expression (the similarity of strings other than molecules: the same or not), stored under its
+    own name beside the plain kernel; a similarity outside 0..1 is refused by the parser."""
+    args = ["fit-density", "--model", str(expr_run), "--density", "kernel", "--components", "20", "--faithful", "1"]
+    assert main(args) == 0
+    assert "faithful=1" in capsys.readouterr().out
+    density = LatentDensity.load(expr_run / density_filename("kernel", 20, 1.0))
+    model = TrainedModel.load(expr_run)
+    decoded = model.decode(density.means_.astype(np.float32), "argmax")
+    assert density.components == 20 and set(decoded) <= set(model.data.strings("train"))
+    with pytest.raises(SystemExit):
+        main(["sample", "--model", str(expr_run), "--faithful", "1.5"])
+    assert "must be a similarity from 0 to 1" in capsys.readouterr().err

@@ -144,6 +144,14 @@ def positive_float(text: str) -> float:
     return value
 
 
+def similarity_value(text: str) -> float:
+    """argparse type: a similarity, a number from 0 to 1."""
+    value = _number(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{text} must be a similarity from 0 to 1")
+    return value
+
+
 def add_model_option(parser: argparse.ArgumentParser, decodes: bool = True, threads_help: str = THREADS_HELP) -> None:
     """``--model RUN`` (default: the most recent run in runs/, else a shipped model), ``--device``,
     ``--threads`` and, for commands that decode, ``--constraints``."""

@@ -19,6 +19,7 @@ from grammar_rae.cli.options import (
     positive_float,
     positive_int,
     say_input_form,
+    similarity_value,
 )
 from grammar_rae.data.reading import check_output_format, write_strings
 from grammar_rae.data.validity import canonical_many
@@ -134,6 +135,15 @@ def _add_density_options(parser: argparse.ArgumentParser, default: str | None) -
         help="kernel density: the noise around a kept code, as a multiple of the codes' spread "
         f"(default {KERNEL_BANDWIDTH:g}; larger: more novel, less like the data)",
     )
+    parser.add_argument(
+        "--faithful",
+        type=similarity_value,
+        default=0.0,
+        metavar="T",
+        help="kernel density: keep only training codes whose greedy decode has a similarity of at least T "
+        "to their own string (molecules: Morgan Tanimoto of the molecules, else the same string or not); "
+        "on ZINC 0.4 brings the samples' FCD from 1.6 to 1.1, docs/latent-space.md (default 0: every code)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
 
 
@@ -141,7 +151,7 @@ def run_fit(args: argparse.Namespace) -> int:
     """Fit, store, and report the validation log-likelihood."""
     check_density_settings(args, args.density)
     model = load_model(args)
-    density = with_bandwidth(fit_density(model, args.density, args.components, args.seed), args)
+    density = with_bandwidth(fit_density(model, args.density, args.components, args.seed, faithful=args.faithful), args)
     validation = model.codes("val")
     print(
         f"fitted {density!r} on {len(model.data.rows('train')):,} training codes of {model.folder}; stored in {model.work_folder}"
@@ -169,7 +179,7 @@ def run_sample(args: argparse.Namespace) -> int:
     model = load_model(args)
     kind = args.density or default_density(model)
     check_density_settings(args, kind)
-    density, fitted = run_density(model, kind, args.components, args.seed)
+    density, fitted = run_density(model, kind, args.components, args.seed, args.faithful)
     if fitted:
         logger.info(f"Fitted the {kind} density on the training codes and stored it in {model.work_folder}.")
     density = with_bandwidth(density, args)
@@ -207,6 +217,10 @@ def check_density_settings(args: argparse.Namespace, kind: str) -> None:
     if args.bandwidth != KERNEL_BANDWIDTH and kind != "kernel":
         raise GrammarRAEError(
             f"--bandwidth sets a kernel density's noise, and the {kind} density was asked for: add --density kernel."
+        )
+    if args.faithful and kind != "kernel":
+        raise GrammarRAEError(
+            f"--faithful chooses a kernel density's codes, and the {kind} density was asked for: add --density kernel."
         )
     if args.components is not None and kind not in ("gmm", "kernel"):
         raise GrammarRAEError(f"--components sets a GMM or a kernel density, and the {kind} density has one component.")
@@ -253,6 +267,8 @@ def _sample_name(args: argparse.Namespace, kind: str, constraints: str | None) -
         name += f"-k{args.components}"
     if args.bandwidth != KERNEL_BANDWIDTH:
         name += f"-h{args.bandwidth:g}"
+    if args.faithful:
+        name += f"-faithful{args.faithful:g}"
     return name + ("-unconstrained" if constraints in (None, "none") else "")
 
 

@@ -10,6 +10,8 @@ language, so that no module tests a grammar's name:
   or Kekulé as the model was trained), so that every spelling of a molecule is one input;
 - the variants of a string that nearest decoding compares besides the decoder's candidates (a
   molecule with its stereo marks inverted: the encoder tells them apart where the decoder guesses);
+- how alike a decode is to the string meant (Morgan Tanimoto for molecules, else the same string or
+  not), by which a kernel density may keep only training codes that decode faithfully;
 - the suffix of sample files, the decodes per BO point, and which reference metrics, sample
   properties and figures apply (``moses``, ``molecules``, ``expressions``: the evaluation, BO
   report and plots dispatch on these names).
@@ -23,7 +25,8 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from rdkit import Chem, RDLogger
+from rdkit import Chem, DataStructs, RDLogger
+from rdkit.Chem import rdFingerprintGenerator
 
 from grammar_rae.data.expressions import evaluator
 from grammar_rae.errors import GrammarRAEError
@@ -85,6 +88,16 @@ def stereoisomers(smiles: str, limit: int = 5) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+def morgan_similarity(a: str | None, b: str | None) -> float:
+    """Tanimoto similarity of two SMILES' Morgan fingerprints (radius 2, 2,048 bits): 1 for the same
+    molecule, 0 where either is no molecule."""
+    first, second = read_molecule(a), read_molecule(b)
+    if first is None or second is None:
+        return 0.0
+    generator = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048)
+    return DataStructs.TanimotoSimilarity(generator.GetFingerprint(first), generator.GetFingerprint(second))
+
+
 def canonical_expression(text: str | None) -> str | None:
     """The expression itself if it is valid (tokens already space-separated), else None."""
     return text if text is not None and evaluator().finite(text) else None
@@ -92,6 +105,10 @@ def canonical_expression(text: str | None) -> str | None:
 
 def _itself(text: str | None) -> str | None:
     return text
+
+
+def _same(a: str | None, b: str | None) -> float:
+    return float(a is not None and a == b)
 
 
 @dataclass(frozen=True)
@@ -110,6 +127,7 @@ class Domain:
     figures: str | None = None  # "molecules" (grids, property histograms) or "expressions" (curves)
     form_words: tuple[str, str] = ("", "")  # what the user form and the Kekulé form are called
     variants: Callable[[str], list[str]] | None = None  # strings a decoder cannot tell apart from a valid one
+    similarity: Callable[[str | None, str | None], float] = _same  # of a decode to the string meant, 0 to 1
 
     def input_form(self, kekule: bool = False) -> Callable[[str], str | None] | None:
         """How a user's string is rewritten into the form of a model's training strings (Kekulé
@@ -149,6 +167,7 @@ register(
         figures="molecules",
         form_words=("aromatic SMILES", "Kekulé SMILES"),
         variants=stereoisomers,
+        similarity=morgan_similarity,
     )
 )
 register(Domain("expressions", canonical=canonical_expression, properties="expressions", figures="expressions"))

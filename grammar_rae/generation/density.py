@@ -44,7 +44,14 @@ class LatentDensity:
     """A mixture of Gaussians over R^d: full covariances (``gmm``), one shared covariance scaled by
     ``bandwidth²`` around kept codes (``kernel``), or one component (``gaussian``/``prior``)."""
 
-    def __init__(self, kind: str, components: int | None = None, seed: int = 0, bandwidth: float = KERNEL_BANDWIDTH):
+    def __init__(
+        self,
+        kind: str,
+        components: int | None = None,
+        seed: int = 0,
+        bandwidth: float = KERNEL_BANDWIDTH,
+        faithful: float = 0.0,
+    ):
         if kind not in DENSITIES:
             raise DensityError(f"Unknown density {kind!r}: use one of {', '.join(DENSITIES)}.")
         components = default_components(kind) if components is None else components
@@ -52,10 +59,15 @@ class LatentDensity:
             raise DensityError(f"A mixture needs at least one component, not {components}.")
         if not bandwidth > 0:
             raise DensityError(f"A kernel's bandwidth must be positive, not {bandwidth}.")
+        if not 0 <= faithful <= 1:
+            raise DensityError(f"A kernel's faithfulness is a similarity from 0 to 1, not {faithful}.")
         self.kind = kind
         self.components = components if kind in ("gmm", "kernel") else 1
         self.seed = seed
         self.bandwidth = bandwidth if kind == "kernel" else 1.0
+        # a record of the codes a kernel was given: each decodes to its own string with at least this
+        # similarity (chosen by generation.sampling.fit_density; 0: every code)
+        self.faithful = faithful if kind == "kernel" else 0.0
         self.weights_: np.ndarray | None = None
         self.means_: np.ndarray | None = None
         self.covariances_: np.ndarray | None = None
@@ -168,6 +180,7 @@ class LatentDensity:
             "kind": np.array(self.kind),
             "seed": np.array(self.seed),
             "bandwidth": np.array(self.bandwidth),
+            "faithful": np.array(self.faithful),
             "weights": self.weights_,
             "means": self.means_,
             "covariances": self.covariances_,
@@ -182,7 +195,8 @@ class LatentDensity:
             with np.load(path, allow_pickle=False) as stored:
                 kind, weights = str(stored["kind"]), stored["weights"]
                 bandwidth = float(stored["bandwidth"]) if "bandwidth" in stored.files else KERNEL_BANDWIDTH
-                density = cls(kind, components=len(weights), seed=int(stored["seed"]), bandwidth=bandwidth)
+                faithful = float(stored["faithful"]) if "faithful" in stored.files else 0.0
+                density = cls(kind, len(weights), int(stored["seed"]), bandwidth, faithful)
                 density._set(weights, stored["means"], stored["covariances"])
         except FileNotFoundError as exc:
             raise DensityError(f"{path} does not exist.") from exc
@@ -192,5 +206,5 @@ class LatentDensity:
 
     def __repr__(self) -> str:
         state = f"d={self.dim}" if self.means_ is not None else "not fitted"
-        bandwidth = f", bandwidth={self.bandwidth:g}" if self.kind == "kernel" else ""
+        bandwidth = f", bandwidth={self.bandwidth:g}, faithful={self.faithful:g}" if self.kind == "kernel" else ""
         return f"LatentDensity({self.kind!r}, components={self.components}{bandwidth}, {state})"

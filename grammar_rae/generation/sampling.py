@@ -28,8 +28,10 @@ def fit_density(
     components: int | None = None,
     seed: int = 0,
     save: bool = True,
+    faithful: float = 0.0,
 ) -> LatentDensity:
-    """Fit a density to the codes of the run's training split (posterior means for VAEs).
+    """Fit a density to the codes of the run's training split (posterior means for VAEs); a kernel
+    keeps only codes that decode faithfully (:func:`faithful_codes`).
 
     Args:
         model: the trained model.
@@ -37,13 +39,46 @@ def fit_density(
         components: mixture components of a GMM, codes a kernel keeps (None: 10, ``KERNEL_CENTRES``).
         seed: the fit's random seed.
         save: store it in the run's work folder.
+        faithful: the similarity a kernel's codes must decode to (0: every code).
     """
     components = default_components(kind) if components is None else components
+    faithful = faithful if kind == "kernel" else 0.0
     codes = model.codes("train") if kind != "prior" else np.zeros((1, model.latent_dim))
-    density = LatentDensity(kind, components, seed).fit(codes)
+    if kind == "kernel" and faithful > 0:
+        order = np.random.default_rng(seed).permutation(len(codes))
+        strings = model.data.strings("train")
+        kept = faithful_codes(model, codes[order], [strings[i] for i in order], faithful, components)
+        if len(kept) < 2:
+            raise GrammarRAEError(
+                f"Only {len(kept)} of the {len(codes):,} training codes decode to their own string with a "
+                f"similarity of {faithful:g} or more: give a lower --faithful, or 0 for every code."
+            )
+        codes = codes[order[kept]]
+    density = LatentDensity(kind, components, seed, faithful=faithful).fit(codes)
     if save and model.run is not None:
-        density.save(model.run.density(kind, components))
+        density.save(model.run.density(kind, components, density.faithful))
     return density
+
+
+def faithful_codes(
+    model: TrainedModel, codes: np.ndarray, strings: Sequence[str], threshold: float, wanted: int, chunk: int = 5000
+) -> np.ndarray:
+    """Indices of the codes whose greedy decode is like their own string (the language's similarity,
+    Morgan Tanimoto for molecules, at least ``threshold``), taken in the order given until ``wanted``
+    are found. Many training codes decode greedily to a similar, different string; a kernel on
+    the codes that decode like their strings samples strings much closer to the data
+    (docs/latent-space.md, "A kernel on faithful codes")."""
+    similarity = model.domain.similarity
+    kept: list[int] = []
+    with progress_bar(total=wanted, desc="keeping codes that decode faithfully", unit=" codes") as bar:
+        for start in range(0, len(codes), chunk):
+            decoded = model.decode(codes[start : start + chunk], "argmax")
+            found = [start + i for i, text in enumerate(decoded) if similarity(text, strings[start + i]) >= threshold]
+            kept += found[: wanted - len(kept)]
+            bar.update(min(len(found), bar.total - bar.n))
+            if len(kept) >= wanted:
+                break
+    return np.asarray(kept, dtype=np.int64)
 
 
 def default_density(model: TrainedModel) -> str:
@@ -54,7 +89,11 @@ def default_density(model: TrainedModel) -> str:
 
 
 def run_density(
-    model: TrainedModel, kind: str = "gmm", components: int | None = None, seed: int = 0
+    model: TrainedModel,
+    kind: str = "gmm",
+    components: int | None = None,
+    seed: int = 0,
+    faithful: float = 0.0,
 ) -> tuple[LatentDensity, bool]:
     """The run's stored density of this kind, or a newly fitted (and stored) one; the flag says
     whether it was fitted now.
@@ -64,14 +103,16 @@ def run_density(
         kind: ``gmm``, ``kernel``, ``gaussian`` or ``prior``.
         components: mixture components of a GMM, codes a kernel keeps (None: the kind's default).
         seed: the fit's random seed, when it is fitted now.
+        faithful: the similarity a kernel's codes must decode to (0: every code).
     """
     if kind == "prior":
         return fit_density(model, kind, save=False), False
     components = default_components(kind) if components is None else components
-    for path in model.run.stored(model.run.density(kind, components)) if model.run is not None else []:
+    faithful = faithful if kind == "kernel" else 0.0
+    for path in model.run.stored(model.run.density(kind, components, faithful)) if model.run is not None else []:
         if path.exists():  # a shipped model's density is in its own folder
             return LatentDensity.load(path), False
-    return fit_density(model, kind, components, seed), True
+    return fit_density(model, kind, components, seed, faithful=faithful), True
 
 
 def samples_file(model: TrainedModel, name: str) -> Path:
