@@ -101,3 +101,16 @@ def test_a_kernel_on_faithful_codes_has_its_own_file_name():
     assert density_filename("gmm", 10, 0.4) == "density-gmm10.npz" and density_filename("prior") == "density-prior.npz"
     with pytest.raises(DensityError, match="similarity from 0 to 1"):
         LatentDensity("kernel", faithful=1.5)
+
+
+def test_a_kernel_draws_every_kept_code_once_before_any_twice(two_clusters):
+    density = LatentDensity("kernel", components=500, seed=1, bandwidth=1e-6).fit(two_clusters)
+    centres = density.means_.astype(np.float64)
+
+    def drawn(n, seed):  # how often each kept code is the centre of a draw
+        points = density.sample(n, seed=seed).astype(np.float64)
+        nearest = np.argmin(np.linalg.norm(points[:, None] - centres[None], axis=2), axis=1)
+        return np.bincount(nearest, minlength=len(centres))
+
+    assert drawn(400, 3).max() == 1 and drawn(1000, 4).tolist() == [2] * 500
+    assert drawn(1200, 5).min() == 2 and drawn(1200, 5).max() == 3

@@ -130,13 +130,25 @@ class LatentDensity:
         """``n`` latent points (n, d) drawn from the density; the same seed gives the same points."""
         self._check_fitted()
         rng = np.random.default_rng(self.seed if seed is None else seed)
-        component = rng.choice(self.components, size=n, p=self.weights_)
+        if self.kind == "kernel":
+            component = self._balanced_centres(n, rng)
+        else:
+            component = rng.choice(self.components, size=n, p=self.weights_)
         noise = rng.standard_normal((n, self.dim))
         if self.kind == "kernel":
             points = self.means_[component].astype(np.float64) + self.bandwidth * noise @ self._cholesky[0].T
             return points.astype(np.float32)
         points = self.means_[component] + np.einsum("nij,nj->ni", self._cholesky[component], noise)
         return points.astype(np.float32)
+
+    def _balanced_centres(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """A kernel's centres for ``n`` draws: every kept code once, in random order, before any
+        twice. Each draw's centre is still uniform, as the density says, but two draws of a batch
+        share a centre only when the batch is larger than the kernel; with independent draws 10,000
+        points from 40,000 codes share a centre about 1,250 times, and at h = 0.1 such pairs often
+        decode to one molecule (docs/latent-space.md, "A kernel on faithful codes")."""
+        rounds = -(-n // self.components)
+        return np.concatenate([rng.permutation(self.components) for _ in range(rounds)])[:n]
 
     def score_samples(self, z: np.ndarray, chunk: int = 1000) -> np.ndarray:
         """Log density of each point (N,); a kernel's is computed ``chunk`` points at a time."""
