@@ -153,9 +153,10 @@ def run_fit(args: argparse.Namespace) -> int:
     model = load_model(args)
     density = with_bandwidth(fit_density(model, args.density, args.components, args.seed, faithful=args.faithful), args)
     validation = model.codes("val")
-    print(
-        f"fitted {density!r} on {len(model.data.rows('train')):,} training codes of {model.folder}; stored in {model.work_folder}"
-    )
+    codes = f"{len(model.data.rows('train')):,} training codes"
+    if density.faithful:
+        codes = f"{density.components:,} of the {codes} (the first found, in random order, that decode faithfully)"
+    print(f"fitted {density!r} on {codes} of {model.folder}; stored in {model.work_folder}")
     print(f"mean log-likelihood of the {len(validation):,} validation codes: {density.score(validation):.3f}")
     return 0
 
