@@ -67,7 +67,16 @@ def faithful_codes(
     Morgan Tanimoto for molecules, at least ``threshold``), taken in the order given until ``wanted``
     are found. Many training codes decode greedily to a similar, different string; a kernel on
     the codes that decode like their strings samples strings much closer to the data
-    (docs/latent-space.md, "A kernel on faithful codes")."""
+    (docs/latent-space.md, "A kernel on faithful codes").
+
+    Args:
+        model: the trained model.
+        codes: the candidate codes (N, d), in the order they are tried.
+        strings: each code's own string, in the model's form.
+        threshold: the similarity a decode must reach, 0 to 1.
+        wanted: how many codes to keep at most.
+        chunk: codes decoded at once.
+    """
     similarity = model.domain.similarity
     kept: list[int] = []
     with progress_bar(total=wanted, desc="keeping codes that decode faithfully", unit=" codes") as bar:
