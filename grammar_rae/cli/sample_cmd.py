@@ -142,7 +142,8 @@ def _add_density_options(parser: argparse.ArgumentParser, default: str | None) -
         metavar="T",
         help="kernel density: keep only training codes whose greedy decode has a similarity of at least T "
         "to their own string (molecules: Morgan Tanimoto of the molecules, else the same string or not); "
-        "on ZINC 0.4 brings the samples' FCD from 1.6 to 1.1, docs/latent-space.md (default 0: every code)",
+        "on ZINC 0.4 brings the samples' FCD from 1.43 to 1.00 and SA W1 from 0.35 to 0.11, docs/latent-space.md "
+        "(default 0: every code)",
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
 
