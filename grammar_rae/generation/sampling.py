@@ -84,7 +84,7 @@ def faithful_codes(
             decoded = model.decode(codes[start : start + chunk], "argmax")
             found = [start + i for i, text in enumerate(decoded) if similarity(text, strings[start + i]) >= threshold]
             kept += found[: wanted - len(kept)]
-            bar.update(min(len(found), bar.total - bar.n))
+            bar.update(len(kept) - bar.n)
             if len(kept) >= wanted:
                 break
     return np.asarray(kept, dtype=np.int64)
@@ -117,7 +117,6 @@ def run_density(
     if kind == "prior":
         return fit_density(model, kind, save=False), False
     components = default_components(kind) if components is None else components
-    faithful = faithful if kind == "kernel" else 0.0
     for path in model.run.stored(model.run.density(kind, components, faithful)) if model.run is not None else []:
         if path.exists():  # a shipped model's density is in its own folder
             return LatentDensity.load(path), False
