@@ -23,7 +23,7 @@ from _common import data_argument
 from grammar_rae import Grammar
 from grammar_rae.data import prepare_dataset
 from grammar_rae.models import ModelConfig, build_model
-from grammar_rae.models.config import preset_names, preset_settings, shipped_recipe
+from grammar_rae.models.config import preset_names, preset_settings, presets, shipped_recipe
 from grammar_rae.run_folder import TrainConfig, sequences_for, split_rows
 from grammar_rae.training.api import TRAIN_SETTINGS
 from grammar_rae.training.trainer import Trainer
@@ -67,7 +67,7 @@ def main() -> None:
     minutes = {}
     for name in ("smiles", "expr"):
         grammar = Grammar.load(name)
-        for preset in preset_names():
+        for preset in [preset for preset in preset_names() if name in presets()[preset]]:
             minutes[preset, name] = epoch_minutes(grammar, preset, args.data_dir, args.batches)
             print(f"{preset:8s} {name:6s} {minutes[preset, name]:8.1f} min per epoch", flush=True)
     shipped = shipped_recipe("smiles")[0]

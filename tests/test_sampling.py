@@ -122,6 +122,7 @@ def test_evaluate_saves_stages_and_reuses_them(zinc_run, monkeypatch, caplog):
         "validity/prior/unconstrained",
         "samples/gmm",
         "samples/prior",
+        "samples/default",
     }
     assert stages["reconstruction"]["encodes"] == 10  # a VAE: ten draws per test molecule
     assert (stages["reconstruction/greedy"]["mode"], stages["reconstruction/beam"]["mode"]) == ("argmax", "beam")
@@ -133,20 +134,25 @@ def test_evaluate_saves_stages_and_reuses_them(zinc_run, monkeypatch, caplog):
             valid_mask("smiles", [s or None for s in kept]).mean()
         )
         assert {"intdiv", "snn", "frag", "scaf", "filters", "unique@1k", "novelty"} <= set(stages[f"samples/{kind}"])
+    # beside the protocol's: the very strings `grammar-rae sample --n 60` draws by default (a VAE: the prior, greedy)
+    assert stages["samples/default"]["drawn"] == "prior density, argmax decoding"
+    default = [s or None for s in samples_path(model, "default").read_text().split("\n")[:60]]
+    assert default == sample(model, 60, seed=0).strings
+    assert stages["samples/default"]["valid"] == pytest.approx(valid_mask("smiles", default).mean())
     saved = json.loads((zinc_run / EVALUATION).read_text())
-    assert saved["stages"] == stages
+    assert json.dumps(saved["stages"]) == json.dumps(stages)  # as text: a sample without valid strings has NaNs
     for shared in ("training_forms", "reference_features", "run_density"):  # nor what the stages share
         monkeypatch.setattr(protocol, shared, lambda *_, name=shared, **__: pytest.fail(f"{name} ran on a resume"))
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="grammar_rae"):
         again = evaluate(model, settings, workers=1)
-    assert again["stages"] == stages and not [r for r in caplog.records if r.getMessage().endswith(" ...")]
+    assert json.dumps(again["stages"]) == json.dumps(stages) and not [r for r in caplog.records if r.getMessage().endswith(" ...")]
     monkeypatch.undo()
     caplog.clear()  # --stages samples --force: the samples stages again, the others kept
     only_samples = EvaluationSettings(**{**settings.__dict__, "stages": ("samples",)})
     with caplog.at_level(logging.INFO, logger="grammar_rae.evaluation"):
         forced = evaluate(model, only_samples, workers=1, force=True)
-    assert [r.getMessage() for r in caplog.records] == ["samples/gmm ...", "samples/prior ..."]
+    assert [r.getMessage() for r in caplog.records] == ["samples/gmm ...", "samples/prior ...", "samples/default ..."]
     assert {k: v for k, v in forced["stages"].items() if not k.startswith("samples/")} == {
         k: v for k, v in stages.items() if not k.startswith("samples/")
     }
@@ -357,6 +363,8 @@ def test_a_faithful_kernel_keeps_only_codes_that_decode_to_their_own_string(expr
     model = TrainedModel.load(expr_run)
     decoded = model.decode(density.means_.astype(np.float32), "argmax")
     assert density.components == 20 and set(decoded) <= set(model.data.strings("train"))
+    assert main(["sample", "--model", str(expr_run), "--n", "5", "--json"]) == 0  # expressions: every code by default
+    assert json.loads(capsys.readouterr().out)["faithful"] == 0
     with pytest.raises(SystemExit):
         main(["sample", "--model", str(expr_run), "--faithful", "1.5"])
     assert "must be a similarity from 0 to 1" in capsys.readouterr().err

@@ -407,4 +407,4 @@ def test_preset_choices_are_checked_before_any_work(zinc_slice, tmp_path, capsys
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     shown = capsys.readouterr().out
-    assert "cpu-ar (default for smiles)" in shown and "paper (default for expr)" in shown
+    assert "cpu-ar-wide (default for smiles)" in shown and "paper (default for expr)" in shown

@@ -65,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
     model = load_model(args)
     results = evaluate(model, settings, args.workers, force=args.force)
     if args.plots:
-        results["plots"] = [str(p) for p in evaluation_figures(model, densities, args.workers)]
+        drawn = (*densities, "default") if "samples" in stages else densities
+        results["plots"] = [str(p) for p in evaluation_figures(model, drawn, args.workers)]
     if args.json:
         print(json.dumps(results))
     else:
@@ -92,7 +93,8 @@ def print_results(results: dict, path) -> None:
             )
     sample_stages = {k.split("/", 1)[1]: v for k, v in stages.items() if k.startswith("samples/")}
     if sample_stages:
-        metrics = [k for k in next(iter(sample_stages.values())) if k not in ("properties", "seconds", "n", "missing")]
+        first = next(iter(sample_stages.values()))
+        metrics = [k for k, v in first.items() if k not in ("seconds", "n") and isinstance(v, (int, float, type(None)))]
         print("samples".ljust(12) + "".join(kind.rjust(12) for kind in sample_stages))
         for metric in ["n"] + metrics:
             cells = [sample_stages[kind].get(metric) for kind in sample_stages]
@@ -102,6 +104,8 @@ def print_results(results: dict, path) -> None:
                     ("n/a" if c is None else f"{c:,}" if isinstance(c, int) else f"{c:.3f}").rjust(12) for c in cells
                 )
             )
+    if "default" in sample_stages:
+        print(f"default: {sample_stages['default']['drawn']} (what grammar-rae sample draws)")
     for plot in results.get("plots", []):
         print(f"figure: {plot}")
     print(f"saved: {path}")

@@ -7,9 +7,10 @@ them one greedy decode and one beam search per code); validity of points drawn f
 of each point), decoded with the model's constraint setting and, where that turns the grammar's
 semantic constraints on, again without them; and, on ``samples`` points from each density, the
 MOSES table for molecules (or validity, uniqueness, novelty and the mean expression-fit score for
-expressions). Each finished
-stage is saved at once; running again with the same settings reuses finished stages, so an
-interrupted evaluation continues where it stopped.
+expressions), and the same on the samples ``grammar-rae sample`` draws by default
+(``samples/default``: the default density, greedy decoding). Each finished stage is saved at
+once; running again with the same settings reuses finished stages, so an interrupted evaluation
+continues where it stopped.
 """
 
 from __future__ import annotations
@@ -32,7 +33,14 @@ from grammar_rae.evaluation.moses import FeatureSet, moses_metrics
 from grammar_rae.evaluation.plots import sample_figures
 from grammar_rae.evaluation.reconstruction import reconstruction_accuracy
 from grammar_rae.files import save_json, save_lines
-from grammar_rae.generation.sampling import decode_points, run_density, samples_file
+from grammar_rae.generation.sampling import (
+    decode_points,
+    default_density,
+    faithfulness,
+    run_density,
+    sample,
+    samples_file,
+)
 from grammar_rae.generation.trained import TrainedModel
 from grammar_rae.grammar.constraints import constraints_wanted
 from grammar_rae.objectives.expressions import expr_fit
@@ -178,6 +186,8 @@ def evaluate(
                 f"samples/{kind}",
                 lambda density=density: _samples(model, density(), settings, training(), reference(), workers),
             )
+    if "samples" in settings.stages:  # beside the protocol's: what `grammar-rae sample` gives by default
+        evaluation.stage("samples/default", lambda: _default_samples(model, settings, training(), reference(), workers))
     return evaluation.results
 
 
@@ -233,6 +243,22 @@ def _samples(model, density, settings: EvaluationSettings, training, reference, 
     z = density.sample(settings.samples, seed=settings.seed + 1)
     strings = decode_points(model, z, "sample", 1, settings.seed)
     save_lines(samples_path(model, density.kind), (s or "" for s in strings))
+    return _sample_table(model, strings, settings, training, reference, workers)
+
+
+def _default_samples(model, settings: EvaluationSettings, training, reference, workers) -> dict:
+    """``settings.samples`` strings as ``grammar-rae sample --n N --seed S`` draws them by default
+    (the default density, greedy decoding), with what they were drawn from."""
+    kind = default_density(model)
+    strings = sample(model, settings.samples, kind, "argmax", seed=settings.seed).strings
+    save_lines(samples_path(model, "default"), (s or "" for s in strings))
+    faithful = faithfulness(model, kind)
+    drawn = f"{kind} density{f' (faithful {faithful:g})' if faithful else ''}, argmax decoding"
+    return _sample_table(model, strings, settings, training, reference, workers) | {"drawn": drawn}
+
+
+def _sample_table(model, strings: list[str | None], settings: EvaluationSettings, training, reference, workers) -> dict:
+    """The MOSES table of a sample of molecules (or the set metrics and mean fit of expressions)."""
     canonical = canonical_many(model.grammar.name, strings, workers)
     if model.domain.reference_metrics == "moses":
         table = moses_metrics(canonical, reference, training, workers, settings.fcd)

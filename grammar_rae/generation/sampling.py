@@ -28,7 +28,7 @@ def fit_density(
     components: int | None = None,
     seed: int = 0,
     save: bool = True,
-    faithful: float = 0.0,
+    faithful: float | None = None,
 ) -> LatentDensity:
     """Fit a density to the codes of the run's training split (posterior means for VAEs); a kernel
     keeps only codes that decode faithfully (:func:`faithful_codes`).
@@ -39,10 +39,11 @@ def fit_density(
         components: mixture components of a GMM, codes a kernel keeps (None: 10, ``KERNEL_CENTRES``).
         seed: the fit's random seed.
         save: store it in the run's work folder.
-        faithful: the similarity a kernel's codes must decode to (0: every code).
+        faithful: the similarity a kernel's codes must decode to (0: every code; None: the
+            language's default, :func:`faithfulness`).
     """
     components = default_components(kind) if components is None else components
-    faithful = faithful if kind == "kernel" else 0.0
+    faithful = faithfulness(model, kind, faithful)
     codes = model.codes("train") if kind != "prior" else np.zeros((1, model.latent_dim))
     if kind == "kernel" and faithful > 0:
         order = np.random.default_rng(seed).permutation(len(codes))
@@ -97,12 +98,21 @@ def default_density(model: TrainedModel) -> str:
     return "prior" if model.network.variational else "kernel"
 
 
+def faithfulness(model: TrainedModel, kind: str, asked: float | None = None) -> float:
+    """The similarity the codes of a density of this kind decode to: for a kernel the one asked
+    for, or when None the language's (0.4 for molecules, chosen by measurement, docs/latent-space.md;
+    0, every code, for others); 0 for the other kinds, which keep every code."""
+    if kind != "kernel":
+        return 0.0
+    return model.domain.faithful if asked is None else asked
+
+
 def run_density(
     model: TrainedModel,
     kind: str = "gmm",
     components: int | None = None,
     seed: int = 0,
-    faithful: float = 0.0,
+    faithful: float | None = None,
 ) -> tuple[LatentDensity, bool]:
     """The run's stored density of this kind, or a newly fitted (and stored) one; the flag says
     whether it was fitted now.
@@ -112,11 +122,12 @@ def run_density(
         kind: ``gmm``, ``kernel``, ``gaussian`` or ``prior``.
         components: mixture components of a GMM, codes a kernel keeps (None: the kind's default).
         seed: the fit's random seed, when it is fitted now.
-        faithful: the similarity a kernel's codes must decode to (0: every code).
+        faithful: the similarity a kernel's codes must decode to (0: every code; None: :func:`faithfulness`).
     """
     if kind == "prior":
         return fit_density(model, kind, save=False), False
     components = default_components(kind) if components is None else components
+    faithful = faithfulness(model, kind, faithful)
     for path in model.run.stored(model.run.density(kind, components, faithful)) if model.run is not None else []:
         if path.exists():  # a shipped model's density is in its own folder
             return LatentDensity.load(path), False

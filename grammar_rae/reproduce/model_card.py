@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 from grammar_rae import run_folder as rf
+from grammar_rae.data.domains import domain_of
 from grammar_rae.data.sources import dataset_with_sha256
 from grammar_rae.errors import GrammarRAEError
 from grammar_rae.files import save_json, write_atomic
@@ -53,7 +54,7 @@ def model_card(folder: Path, name: str) -> str:
         ),
         f"| grammar | `{config['grammar']}` (hash `{config['grammar_hash'][:12]}…`) |",
         (
-            f"| preset | `{config['preset']}`: latent {model['latent_dim']}, {model['gru_layers']} × GRU {model['gru_hidden']}, {decoder}, "
+            f"| preset | `{config['preset']}`: {_encoder(model)}, latent {model['latent_dim']}, {model['gru_layers']} × GRU {model['gru_hidden']}, {decoder}, "
             f"batch {train['batch_size']}, {train['epochs']} epochs, Adam lr {train['lr']}"
             f"{', bf16 autocast' if train.get('precision') == 'bf16' else ''} |"
         ),
@@ -66,7 +67,7 @@ def model_card(folder: Path, name: str) -> str:
     ]
     if config["preset"] in PRESET_NOTES:
         lines += ["", PRESET_NOTES[config["preset"]]]
-    lines += ["", SAMPLING_NOTE, "", ENCODING_NOTE]
+    lines += ["", _sampling_note(domain_of(config["grammar"]).faithful), "", ENCODING_NOTE]
     lines += [
         "",
         "How it was trained and measured:",
@@ -84,18 +85,40 @@ PRESET_NOTES = {
         "not with the paper's settings: its numbers are those of that budget."
     ),
     "cpu-ar": (
-        "Trained under the `cpu-ar` preset (docs/cpu-preset.md), the project's own molecule model: the paper's "
-        "encoder with an autoregressive decoder, on a 2-core CPU. Decoding applies the SMILES ring-bond and "
-        "valence constraints unless `--constraints none` is given."
+        "Trained under the `cpu-ar` preset (docs/cpu-preset.md), the project's own molecule recipe: a "
+        "convolutional encoder with an autoregressive decoder, on a 2-core CPU. Decoding applies the SMILES "
+        "ring-bond and valence constraints unless `--constraints none` is given."
     ),
 }
-SAMPLING_NOTE = (
-    "`grammar-rae sample` draws from the kernel density on the training codes (`--density kernel`: a kept "
-    "training code plus noise of 0.1 times the codes' spread) for deterministic models "
-    "and from N(0, I) for VAEs, and decodes each point greedily (`--decode argmax`, the most probable rule at "
-    "each step), both chosen by measurement (docs/latent-space.md); the evaluation above keeps the protocol's "
-    "GMM and sampled decoding (`--density gmm --decode sample`)."
-)
+
+
+def _encoder(model: dict) -> str:
+    """The encoder in words: its convolutions (the paper's are 9, 9 and 10 filters) or its GRUs."""
+    if model.get("encoder", "conv") == "gru":
+        return f"bidirectional GRU encoder (2 × {model['encoder_gru_hidden']})"
+    filters = ", ".join(str(f) for f in model["conv_filters"])
+    widths = ", ".join(str(k) for k in model["conv_kernels"])
+    return f"convolutions of {filters} filters (widths {widths})"
+
+
+def _sampling_note(faithful: float) -> str:
+    """What ``sample`` draws from by default, for a model of a language whose kernel keeps the
+    codes that decode with at least this similarity to their own strings (0: every code)."""
+    kept = (
+        f"; the kept codes are the first {KERNEL_CENTRES:,} training codes, in random order, whose greedy decode "
+        f"has a similarity of at least {faithful:g} to their own string (`--faithful {faithful:g}`; for molecules "
+        "the Morgan Tanimoto similarity)"
+        if faithful
+        else ""
+    )
+    return (
+        "`grammar-rae sample` draws from the kernel density on the training codes (`--density kernel`: a kept "
+        f"training code plus noise of 0.1 times the codes' spread{kept}) for deterministic models "
+        "and from N(0, I) for VAEs, and decodes each point greedily (`--decode argmax`, the most probable rule at "
+        "each step), all chosen by measurement (docs/latent-space.md); the evaluation above keeps the protocol's "
+        "GMM and sampled decoding (`--density gmm --decode sample`)."
+    )
+
 ENCODING_NOTE = (
     "`grammar-rae encode` and `interpolate` refine each code they make, with the decoder fixed, until greedy "
     "decoding gives its string back (at most `--refine 800` gradient steps; `--refine 0` keeps the encoder's "
@@ -113,10 +136,19 @@ SAMPLE_FIGURES = (
     ("uniqueness", "unique", 3),
     ("unique@10k", "unique@10k", 3),
     ("novelty", "novelty", 3),
+    ("intdiv", "IntDiv", 3),
     ("fcd", "FCD/test", 2),
+    ("filters", "Filters", 3),
+    ("sa", "SA W1", 2),
+    ("logp", "logP W1", 2),
+    ("qed", "QED W1", 3),
     ("expr_fit_mean", "mean expression fit", 3),
 )
-SAMPLE_LABELS = (("gmm", "ex-post GMM (10 components, shipped)"), ("prior", "N(0, I)"))
+SAMPLE_LABELS = (
+    ("gmm", "ex-post GMM (10 components, shipped)"),
+    ("prior", "N(0, I)"),
+    ("default", "`sample`'s default"),  # with what it drew from, as the stage records it
+)
 
 
 def _evaluation_rows(evaluation: dict, constraints: str) -> list[str]:
@@ -150,7 +182,8 @@ def _evaluation_rows(evaluation: dict, constraints: str) -> list[str]:
                 [f"valid {valid:.3f}"]
                 + [f"{name} {s[key]:.{digits}f}" for key, name, digits in SAMPLE_FIGURES if s.get(key) is not None]
             )
-            rows.append(f"| {s['n']:,} samples, {label}{with_constraints} | {figures} |")
+            drawn = f" ({s['drawn']})" if "drawn" in s else ""
+            rows.append(f"| {s['n']:,} samples, {label}{drawn}{with_constraints} | {figures} |")
     return rows
 
 
@@ -202,7 +235,9 @@ def export_model(folder: str | Path, name: str, root: str | Path) -> Path:
     folder, target = Path(folder), Path(root) / name
     config = rf.read_config(folder)
     densities = {"gmm": 10} | ({} if is_variational(config["model"]["model"]) else {"kernel": KERNEL_CENTRES})
-    missing = [kind for kind, k in densities.items() if not (folder / rf.density_filename(kind, k)).exists()]
+    faithful = domain_of(config["grammar"]).faithful  # the kernel `sample` draws from keeps the language's codes
+    fitted = [rf.density_filename(kind, k, faithful) for kind, k in densities.items()]
+    missing = [kind for kind, file in zip(densities, fitted) if not (folder / file).exists()]
     if missing:
         commands = " and ".join(f"`grammar-rae fit-density --model {folder} --density {kind}`" for kind in missing)
         raise GrammarRAEError(f"{folder} has no fitted {' or '.join(missing)} density yet: run {commands} first.")
@@ -214,7 +249,6 @@ def export_model(folder: str | Path, name: str, root: str | Path) -> Path:
     weights = rf.RunFolder(folder).weights_source()  # the run's own, or the shipped copy it names
     if weights.exists():
         shutil.copyfile(weights, target / rf.WEIGHTS)
-    fitted = [rf.density_filename(kind, k) for kind, k in densities.items()]
     for file in (rf.BEST, rf.METRICS, *fitted, rf.EVALUATION):
         if (folder / file).exists():
             shutil.copyfile(folder / file, target / file)
