@@ -122,6 +122,25 @@ def test_export_writes_a_loadable_model_with_its_card(tmp_path, expr_run, expr_s
     assert TrainedModel.load(target, "cpu").decode(TrainedModel.load(expr_run, "cpu").codes("test")[:5])
 
 
+def test_a_shipped_run_exports_again_in_place(tmp_path, expr_run, monkeypatch):
+    """A run whose weights ship (its folder names them in weights.json) exports again to its own
+    model, to refresh the card, keeping the shipped weights where they are."""
+    import hashlib
+
+    from grammar_rae import run_folder
+
+    main(["fit-density", "--model", str(expr_run)])
+    main(["fit-density", "--model", str(expr_run), "--density", "kernel"])
+    weights = (expr_run / "model.pt").read_bytes()
+    export_model(expr_run, "mine", tmp_path)
+    run = shutil.copytree(expr_run, tmp_path / "run", ignore=shutil.ignore_patterns("model.pt", "checkpoint.pt"))
+    record = {"file": "model.pt", "sha256": hashlib.sha256(weights).hexdigest(), "shipped_as": "pretrained:mine"}
+    (run / "weights.json").write_text(json.dumps(record))
+    monkeypatch.setattr(run_folder, "shipped_root", lambda: tmp_path)
+    target = export_model(run, "mine", tmp_path)
+    assert (target / "model.pt").read_bytes() == weights and "pretrained:mine" in (target / "README.md").read_text()
+
+
 def test_without_a_local_run_the_shipped_model_of_the_grammar_is_used(no_data, tmp_path, monkeypatch, capsys, expr_run):
     monkeypatch.chdir(tmp_path)  # no runs/ here
     assert main(["sample", "--n", "40", "--report", "validity", "--json"]) == 0

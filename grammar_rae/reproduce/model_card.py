@@ -247,8 +247,9 @@ def export_model(folder: str | Path, name: str, root: str | Path) -> Path:
         config["data"]["source"] = dataset
     save_json(target / rf.CONFIG, config)
     weights = rf.RunFolder(folder).weights_source()  # the run's own, or the shipped copy it names
-    if weights.exists():
-        shutil.copyfile(weights, target / rf.WEIGHTS)
+    copy = target / rf.WEIGHTS
+    if weights.exists() and not (copy.exists() and weights.samefile(copy)):  # a shipped run exported again keeps them
+        shutil.copyfile(weights, copy)
     for file in (rf.BEST, rf.METRICS, *fitted, rf.EVALUATION):
         if (folder / file).exists():
             shutil.copyfile(folder / file, target / file)
