@@ -253,7 +253,7 @@ def _default_samples(model, settings: EvaluationSettings, training, reference, w
     strings = sample(model, settings.samples, kind, "argmax", seed=settings.seed).strings
     save_lines(samples_path(model, "default"), (s or "" for s in strings))
     faithful = faithfulness(model, kind)
-    drawn = f"{kind} density{f' (faithful {faithful:g})' if faithful else ''}, argmax decoding"
+    drawn = f"{kind} density{f', faithful {faithful:g}' if faithful else ''}, argmax decoding"
     return _sample_table(model, strings, settings, training, reference, workers) | {"drawn": drawn}
 
 
