@@ -195,11 +195,7 @@ def run_sample(args: argparse.Namespace) -> int:
         logger.info(f"Fitted the {kind} density on the training codes and stored it in {model.work_folder}.")
     density = with_bandwidth(density, args)
     result = sample(model, args.n, density, args.decode, args.attempts, args.seed, temperature=args.temperature)
-    out = (
-        Path(args.out)
-        if args.out
-        else samples_file(model, _sample_name(args, kind, model)).with_suffix(".csv")
-    )
+    out = Path(args.out) if args.out else samples_file(model, _sample_name(args, kind, model)).with_suffix(".csv")
     report = sample_report(model, result.strings, reports, args.workers)
     valid = report.pop("valid_rows")
     write_strings(out, result.strings, valid)

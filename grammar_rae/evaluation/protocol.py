@@ -36,7 +36,6 @@ from grammar_rae.files import save_json, save_lines
 from grammar_rae.generation.sampling import (
     decode_points,
     default_density,
-    faithfulness,
     run_density,
     sample,
     samples_file,
@@ -249,11 +248,11 @@ def _samples(model, density, settings: EvaluationSettings, training, reference, 
 def _default_samples(model, settings: EvaluationSettings, training, reference, workers) -> dict:
     """``settings.samples`` strings as ``grammar-rae sample --n N --seed S`` draws them by default
     (the default density, greedy decoding), with what they were drawn from."""
-    kind = default_density(model)
-    strings = sample(model, settings.samples, kind, "argmax", seed=settings.seed).strings
+    density, _ = run_density(model, default_density(model))
+    strings = sample(model, settings.samples, density, "argmax", seed=settings.seed).strings
     save_lines(samples_path(model, "default"), (s or "" for s in strings))
-    faithful = faithfulness(model, kind)
-    drawn = f"{kind} density{f', faithful {faithful:g}' if faithful else ''}, argmax decoding"
+    faithful = f", faithful {density.faithful:g}" if density.faithful else ""
+    drawn = f"{density.kind} density{faithful}, argmax decoding"
     return _sample_table(model, strings, settings, training, reference, workers) | {"drawn": drawn}
 
 

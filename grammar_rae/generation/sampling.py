@@ -7,6 +7,7 @@ decodes is valid gives None.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from grammar_rae.errors import GrammarRAEError
 from grammar_rae.generation.density import LatentDensity, default_components
 from grammar_rae.generation.trained import TrainedModel
 from grammar_rae.progress import progress_bar
+
+logger = logging.getLogger(__name__)
 
 
 def fit_density(
@@ -43,21 +46,24 @@ def fit_density(
             language's default, :func:`faithfulness`).
     """
     components = default_components(kind) if components is None else components
-    faithful = faithfulness(model, kind, faithful)
+    wanted = faithfulness(model, kind, faithful)
     codes = model.codes("train") if kind != "prior" else np.zeros((1, model.latent_dim))
-    if kind == "kernel" and faithful > 0:
+    kept_faithful = wanted
+    if kind == "kernel" and wanted > 0:
         order = np.random.default_rng(seed).permutation(len(codes))
         strings = model.data.strings("train")
-        kept = faithful_codes(model, codes[order], [strings[i] for i in order], faithful, components)
-        if len(kept) < 2:
-            raise GrammarRAEError(
-                f"Only {len(kept)} of the {len(codes):,} training codes decode to their own string with a "
-                f"similarity of {faithful:g} or more: give a lower --faithful, or 0 for every code."
-            )
-        codes = codes[order[kept]]
-    density = LatentDensity(kind, components, seed, faithful=faithful).fit(codes)
-    if save and model.run is not None:
-        density.save(model.run.density(kind, components, density.faithful))
+        kept = faithful_codes(model, codes[order], [strings[i] for i in order], wanted, components)
+        why = f"Only {len(kept)} of the {len(codes):,} training codes decode to their own string with a similarity of {wanted:g} or more"
+        if len(kept) >= 2:
+            codes = codes[order[kept]]
+        elif faithful is not None:
+            raise GrammarRAEError(f"{why}: give a lower --faithful, or 0 for every code.")
+        else:  # the language's default asks too much of this model (an early or small run): every code
+            logger.warning(f"{why}: the kernel keeps every code, as --faithful 0 does.")
+            kept_faithful = 0.0
+    density = LatentDensity(kind, components, seed, faithful=kept_faithful).fit(codes)
+    if save and model.run is not None:  # under the similarity asked for, so that the next call finds it
+        density.save(model.run.density(kind, components, wanted))
     return density
 
 
@@ -127,8 +133,8 @@ def run_density(
     if kind == "prior":
         return fit_density(model, kind, save=False), False
     components = default_components(kind) if components is None else components
-    faithful = faithfulness(model, kind, faithful)
-    for path in model.run.stored(model.run.density(kind, components, faithful)) if model.run is not None else []:
+    wanted = faithfulness(model, kind, faithful)
+    for path in model.run.stored(model.run.density(kind, components, wanted)) if model.run is not None else []:
         if path.exists():  # a shipped model's density is in its own folder
             return LatentDensity.load(path), False
     return fit_density(model, kind, components, seed, faithful=faithful), True

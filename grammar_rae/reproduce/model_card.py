@@ -54,7 +54,8 @@ def model_card(folder: Path, name: str) -> str:
         ),
         f"| grammar | `{config['grammar']}` (hash `{config['grammar_hash'][:12]}…`) |",
         (
-            f"| preset | `{config['preset']}`: {_encoder(model)}, latent {model['latent_dim']}, {model['gru_layers']} × GRU {model['gru_hidden']}, {decoder}, "
+            f"| preset | `{config['preset']}`: {_encoder(model)}, latent {model['latent_dim']}, "
+            f"{model['gru_layers']} × GRU {model['gru_hidden']}, {decoder}, "
             f"batch {train['batch_size']}, {train['epochs']} epochs, Adam lr {train['lr']}"
             f"{', bf16 autocast' if train.get('precision') == 'bf16' else ''} |"
         ),
@@ -124,6 +125,7 @@ def _sampling_note(faithful: float) -> str:
         "each step), all chosen by measurement (docs/latent-space.md); the evaluation above keeps the protocol's "
         "GMM and sampled decoding (`--density gmm --decode sample`)."
     )
+
 
 ENCODING_NOTE = (
     "`grammar-rae encode` and `interpolate` refine each code they make, with the decoder fixed, until greedy "
