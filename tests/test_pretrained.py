@@ -178,7 +178,10 @@ def test_the_model_card_gives_every_bo_of_the_run_protocol_first():
         )
         assert f"best {result['bo']['top'][0]['score']:.2f}" in row and f"({len(result['bo']['seeds'])} seeds" in row
     assert "random GMM baseline" in rows[0] and "below the density floor 0.00" in rows[1]
-    assert card == (Path(__file__).resolve().parents[1] / "pretrained" / "zinc-grae-paper-encoder" / "README.md").read_text()
+    assert (
+        card
+        == (Path(__file__).resolve().parents[1] / "pretrained" / "zinc-grae-paper-encoder" / "README.md").read_text()
+    )
 
 
 def test_every_spelling_of_a_molecule_gets_one_code(no_data, capsys, zinc):

@@ -146,7 +146,9 @@ def test_evaluate_saves_stages_and_reuses_them(zinc_run, monkeypatch, caplog):
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="grammar_rae"):
         again = evaluate(model, settings, workers=1)
-    assert json.dumps(again["stages"]) == json.dumps(stages) and not [r for r in caplog.records if r.getMessage().endswith(" ...")]
+    assert json.dumps(again["stages"]) == json.dumps(stages) and not [
+        r for r in caplog.records if r.getMessage().endswith(" ...")
+    ]
     monkeypatch.undo()
     caplog.clear()  # --stages samples --force: the samples stages again, the others kept
     only_samples = EvaluationSettings(**{**settings.__dict__, "stages": ("samples",)})
