@@ -178,6 +178,9 @@ def test_the_model_card_gives_every_bo_of_the_run_protocol_first():
         )
         assert f"best {result['bo']['top'][0]['score']:.2f}" in row and f"({len(result['bo']['seeds'])} seeds" in row
     assert "random GMM baseline" in rows[0] and "below the density floor 0.00" in rows[1]
+    # the protocol's row stands beside the paper's figures for the same model (data/paper_results.json)
+    assert "the RAE paper, same model: valid 0.72 ± 0.09, average -5.62 ± 0.71, top 3.74" in rows[0]
+    assert "RAE paper" not in rows[1]
     assert (
         card
         == (Path(__file__).resolve().parents[1] / "pretrained" / "zinc-grae-paper-encoder" / "README.md").read_text()

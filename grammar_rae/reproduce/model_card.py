@@ -17,6 +17,7 @@ from grammar_rae.files import save_json, write_atomic
 from grammar_rae.generation.density import KERNEL_CENTRES
 from grammar_rae.models.autoencoders import is_variational
 from grammar_rae.optimization.report import finished_runs, mean_sem_text
+from grammar_rae.reproduce.tables import paper_bo
 
 MODEL_NAMES = {
     "grae": "GrammarRAE",
@@ -64,7 +65,7 @@ def model_card(folder: Path, name: str) -> str:
         f"| training | {summary['epochs']} epochs in {summary['minutes']:.1f} min (2-core CPU, PyTorch) |",
         f"| best validation loss | {summary['val_loss']:.4f} (epoch {summary['best_epoch']}{_accuracy(summary)}) |",
         *_evaluation_rows(evaluation, constraints),
-        *_optimization_rows(folder, config["grammar"]),
+        *_optimization_rows(folder, config["grammar"], model["model"]),
     ]
     if config["preset"] in PRESET_NOTES:
         lines += ["", PRESET_NOTES[config["preset"]]]
@@ -195,11 +196,11 @@ def _evaluation_rows(evaluation: dict, constraints: str) -> list[str]:
     return rows
 
 
-def _optimization_rows(folder: Path, grammar_name: str) -> list[str]:
+def _optimization_rows(folder: Path, grammar_name: str, model: str) -> list[str]:
     """A row per finished BO of the run (``optimization/<objective>*/optimization.json``): the
-    protocol's first, with its random baseline, then each other setting (e.g. ``--acquisition
-    floor-ei``), named by how it differs from the protocol, with its share of proposals below the
-    density floor."""
+    protocol's first, with its random baseline and the paper's figures for the same model, then
+    each other setting (e.g. ``--acquisition floor-ei``), named by how it differs from the
+    protocol, with its share of proposals below the density floor."""
     rows = []
     for settings, _, result in finished_runs(rf.RunFolder(folder).optimization(), grammar_name):
         bo, top = result["bo"], result["bo"]["top"]
@@ -207,6 +208,7 @@ def _optimization_rows(folder: Path, grammar_name: str) -> list[str]:
         label = "" if protocol else f", {settings}"
         best = f", best {top[0]['score']:.2f}" if top else ""
         random = f"; random GMM baseline {result['random']['average_score']['mean']:.2f}" if "random" in result else ""
+        paper = paper_bo(domain_of(grammar_name).name, result["objective"], model) if protocol else ""
         below = bo.get("below_density_floor") or {}
         floor = (
             f"; below the density floor {below['mean']:.2f}" if not protocol and below.get("mean") is not None else ""
@@ -214,7 +216,7 @@ def _optimization_rows(folder: Path, grammar_name: str) -> list[str]:
         rows.append(
             f"| BO of {result['objective']}{label} ({len(bo['seeds'])} seeds, {'higher' if result['maximize'] else 'lower'} is better) "
             f"| fraction valid {bo['fraction_valid']['mean']:.2f}, average {mean_sem_text(bo['average_score'], 2)}"
-            f"{best}{random}{floor} |"
+            f"{best}{random}{floor}{'; ' + paper if paper else ''} |"
         )
     return rows
 

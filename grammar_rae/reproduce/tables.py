@@ -17,6 +17,20 @@ def paper_results() -> dict:
     return json.loads((shipped("grammar_rae.datafiles") / "paper_results.json").read_text())
 
 
+def paper_bo(domain: str, objective: str, model: str) -> str:
+    """The paper's BO figures for ``model`` on ``domain``'s experiment, in words, where ``objective``
+    is the one it optimised; else empty."""
+    published = paper_results()
+    theirs = published.get(domain, {}).get(model)
+    if not theirs or published["objectives"].get(domain) != objective:
+        return ""
+    best = "top " if "top" in theirs else "best "
+    return (
+        f"the RAE paper, same model: valid {_paper(theirs['fraction_valid'])}, average {_paper(theirs['average_score'])}"
+        f"{', ' + best + _paper_best(theirs) if _paper_best(theirs) else ''} (± std over 5 trials)"
+    )
+
+
 def _stat(stats: dict | None) -> str:
     return mean_sem_text(stats, 2)
 
