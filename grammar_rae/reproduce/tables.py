@@ -24,10 +24,11 @@ def paper_bo(domain: str, objective: str, model: str) -> str:
     theirs = published.get(domain, {}).get(model)
     if not theirs or published["objectives"].get(domain) != objective:
         return ""
-    best = "top " if "top" in theirs else "best "
+    best = _paper_best(theirs)
+    label = "top" if "top" in theirs else "best"
     return (
         f"the RAE paper, same model: valid {_paper(theirs['fraction_valid'])}, average {_paper(theirs['average_score'])}"
-        f"{', ' + best + _paper_best(theirs) if _paper_best(theirs) else ''} (± std over 5 trials)"
+        f"{f', {label} {best}' if best else ''} (± std over 5 trials)"
     )
 
 
