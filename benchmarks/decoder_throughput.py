@@ -7,7 +7,7 @@ preset's GrammarRAE on the same length-bucketed ZINC250k batches (truncated to t
 sequence), in molecules per second. The last line is the autoregressive decoder's sampling
 throughput against the repeat decoder's.
 
-    python benchmarks/decoder_throughput.py --repeat pretrained:zinc-grae --autoregressive results/molecules-ar/grae [--n 1000]
+    python benchmarks/decoder_throughput.py [--repeat pretrained:zinc-grae-paper-decoder] [--autoregressive pretrained:zinc-grae] [--n 1000]
 """
 
 from __future__ import annotations

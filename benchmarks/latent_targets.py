@@ -22,7 +22,8 @@ round trip on the test split against the baseline's, measured in the same run.
     python benchmarks/latent_targets.py --model RUN [--baseline results/molecules-ar/grae] [--n 30000]
 
 A shipped model's BO results live in the run it was exported from, so name that run folder
-(``results/molecules-ar/grae`` for the present ``pretrained:zinc-grae``).
+(``results/latent-long/conv-64-10`` for the present ``pretrained:zinc-grae``; the default baseline,
+``results/molecules-ar/grae``, is the model shipped before it, ``pretrained:zinc-grae-paper-encoder``).
 """
 
 from __future__ import annotations
