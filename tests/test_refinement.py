@@ -83,6 +83,17 @@ def test_cli_encode_then_decode_gives_the_molecule_back_and_says_whether_it_does
     assert main(["decode", "--model", "pretrained:zinc-grae", "--file", str(vectors)]) == 0
     outputs = [json.loads(line)["output"] for line in capsys.readouterr().out.splitlines()]
     assert canonical_many("smiles", outputs) == ["Oc1ccccc1", "CC(=O)Nc1ccc(O)cc1"]
+    # encode's output as it is, its error line included: every row comes back, in order, and the exit says one failed
+    vectors.write_text(captured.out)
+    assert main(["decode", "--model", "pretrained:zinc-grae", "--file", str(vectors)]) == 1
+    piped = capsys.readouterr()
+    rows = [json.loads(line) for line in piped.out.splitlines()]
+    assert [r["input"] for r in rows] == ["c1ccccc1O", "CC(=O)Nc1ccc(O)cc1", "C1CC"] and rows[2] == records[2]
+    assert canonical_many("smiles", [r["output"] for r in rows[:2]]) == ["Oc1ccccc1", "CC(=O)Nc1ccc(O)cc1"]
+    assert "1 of 3 lines are encode's errors, carried through" in piped.err
+    vectors.write_text(json.dumps(records[2]) + "\n")
+    assert main(["decode", "--model", "pretrained:zinc-grae", "--file", str(vectors)]) == 1
+    assert "holds no latent vectors: encode could encode none of its strings." in capsys.readouterr().err
 
     assert main(["encode", "--model", "pretrained:zinc-grae", "--refine", "0", "c1ccccc1O"]) == 0
     assert json.loads(capsys.readouterr().out)["decodes_back"] in (True, False)

@@ -37,7 +37,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
     decode = subparsers.add_parser("decode", help=summary("decode"))
     add_model_option(decode)
-    decode.add_argument("--file", default="-", help="JSON lines with a 'z' list each, or - for standard input")
+    decode.add_argument(
+        "--file",
+        default="-",
+        help="JSON lines with a 'z' list each, or - for standard input; encode's output as it is (its error "
+        "lines are carried through)",
+    )
     decode.add_argument(
         "--decode",
         choices=["argmax", "sample", "beam", "nearest"],
@@ -78,18 +83,22 @@ def run_encode(args: argparse.Namespace) -> int:
 
 
 def run_decode(args: argparse.Namespace) -> int:
-    """One JSON object per latent vector: ``{"z": [...], "output": s or null}``."""
+    """One JSON object per input line: ``{"z": [...], "output": s or null}`` (with the line's
+    ``"input"`` where it has one, as ``encode`` writes), or, for a line of ``encode``'s that holds
+    an error instead of a code, that line as it is: so ``encode ... | decode`` keeps every row."""
     try:
         handle = sys.stdin if args.file == "-" else open(args.file)
     except OSError as exc:
         raise DataError(f"Cannot read {args.file}: {exc.strerror}.") from exc
     try:
         with handle:
-            vectors = [json.loads(line)["z"] for line in handle if line.strip()]
+            records = [json.loads(line) for line in handle if line.strip()]
+        vectors = [r["z"] for r in records if not _encode_error(r)]
     except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError) as exc:
         raise DataError(f"Each input line must be a JSON object with a 'z' list ({exc}).") from exc
     if not vectors:
-        raise DataError(f"{args.file} holds no latent vectors.")
+        why = ": encode could encode none of its strings" if records else ""
+        raise DataError(f"{args.file} holds no latent vectors{why}.")
     model = load_model(args)
     try:
         z = np.asarray(vectors, dtype=np.float32)
@@ -101,7 +110,19 @@ def run_decode(args: argparse.Namespace) -> int:
     if bad.size:
         raise DataError(f"Latent vector {bad[0] + 1} (of {len(z)}) holds NaN or infinity; every number must be finite.")
     generator = torch.Generator(device=model.device).manual_seed(args.seed)
-    outputs = model.decode(z, mode=args.mode, generator=generator, beam=args.beam, candidates=args.candidates)
-    for vector, output in zip(vectors, outputs):
-        print(json.dumps({"z": vector, "output": output}))
-    return 0
+    outputs = iter(model.decode(z, mode=args.mode, generator=generator, beam=args.beam, candidates=args.candidates))
+    for record in records:
+        if _encode_error(record):
+            print(json.dumps(record))
+        else:
+            given = {"input": record["input"]} if "input" in record else {}
+            print(json.dumps(given | {"z": record["z"], "output": next(outputs)}))
+    failed = len(records) - len(vectors)
+    if failed:
+        logger.info(f"{failed} of {len(records)} lines are encode's errors, carried through as they are.")
+    return 1 if failed else 0
+
+
+def _encode_error(record: object) -> bool:
+    """Whether a line is one ``encode`` wrote for a string it could not encode."""
+    return isinstance(record, dict) and "error" in record and "z" not in record
