@@ -37,6 +37,17 @@ def molecule_figures(strings: list[str | None], reference, training=None) -> dic
     return moses_metrics(canonical, reference, training) | {"unique": len(set(valid)) / max(len(valid), 1)}
 
 
+def gives_back(decoded: list[str | None], molecules: list[str]):
+    """Whether each decoded string is its molecule (``molecules`` as canonical SMILES; stereo
+    included), as a boolean array: the round-trip benchmarks' count."""
+    import numpy as np
+
+    from grammar_rae.data.validity import canonical_many
+
+    back = canonical_many("smiles", decoded)
+    return np.array([b is not None and b == m for b, m in zip(back, molecules)], dtype=bool)
+
+
 def test_molecules(n: int, skip: int = 0) -> list[str]:
     """ZINC test-split molecules ``skip`` … ``skip + n`` as RDKit's canonical aromatic SMILES, the
     spelling users have (round-trip benchmarks give them as users would)."""

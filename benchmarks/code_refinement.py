@@ -20,9 +20,8 @@ from unittest import mock
 
 import numpy as np
 import torch
-from _common import round_trip_arguments, round_trip_setup
+from _common import gives_back, round_trip_arguments, round_trip_setup
 
-from grammar_rae.data.validity import canonical_many
 from grammar_rae.generation import refinement
 from grammar_rae.models.losses import argmax_margin_terms, reconstruction_terms
 
@@ -36,8 +35,7 @@ def cross_entropy_terms(logits, targets, rule_masks=None, margin=0.0):
 
 def hits(decoded: list[str | None], molecules: list[str]) -> float:
     """Share of decodes that are their molecule (canonical SMILES, stereo included)."""
-    back = canonical_many("smiles", decoded)
-    return float(np.mean([b is not None and b == m for b, m in zip(back, molecules)]))
+    return float(np.mean(gives_back(decoded, molecules)))
 
 
 def main() -> None:

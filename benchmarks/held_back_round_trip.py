@@ -25,9 +25,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _common import data_argument
+import numpy as np
+from _common import data_argument, gives_back
 from rdkit import Chem, RDConfig, RDLogger
 
+from grammar_rae.cli.options import positive_int
 from grammar_rae.data.validity import canonical_many
 from grammar_rae.generation.trained import TrainedModel
 
@@ -50,7 +52,7 @@ def held_back(path: Path, zinc: set[str], model: TrainedModel, heavy: range) -> 
     return [s for i, s in enumerate(fresh) if i not in errors]
 
 
-def cli_round_trip(model: str, molecules: list[str], folder: Path) -> list[bool]:
+def cli_round_trip(model: str, molecules: list[str], folder: Path) -> np.ndarray:
     """Whether ``grammar-rae encode`` then ``decode --decode argmax`` gives each molecule back."""
     cli = [shutil.which("grammar-rae") or sys.exit("grammar-rae is not installed in this environment.")]
     env = os.environ | {"OMP_NUM_THREADS": "1"}
@@ -67,15 +69,14 @@ def cli_round_trip(model: str, molecules: list[str], folder: Path) -> list[bool]
         text=True,
         check=True,
     ).stdout
-    back = canonical_many("smiles", [json.loads(line).get("output") for line in decoded.splitlines()])
-    return [b is not None and b == m for b, m in zip(back, molecules)]
+    return gives_back([json.loads(line).get("output") for line in decoded.splitlines()], molecules)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="pretrained:zinc-grae")
     parser.add_argument("--baseline", default="pretrained:zinc-grae-paper-encoder")
-    parser.add_argument("--n", type=int, default=300, help="NCI compounds drawn (default 300)")
+    parser.add_argument("--n", type=positive_int, default=300, help="NCI compounds drawn (default 300)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the NCI draw")
     data_argument(parser)
     args = parser.parse_args()
@@ -93,7 +94,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         for name, molecules in sets.items():
             hits = [cli_round_trip(m, molecules, Path(folder)) for m in (args.model, args.baseline)]
-            share[name] = [sum(h) / len(h) for h in hits]
+            share[name] = [float(h.mean()) for h in hits]
             print(f"| {name} | {len(molecules)} | {share[name][0]:.3f} | {share[name][1]:.3f} |")
     new, old = (sum(s[i] * len(sets[n]) for n, s in share.items()) / sum(map(len, sets.values())) for i in (0, 1))
     print(

@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _common import best_time
+from _common import best_time, gives_back
 from constraint_validity import outcome
 from rdkit import RDLogger
 
@@ -56,8 +56,7 @@ def round_trips(model: TrainedModel, molecules: list[str], refine: int) -> np.nd
     the molecule back (canonical SMILES)."""
     codes, _, errors = model.encode_refined(molecules, steps=refine)
     decoded = model.decode(codes, "argmax")
-    back = canonical_many("smiles", [None if i in errors else s for i, s in enumerate(decoded)])
-    return np.array([b is not None and b == m for b, m in zip(back, canonical_many("smiles", molecules))])
+    return gives_back([None if i in errors else s for i, s in enumerate(decoded)], canonical_many("smiles", molecules))
 
 
 def interpolation_ends(model: TrainedModel, pairs: list[tuple[str, str]], refine: int) -> float:
